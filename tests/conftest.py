@@ -1,0 +1,59 @@
+"""Shared fixtures: everything offline, real photos from scikit-image, tiny random weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("WETOK_BENCH_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+VECTORS = SHARED / "vectors"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def shared_weights_dir() -> Path | None:
+    """Folder with the real TAEF2 weights: $WETOK_BENCH_SHARED_WEIGHTS or ../shared/weights."""
+    env = os.environ.get("WETOK_BENCH_SHARED_WEIGHTS")
+    for candidate in (Path(env) if env else None, SHARED / "weights"):
+        if candidate is not None and (candidate / "taef2_encoder.pth").is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Each test gets its own WETOK_BENCH_HOME and TORCH_HOME: no test sees a user's cache."""
+    home = tmp_path_factory.mktemp("wb_home")
+    monkeypatch.setenv("WETOK_BENCH_HOME", str(home))
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
+    return home
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    """Real RGB photos (uint8 H x W x 3) that ship with scikit-image, of odd sizes."""
+    import skimage.data
+
+    return {
+        "astronaut": skimage.data.astronaut(),
+        "chelsea": skimage.data.chelsea(),
+        "coffee": skimage.data.coffee(),
+        "rocket": skimage.data.rocket(),
+        "motorcycle": skimage.data.stereo_motorcycle()[0],
+    }
+
+
+@pytest.fixture
+def taef2_weights_dir() -> Path:
+    """The real TAEF2 weights folder; tests that need it skip with the reason elsewhere."""
+    found = shared_weights_dir()
+    if found is None:
+        pytest.skip("real TAEF2 weights not found (set WETOK_BENCH_SHARED_WEIGHTS or place ../shared/weights)")
+    return found

@@ -1,0 +1,1 @@
+"""Metrics: PSNR, SSIM, LPIPS and rFID as streaming metric objects."""

@@ -1,0 +1,165 @@
+"""Named, versioned metric protocols.
+
+A number means nothing without its definition. A :class:`MetricProtocol` pins every choice
+that changes a metric's value (resize, uint8 conversion, Inception port and its input, SSIM
+window, LPIPS backbones and input) and has a fingerprint that is stored beside every result.
+
+Two protocols exist (see README, "Metric protocols"):
+
+``standard``
+    uint8 everywhere: reconstructions are rounded to uint8 before every metric; rFID with
+    torch-fidelity's ``inception-v3-compat`` on uint8; SSIM with the Gaussian window
+    (sigma 1.5, 11 taps, population covariance); LPIPS-alex on ``u8 / 127.5 - 1``.
+``wetok``
+    replicates the official WeTok evaluation script: PSNR/SSIM on uint8 made by float32
+    truncation of both images, SSIM with a 7x7 uniform window and sample covariance, rFID with
+    the pytorch-fid InceptionV3 port on unquantized floats, LPIPS alex and vgg on floats.
+
+Every tensor this module returns for a "view" is what the named metric consumes directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+import torch
+
+from wetok_bench.errors import UsageError
+from wetok_bench.hashing import sha256_json
+
+QuantizeRule = Literal["round", "truncate"]
+FidExtractor = Literal["inception-v3-compat", "pytorch-fid"]
+SsimWindow = Literal["gaussian", "uniform"]
+
+
+@dataclass(frozen=True)
+class MetricProtocol:
+    """Every setting that defines the value of rFID, PSNR, SSIM and LPIPS.
+
+    Attributes:
+        name: protocol name (``standard`` or ``wetok``).
+        version: bumped whenever a setting changes; part of the fingerprint.
+        resize: how originals are brought to R x R (only one rule exists so far).
+        pixel_quantize: how float images in [-1, 1] become uint8 for PSNR/SSIM:
+            ``round`` = ``round((x + 1) * 127.5)``; ``truncate`` = ``((x + 1) / 2 * 255)``
+            cast to uint8 in float32 (applied to originals too, as the WeTok script does).
+        fid_extractor: Inception port used for rFID.
+        fid_input: ``uint8`` (rounded reconstructions) or ``float`` (unquantized, in [0, 1]).
+        ssim_window: ``gaussian`` (11 taps, sigma 1.5, population covariance) or ``uniform``
+            (7x7, sample covariance); data range 255 in both.
+        lpips_nets: LPIPS backbones reported; the first is the headline ``lpips`` value.
+        lpips_input: ``uint8`` (``u8 / 127.5 - 1`` of the rounded images) or ``float``
+            (the clamped float reconstruction and ``u8 / 127.5 - 1`` of the original).
+        psnr_data_range: peak value for PSNR (255 on uint8).
+    """
+
+    name: str
+    version: int
+    resize: str = "short-side-bilinear-antialias+center-crop"
+    pixel_quantize: QuantizeRule = "round"
+    fid_extractor: FidExtractor = "inception-v3-compat"
+    fid_input: Literal["uint8", "float"] = "uint8"
+    ssim_window: SsimWindow = "gaussian"
+    lpips_nets: tuple[str, ...] = ("alex",)
+    lpips_input: Literal["uint8", "float"] = "uint8"
+    psnr_data_range: float = 255.0
+    notes: str = field(default="", compare=False)
+
+    def to_dict(self) -> dict:
+        """All settings as plain data (stored in every manifest)."""
+        data = asdict(self)
+        data["lpips_nets"] = list(self.lpips_nets)
+        data.pop("notes")
+        return data
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of the settings: two results are comparable iff their fingerprints match."""
+        return sha256_json(self.to_dict())
+
+    # --- the views each metric consumes -------------------------------------------------
+
+    def original_float(self, original_u8: torch.Tensor) -> torch.Tensor:
+        """Tokenizer input: uint8 originals as float32 in [-1, 1] (``u8 / 127.5 - 1``)."""
+        return u8_to_signed_float(original_u8)
+
+    def pixel_views(
+        self, original_u8: torch.Tensor, recon: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 (original, reconstruction) pair for PSNR and SSIM.
+
+        ``recon`` is the tokenizer output in [-1, 1] (clamped here, as every protocol does).
+        """
+        recon = recon.clamp(-1.0, 1.0)
+        if self.pixel_quantize == "round":
+            return original_u8, round_to_u8(recon)
+        return truncate_to_u8(self.original_float(original_u8)), truncate_to_u8(recon)
+
+    def lpips_views(
+        self, original_u8: torch.Tensor, recon: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """float32 (original, reconstruction) pair in [-1, 1] for LPIPS."""
+        recon = recon.clamp(-1.0, 1.0)
+        if self.lpips_input == "uint8":
+            return self.original_float(original_u8), u8_to_signed_float(round_to_u8(recon))
+        return self.original_float(original_u8), recon.float()
+
+    def fid_view_original(self, original_u8: torch.Tensor) -> torch.Tensor:
+        """Inception input for originals: uint8 as is, or float32 in [0, 1]."""
+        if self.fid_input == "uint8":
+            return original_u8
+        return (self.original_float(original_u8) + 1.0) / 2.0
+
+    def fid_view_recon(self, recon: torch.Tensor) -> torch.Tensor:
+        """Inception input for reconstructions: rounded uint8, or clamped float in [0, 1]."""
+        recon = recon.clamp(-1.0, 1.0)
+        if self.fid_input == "uint8":
+            return round_to_u8(recon)
+        return (recon.float() + 1.0) / 2.0
+
+
+def u8_to_signed_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float32 [-1, 1] as ``u8 / 127.5 - 1``."""
+    return images.to(torch.float32) / 127.5 - 1.0
+
+
+def round_to_u8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 by rounding ``(x + 1) * 127.5`` (half to even, like torch.round)."""
+    return ((images.clamp(-1.0, 1.0).to(torch.float32) + 1.0) * 127.5).round().to(torch.uint8)
+
+
+def truncate_to_u8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 by truncation ``((x + 1) / 2 * 255)`` in float32 (WeTok script)."""
+    return ((images.to(torch.float32) + 1.0) / 2.0 * 255.0).to(torch.uint8)
+
+
+PROTOCOLS: dict[str, MetricProtocol] = {
+    "standard": MetricProtocol(
+        name="standard",
+        version=1,
+        notes="Recommended for new work: every metric on uint8 images, as they would be stored.",
+    ),
+    "wetok": MetricProtocol(
+        name="wetok",
+        version=1,
+        pixel_quantize="truncate",
+        fid_extractor="pytorch-fid",
+        fid_input="float",
+        ssim_window="uniform",
+        lpips_nets=("alex", "vgg"),
+        lpips_input="float",
+        notes="Replicates the official WeTok evaluation script, for the paper's tables.",
+    ),
+}
+
+DEFAULT_PROTOCOL = "standard"
+
+
+def get_protocol(name: str) -> MetricProtocol:
+    """The protocol registered under ``name``; unknown names are a :class:`UsageError`."""
+    try:
+        return PROTOCOLS[name]
+    except KeyError:
+        known = ", ".join(sorted(PROTOCOLS))
+        raise UsageError(f"unknown metric protocol {name!r} (known: {known})") from None

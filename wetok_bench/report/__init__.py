@@ -1,0 +1,1 @@
+"""Reports: leaderboards, paper tables, plots, grids and HTML."""

@@ -1,0 +1,218 @@
+"""The Tokenizer interface and the compression-ratio convention.
+
+A tokenizer maps images (B x 3 x H x W float in [-1, 1]) to a code and back. The harness
+only calls :meth:`Tokenizer.reconstruct`, which adds the checks every family needs: input size
+against the downsample factor (error, or the opt-in pad-then-crop policy), NaN/Inf detection,
+output shape, and the bits each image's code takes.
+
+Compression ratio (the WeTok paper's convention)::
+
+    ratio = H * W * 3 * 8 / bits_per_image
+
+with ``bits_per_image = tokens * log2(codebook size)`` for discrete tokenizers and
+``latent values * bits_per_value`` (16 by default, recorded) for continuous ones; codecs report
+the real encoded size of each image.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+
+from wetok_bench.errors import TokenizerOutputError, UsageError
+
+TokenizerKind = Literal["discrete", "continuous", "codec", "identity"]
+SizePolicy = Literal["error", "pad"]
+
+#: Bits the paper's convention counts for one continuous latent value.
+DEFAULT_BITS_PER_VALUE = 16
+
+
+@dataclass(frozen=True)
+class Compression:
+    """How many bits one image's code takes.
+
+    Attributes:
+        height, width: image size in pixels the figures are for.
+        bits_per_image: bits of one image's code.
+        tokens: discrete tokens or continuous latent positions (h * w) per image.
+        bits_per_token: bits of one token (discrete) or one latent position (continuous:
+            channels * bits_per_value).
+        latent_shape: (h, w, groups) for discrete codes, (channels, h, w) for continuous
+            latents, empty for codecs.
+        codebook: a description of the code alphabet (e.g. ``"4 x 2^8"``, ``"64000"``,
+            ``"16 ch x 16 bit"``).
+    """
+
+    height: int
+    width: int
+    bits_per_image: float
+    tokens: int | None = None
+    bits_per_token: float | None = None
+    latent_shape: tuple[int, ...] = ()
+    codebook: str = ""
+
+    @property
+    def ratio(self) -> float:
+        """Compression ratio ``H * W * 24 / bits_per_image`` (uint8 RGB over code bits)."""
+        return self.height * self.width * 24 / self.bits_per_image
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["latent_shape"] = list(self.latent_shape)
+        data["ratio"] = self.ratio
+        return data
+
+
+def discrete_compression(
+    height: int, width: int, downsample: int, codebook_size: int, groups: int = 1
+) -> Compression:
+    """Compression of a discrete tokenizer with ``groups`` codes of ``codebook_size`` per position."""
+    h, w = height // downsample, width // downsample
+    bits_per_token = groups * math.log2(codebook_size)
+    codebook = f"{groups} x {codebook_size}" if groups > 1 else f"{codebook_size}"
+    return Compression(
+        height=height,
+        width=width,
+        bits_per_image=h * w * bits_per_token,
+        tokens=h * w,
+        bits_per_token=bits_per_token,
+        latent_shape=(h, w, groups),
+        codebook=codebook,
+    )
+
+
+def continuous_compression(
+    height: int,
+    width: int,
+    downsample: int,
+    channels: int,
+    bits_per_value: float = DEFAULT_BITS_PER_VALUE,
+) -> Compression:
+    """Compression of a continuous latent of ``channels`` values per position."""
+    h, w = height // downsample, width // downsample
+    return Compression(
+        height=height,
+        width=width,
+        bits_per_image=h * w * channels * bits_per_value,
+        tokens=h * w,
+        bits_per_token=channels * bits_per_value,
+        latent_shape=(channels, h, w),
+        codebook=f"{channels} ch x {bits_per_value:g} bit",
+    )
+
+
+def parse_precision(precision: str) -> torch.dtype:
+    """``fp32`` / ``bf16`` / ``fp16`` -> torch dtype; anything else is a :class:`UsageError`."""
+    table = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    try:
+        return table[precision]
+    except KeyError:
+        raise UsageError(f"unknown precision {precision!r} (use one of {', '.join(table)})") from None
+
+
+class Tokenizer(abc.ABC):
+    """An image tokenizer: ``encode`` images to a code, ``decode`` the code to images.
+
+    Subclasses set ``kind``, ``downsample`` and implement ``encode``, ``decode``,
+    ``compression`` and ``fingerprint``. Images are B x 3 x H x W float in [-1, 1].
+    """
+
+    kind: TokenizerKind = "continuous"
+    #: Spatial factor: inputs must be multiples of it (1 for codecs).
+    downsample: int = 1
+
+    def __init__(self, name: str, *, size_policy: SizePolicy = "error") -> None:
+        if size_policy not in ("error", "pad"):
+            raise UsageError(f"size_policy must be 'error' or 'pad', not {size_policy!r}")
+        self.name = name
+        self.size_policy: SizePolicy = size_policy
+        self.device = torch.device("cpu")
+
+    # --- what a family implements ----------------------------------------------------
+
+    @abc.abstractmethod
+    def encode(self, x: torch.Tensor) -> Any:
+        """Code for images ``x`` (B x 3 x H x W float in [-1, 1], H and W multiples of downsample)."""
+
+    @abc.abstractmethod
+    def decode(self, code: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Images (B x 3 x H x W float, nominally [-1, 1], not clamped) for a code."""
+
+    @abc.abstractmethod
+    def compression(self, height: int, width: int) -> Compression:
+        """Bits of one image's code at this size."""
+
+    @abc.abstractmethod
+    def fingerprint(self) -> dict[str, Any]:
+        """What identifies this tokenizer's outputs: weights sha256, config, precision."""
+
+    def code_bits(self, code: Any, height: int, width: int) -> torch.Tensor:
+        """Bits of each image's code (float64, shape B). Codecs override with real sizes."""
+        batch = _batch_size(code)
+        return torch.full((batch,), self.compression(height, width).bits_per_image, dtype=torch.float64)
+
+    def to(self, device: torch.device | str) -> "Tokenizer":
+        """Move the tokenizer's modules to ``device``; returns self."""
+        self.device = torch.device(device)
+        for module in self.modules():
+            module.to(self.device)
+        return self
+
+    def modules(self) -> list[torch.nn.Module]:
+        """The torch modules that ``to`` moves (none for codecs)."""
+        return []
+
+    # --- what the harness calls --------------------------------------------------------
+
+    def reconstruct(
+        self, x: torch.Tensor, *, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(reconstruction, bits per image) for images ``x`` in [-1, 1].
+
+        Checks the size against ``downsample`` (error, or pad-then-crop when the size policy
+        is ``pad``), and raises :class:`TokenizerOutputError` on NaN/Inf or a wrong shape.
+        The reconstruction is float32 and not clamped.
+        """
+        height, width = x.shape[-2:]
+        pad_h, pad_w = (-height) % self.downsample, (-width) % self.downsample
+        if pad_h or pad_w:
+            if self.size_policy == "error":
+                raise UsageError(
+                    f"tokenizer {self.name!r}: image size {height}x{width} is not a multiple of its "
+                    f"downsample factor {self.downsample}; choose a resolution that is, or set "
+                    f"size_policy: pad (pads by reflection, crops the output back)"
+                )
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+        with torch.inference_mode():
+            code = self.encode(x)
+            bits = self.code_bits(code, x.shape[-2], x.shape[-1])
+            recon = self.decode(code, generator=generator)
+        recon = recon[..., :height, :width].float()
+        if recon.shape != (x.shape[0], 3, height, width):
+            raise TokenizerOutputError(
+                f"tokenizer {self.name!r} returned shape {tuple(recon.shape)} for input "
+                f"{(x.shape[0], 3, height, width)}"
+            )
+        return recon, bits
+
+
+def find_non_finite(recon: torch.Tensor) -> list[int]:
+    """Indices of the images in a batch that contain NaN or Inf."""
+    bad = ~torch.isfinite(recon.flatten(1)).all(dim=1)
+    return bad.nonzero().flatten().tolist()
+
+
+def _batch_size(code: Any) -> int:
+    if isinstance(code, torch.Tensor):
+        return code.shape[0]
+    if isinstance(code, (tuple, list)) and code and isinstance(code[0], torch.Tensor):
+        return code[0].shape[0]
+    if isinstance(code, dict):
+        return _batch_size(next(iter(code.values())))
+    return len(code)

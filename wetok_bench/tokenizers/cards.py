@@ -1,0 +1,69 @@
+"""Model cards: the released checkpoints the harness knows by name (timm's pretrained cfgs).
+
+A card records where a model's weights come from, the parameters its family needs, and its
+provenance. Suites can say ``model: <card name>`` instead of spelling the architecture out;
+``wetok-bench list tokenizers`` shows every card and whether its weights are present locally.
+
+Each family module exposes ``CARDS: list[ModelCard]``; :func:`known_cards` collects them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from wetok_bench.errors import UsageError
+
+_FAMILY_MODULES = (
+    "wetok_bench.tokenizers.wetok",
+    "wetok_bench.tokenizers.diffusers_vae",
+    "wetok_bench.tokenizers.cosmos",
+    "wetok_bench.tokenizers.taesd",
+)
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A released tokenizer checkpoint.
+
+    Attributes:
+        name: card name (``wetok-imagenet-f16``, ``sd-vae-ft-mse``, ...).
+        type: registry type of the family that loads it.
+        params: family parameters the card fixes (architecture, subfolder, dtype, ...).
+        source: where the weights live (``hf://owner/repo/path`` or a URL).
+        license: licence of the weights.
+        paper: citation or URL.
+        notes: anything a user should know (compression ratio, caveats).
+    """
+
+    name: str
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    license: str = ""
+    paper: str = ""
+    notes: str = ""
+
+
+def known_cards() -> dict[str, ModelCard]:
+    """Every card of every built-in family, by name."""
+    cards: dict[str, ModelCard] = {}
+    for module_name in _FAMILY_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        for card in getattr(module, "CARDS", []):
+            cards[card.name] = card
+    return cards
+
+
+def get_card(name: str, type_name: str | None = None) -> ModelCard:
+    """The card ``name`` (of family ``type_name`` when given); unknown names are a UsageError."""
+    cards = known_cards()
+    card = cards.get(name)
+    if card is None or (type_name is not None and card.type != type_name):
+        names = sorted(n for n, c in cards.items() if type_name is None or c.type == type_name)
+        raise UsageError(f"unknown model card {name!r} (known: {', '.join(names)})")
+    return card

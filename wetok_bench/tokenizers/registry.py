@@ -1,0 +1,127 @@
+"""Registry of tokenizer families: suite ``type`` -> factory.
+
+Built-in families are lazy ``"module:attr"`` entries so that heavy backends (diffusers,
+TorchScript) are imported only when a suite uses them. Third-party tokenizers register through
+the entry-point group ``wetok_bench.tokenizers`` (name = suite ``type``, value = a factory).
+
+A factory is called with the suite entry's parameters as keyword arguments (everything but
+``type``) plus ``name`` and returns a :class:`~wetok_bench.tokenizers.base.Tokenizer`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import re
+from importlib.metadata import entry_points
+from typing import Any, Callable
+
+from wetok_bench.errors import UsageError
+from wetok_bench.tokenizers.base import Tokenizer
+
+Factory = Callable[..., Tokenizer]
+
+ENTRY_POINT_GROUP = "wetok_bench.tokenizers"
+
+_BUILTIN: dict[str, str] = {
+    "wetok": "wetok_bench.tokenizers.wetok:create_wetok",
+    "diffusers-vae": "wetok_bench.tokenizers.diffusers_vae:create_diffusers_vae",
+    "cosmos": "wetok_bench.tokenizers.cosmos:create_cosmos",
+    "taesd": "wetok_bench.tokenizers.taesd:create_taesd",
+    "codec": "wetok_bench.tokenizers.codecs:create_codec",
+    "identity": "wetok_bench.tokenizers.identity:create_identity",
+}
+
+_REGISTRY: dict[str, Factory | str] = dict(_BUILTIN)
+_entry_points_loaded = False
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def register_tokenizer(type_name: str, factory: Factory | str | None = None, *, overwrite: bool = False):
+    """Register ``factory`` under suite type ``type_name``; usable as a decorator.
+
+    Names are letters, digits, ``.``, ``_`` and ``-``; a duplicate is refused unless
+    ``overwrite``.
+    """
+
+    def _register(obj: Factory | str) -> Factory | str:
+        if not _NAME_RE.match(type_name):
+            raise ValueError(f"invalid tokenizer type name {type_name!r}")
+        if type_name in _REGISTRY and not overwrite and _REGISTRY[type_name] != obj:
+            raise ValueError(f"tokenizer type {type_name!r} is already registered")
+        if not isinstance(obj, str) and not callable(obj):
+            raise TypeError(f"tokenizer factory for {type_name!r} must be callable")
+        _REGISTRY[type_name] = obj
+        return obj
+
+    return _register(factory) if factory is not None else _register
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name not in _REGISTRY:
+            _REGISTRY[ep.name] = ep.value
+
+
+def tokenizer_types() -> list[str]:
+    """Every registered suite ``type``, built-in and plug-in."""
+    _load_entry_points()
+    return sorted(_REGISTRY)
+
+
+def get_factory(type_name: str) -> Factory:
+    """The factory for ``type_name`` (imported on first use); unknown types suggest the closest."""
+    _load_entry_points()
+    if type_name not in _REGISTRY:
+        raise UsageError(unknown_type_message(type_name))
+    entry = _REGISTRY[type_name]
+    if isinstance(entry, str):
+        module_name, _, attr = entry.partition(":")
+        entry = getattr(importlib.import_module(module_name), attr)
+        _REGISTRY[type_name] = entry
+    return entry
+
+
+def unknown_type_message(type_name: str) -> str:
+    known = tokenizer_types()
+    close = difflib.get_close_matches(str(type_name), known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown tokenizer type {type_name!r}{hint} (known: {', '.join(known)})"
+
+
+def factory_parameters(type_name: str) -> list[str] | None:
+    """Keyword parameters a family accepts (None when it takes ``**kwargs``)."""
+    factory = get_factory(type_name)
+    params = inspect.signature(factory).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def create_tokenizer(spec: dict[str, Any]) -> Tokenizer:
+    """Build a tokenizer from a suite entry: ``{"type": ..., "name": ..., **parameters}``.
+
+    Unknown parameters are a :class:`UsageError` naming the closest valid one.
+    """
+    spec = dict(spec)
+    try:
+        type_name = spec.pop("type")
+    except KeyError:
+        raise UsageError("tokenizer entry has no 'type'") from None
+    spec.setdefault("name", type_name)
+    accepted = factory_parameters(type_name)
+    if accepted is not None:
+        for key in spec:
+            if key not in accepted:
+                close = difflib.get_close_matches(key, accepted, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise UsageError(f"tokenizer type {type_name!r} has no parameter {key!r}{hint}")
+    tokenizer = get_factory(type_name)(**spec)
+    if not isinstance(tokenizer, Tokenizer):
+        raise UsageError(f"factory for tokenizer type {type_name!r} did not return a Tokenizer")
+    return tokenizer

@@ -1,0 +1,290 @@
+"""Weights files: a registry of known files and offline-first resolution.
+
+Resolution order for a weights file (design.md, "Weights and data: offline first"):
+
+1. a path given in the suite or on the command line;
+2. ``$WETOK_BENCH_HOME/weights/<filename>`` (default home: ``~/.cache/wetok_bench``);
+3. the caches where torch hub / torch-fidelity / torchvision keep the same file
+   (``<torch hub dir>/checkpoints/<filename>``);
+4. a download into folder 2, checked against the recorded sha256 (skipped when
+   ``WETOK_BENCH_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``, or when the network does not answer);
+5. otherwise :class:`MissingWeightsError` naming the file, its sha256, its URL and the folder.
+
+A file whose full sha256 is recorded is verified once and the verdict cached beside it (keyed
+by size and mtime); a mismatch is never trusted: a cached copy is re-fetched, an explicit path
+is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from wetok_bench.errors import MissingWeightsError, UsageError
+from wetok_bench.hashing import sha256_file
+
+
+@dataclass(frozen=True)
+class WeightsFile:
+    """A known weights file.
+
+    Attributes:
+        name: registry name used on the CLI (``wetok-bench weights fetch NAME``).
+        filename: file name on disk and in caches.
+        url: public download address.
+        sha256: full hex sha256 when known; ``sha256_prefix`` alone otherwise.
+        sha256_prefix: leading hex digits of the sha256 (torch hub's file-name convention).
+        used_by: what needs the file (shown by ``weights list``).
+        license: licence of the weights.
+    """
+
+    name: str
+    filename: str
+    url: str
+    used_by: str
+    sha256: str | None = None
+    sha256_prefix: str | None = None
+    license: str = ""
+
+
+KNOWN_WEIGHTS: dict[str, WeightsFile] = {
+    w.name: w
+    for w in [
+        WeightsFile(
+            name="inception-v3-compat",
+            filename="weights-inception-2015-12-05-6726825d.pth",
+            url="https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+            "weights-inception-2015-12-05-6726825d.pth",
+            used_by="rFID, protocol 'standard' (torch-fidelity InceptionV3 port)",
+            license="Apache-2.0",
+        ),
+        WeightsFile(
+            name="pytorch-fid-inception",
+            filename="pt_inception-2015-12-05-6726825d.pth",
+            url="https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/"
+            "pt_inception-2015-12-05-6726825d.pth",
+            used_by="rFID, protocol 'wetok' (pytorch-fid InceptionV3 port)",
+            license="Apache-2.0",
+        ),
+        WeightsFile(
+            name="lpips-alex-backbone",
+            filename="alexnet-owt-7be5be79.pth",
+            url="https://download.pytorch.org/models/alexnet-owt-7be5be79.pth",
+            used_by="LPIPS alex backbone (torchvision AlexNet)",
+            sha256_prefix="7be5be79",
+            license="BSD-3-Clause",
+        ),
+        WeightsFile(
+            name="lpips-vgg-backbone",
+            filename="vgg16-397923af.pth",
+            url="https://download.pytorch.org/models/vgg16-397923af.pth",
+            used_by="LPIPS vgg backbone (torchvision VGG16)",
+            sha256_prefix="397923af",
+            license="BSD-3-Clause",
+        ),
+        WeightsFile(
+            name="taef2-encoder",
+            filename="taef2_encoder.pth",
+            url="https://github.com/madebyollin/taesd/raw/main/taef2_encoder.pth",
+            used_by="TAEF2 tokenizer (demo and CI suites)",
+            sha256="10a4e1021e89d7551eaf161352da8dbd0b1aa83872ae28b150c1df1ce2f147b6",
+            license="MIT",
+        ),
+        WeightsFile(
+            name="taef2-decoder",
+            filename="taef2_decoder.pth",
+            url="https://github.com/madebyollin/taesd/raw/main/taef2_decoder.pth",
+            used_by="TAEF2 tokenizer (demo and CI suites)",
+            sha256="0a44a31e1ae59eb9dbf9359d24942fd3ef5928162c1800d97a28c61d51be0ab5",
+            license="MIT",
+        ),
+    ]
+}
+
+#: Aliases that fetch several files at once.
+WEIGHT_GROUPS: dict[str, tuple[str, ...]] = {
+    "taef2": ("taef2-encoder", "taef2-decoder"),
+    "lpips": ("lpips-alex-backbone", "lpips-vgg-backbone"),
+    "inception": ("inception-v3-compat", "pytorch-fid-inception"),
+}
+
+
+def home_dir() -> Path:
+    """``$WETOK_BENCH_HOME`` or ``~/.cache/wetok_bench``."""
+    return Path(os.environ.get("WETOK_BENCH_HOME") or Path.home() / ".cache" / "wetok_bench")
+
+
+def weights_dir() -> Path:
+    """Folder where weights are looked for and downloaded: ``<home>/weights``."""
+    return home_dir() / "weights"
+
+
+def offline() -> bool:
+    """True when downloads are disabled (``WETOK_BENCH_OFFLINE`` or ``HF_HUB_OFFLINE`` set)."""
+    return any(os.environ.get(v, "") not in ("", "0") for v in ("WETOK_BENCH_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def get_weights_file(name: str) -> WeightsFile:
+    try:
+        return KNOWN_WEIGHTS[name]
+    except KeyError:
+        known = ", ".join(sorted(KNOWN_WEIGHTS) + sorted(WEIGHT_GROUPS))
+        raise UsageError(f"unknown weights {name!r} (known: {known})") from None
+
+
+def candidate_paths(spec: WeightsFile) -> list[Path]:
+    """Local places searched for ``spec``, in order (explicit paths are not included)."""
+    import torch.hub
+
+    return [weights_dir() / spec.filename, Path(torch.hub.get_dir()) / "checkpoints" / spec.filename]
+
+
+def find_local(spec: WeightsFile) -> Path | None:
+    """The first verified local copy of ``spec``, or None."""
+    for path in candidate_paths(spec):
+        if path.is_file() and verify(spec, path):
+            return path
+    return None
+
+
+def verify(spec: WeightsFile, path: Path) -> bool:
+    """True when ``path`` matches the recorded sha256 (or its prefix); cached per size+mtime."""
+    if spec.sha256 is None and spec.sha256_prefix is None:
+        return path.stat().st_size > 0
+    stat = path.stat()
+    stamp = path.with_name(path.name + ".sha256.json")
+    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    digest = None
+    try:
+        cached = json.loads(stamp.read_text())
+        if {k: cached.get(k) for k in key} == key:
+            digest = cached["sha256"]
+    except (OSError, ValueError, KeyError):
+        pass
+    if digest is None:
+        digest = sha256_file(path)
+        try:
+            stamp.write_text(json.dumps({**key, "sha256": digest}))
+        except OSError:
+            pass  # a read-only folder (CI's shared weights) only costs a re-hash next time
+    if spec.sha256 is not None:
+        return digest == spec.sha256
+    return digest.startswith(spec.sha256_prefix or "")
+
+
+def missing_message(spec: WeightsFile) -> str:
+    checksum = spec.sha256 or (f"{spec.sha256_prefix}... (prefix)" if spec.sha256_prefix else "not recorded")
+    return (
+        f"weights '{spec.name}' ({spec.filename}) not found and could not be downloaded; "
+        f"download {spec.url} (sha256 {checksum}) and put it in {weights_dir()} "
+        f"(or set WETOK_BENCH_HOME, or pass its path), or run `wetok-bench weights fetch {spec.name}` "
+        f"where there is network"
+    )
+
+
+def resolve_weights(name: str, path: str | os.PathLike | None = None, *, download: bool = True) -> Path:
+    """Path of weights ``name``: explicit ``path``, local copies, then a download.
+
+    Raises :class:`MissingWeightsError` (with what to download and where to put it) when none
+    is found, and :class:`UsageError` when an explicit path is missing or fails its checksum.
+    """
+    spec = get_weights_file(name)
+    if path is not None:
+        explicit = Path(os.path.expandvars(os.fspath(path))).expanduser()
+        if not explicit.is_file():
+            raise UsageError(f"weights file for '{name}' not found: {explicit}")
+        if spec.sha256 is not None and not verify(spec, explicit):
+            raise UsageError(f"weights file {explicit} does not match the sha256 of '{name}' ({spec.sha256})")
+        return explicit
+    found = find_local(spec)
+    if found is not None:
+        return found
+    if download and not offline():
+        try:
+            return fetch(spec)
+        except OSError:
+            pass
+    raise MissingWeightsError(missing_message(spec))
+
+
+def fetch(spec: WeightsFile, timeout: float = 30.0) -> Path:
+    """Download ``spec`` into :func:`weights_dir` atomically and verify it; returns the path."""
+    target_dir = weights_dir()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / spec.filename
+    fd, tmp_name = tempfile.mkstemp(dir=target_dir, prefix=f".{spec.filename}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(spec.url, timeout=timeout) as response:
+            shutil.copyfileobj(response, out)
+        tmp = Path(tmp_name)
+        if not verify(spec, tmp):
+            raise OSError(f"downloaded {spec.url} does not match its recorded sha256")
+        os.replace(tmp, target)
+        stamp = tmp.with_name(tmp.name + ".sha256.json")
+        if stamp.exists():
+            os.replace(stamp, target.with_name(target.name + ".sha256.json"))
+        return target
+    finally:
+        for leftover in (Path(tmp_name), Path(tmp_name + ".sha256.json")):
+            if leftover.exists():
+                leftover.unlink()
+
+
+def expand_names(names: list[str]) -> list[str]:
+    """Registry names with group aliases (``taef2``, ``lpips``, ``inception``, ``all``) expanded."""
+    out: list[str] = []
+    for name in names:
+        if name == "all":
+            out.extend(KNOWN_WEIGHTS)
+        elif name in WEIGHT_GROUPS:
+            out.extend(WEIGHT_GROUPS[name])
+        else:
+            out.append(get_weights_file(name).name)
+    return list(dict.fromkeys(out))
+
+
+HF_PREFIX = "hf://"
+
+
+def resolve_checkpoint(location: str | os.PathLike, *, what: str = "checkpoint") -> Path:
+    """Local path of a tokenizer checkpoint given as a path or ``hf://owner/repo/path/in/repo``.
+
+    Paths expand ``~`` and ``${VAR}``. ``hf://`` locations are looked up in the Hugging Face
+    cache first and downloaded only when online; when neither works the error names the repo,
+    the file and how to place it offline.
+    """
+    text = os.fspath(location)
+    if not text.startswith(HF_PREFIX):
+        path = Path(os.path.expandvars(text)).expanduser()
+        if not path.exists():
+            raise UsageError(f"{what} not found: {path}")
+        return path
+    parts = text[len(HF_PREFIX):].split("/")
+    if len(parts) < 3:
+        raise UsageError(f"{what} {text!r}: expected hf://OWNER/REPO/PATH/IN/REPO")
+    repo_id, filename = "/".join(parts[:2]), "/".join(parts[2:])
+    local_copy = weights_dir() / repo_id.replace("/", "--") / filename
+    if local_copy.is_file():
+        return local_copy
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError:  # pragma: no cover - diffusers depends on huggingface_hub
+        hf_hub_download = None
+    if hf_hub_download is not None:
+        for local_only in (True, False):
+            if not local_only and offline():
+                break
+            try:
+                return Path(hf_hub_download(repo_id, filename, local_files_only=local_only))
+            except Exception:  # noqa: BLE001 - any hub failure means "not available here"
+                continue
+    raise MissingWeightsError(
+        f"{what} {text} is not in the Hugging Face cache and could not be downloaded; "
+        f"download https://huggingface.co/{repo_id}/resolve/main/{filename} and put it at "
+        f"{local_copy} (or give its local path in the suite)"
+    )
