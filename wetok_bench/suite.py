@@ -1,0 +1,402 @@
+"""Suite files: YAML -> validated :class:`Suite` -> list of :class:`Job`.
+
+A suite pairs tokenizers with datasets under one metric protocol (format in the README,
+"Suite files"). Validation happens before any work and reports every problem at once, each
+with its YAML path (``tokenizers[2].qualty: unknown key; did you mean 'quality'?``); a
+malformed suite raises :class:`SuiteError` (exit code 2) and nothing is written.
+
+``${VAR}`` and ``${VAR:-default}`` in any string expand from the environment.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wetok_bench.errors import UsageError, WetokBenchError
+from wetok_bench.hashing import sha256_json
+from wetok_bench.protocols import PROTOCOLS, MetricProtocol, get_protocol
+
+SUITE_VERSION = 1
+
+#: Top-level keys, their meaning and default (the README's suite reference mirrors this table).
+TOP_LEVEL_KEYS: dict[str, Any] = {
+    "name": None,  # required; folder name of the results
+    "description": "",
+    "version": 1,  # the suite's own version, recorded in results
+    "protocol": "standard",
+    "resolution": 256,  # int, list of ints, or "original"
+    "datasets": None,  # required list
+    "tokenizers": None,  # required list
+    "metrics": ["psnr", "ssim", "lpips", "rfid"],
+    "batch_size": 16,
+    "num_workers": 2,
+    "device": "auto",
+    "precision": "fp32",  # default tokenizer precision (fp32 | bf16 | fp16)
+    "seed": 0,
+    "num_images": None,  # deterministic subset size (None = all)
+    "subset": "spread",  # first | spread | random (with seed)
+    "on_missing_weights": "error",  # error | skip (metrics whose weights are missing)
+    "on_nonfinite": "error",  # error | skip (images whose reconstruction has NaN/Inf)
+    "output": "results",
+    "weights": {},  # explicit metric weights: inception, lpips_alex, lpips_vgg
+    "grids": None,  # {count: N, keys: [...], worst_k: K}
+    "shard_size": 256,  # images per resumable shard
+}
+TOKENIZER_COMMON_KEYS = {"type", "name", "display_name", "paper_name"}
+DATASET_COMMON_KEYS = {"type", "name"}
+WEIGHT_KEYS = {"inception": None, "lpips_alex": None, "lpips_vgg": None}
+GRID_KEYS = {"count": 0, "keys": [], "worst_k": 0}
+KNOWN_METRICS = ("psnr", "ssim", "lpips", "rfid")
+_PATH_PARAMS = ("checkpoint", "encoder", "decoder", "path", "config", "single_file", "root", "annotations", "labels_file")
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class SuiteError(UsageError):
+    """A suite that does not validate; ``problems`` lists ``(yaml_path, message)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {message}" for path, message in problems)
+        super().__init__(f"suite {source} has {len(problems)} problem(s):\n{lines}")
+
+
+@dataclass
+class TokenizerEntry:
+    """One tokenizer of a suite: registry ``spec`` (type + parameters) and names for reports."""
+
+    name: str
+    spec: dict[str, Any]
+    display_name: str
+    paper_name: str | None = None
+
+    @property
+    def type(self) -> str:
+        return self.spec["type"]
+
+
+@dataclass
+class DatasetEntry:
+    name: str
+    spec: dict[str, Any]
+
+
+@dataclass
+class Suite:
+    """A validated suite. ``raw`` is the expanded YAML mapping (recorded in manifests)."""
+
+    name: str
+    source: str
+    protocol: MetricProtocol
+    resolutions: list[int | str]
+    datasets: list[DatasetEntry]
+    tokenizers: list[TokenizerEntry]
+    metrics: list[str]
+    settings: dict[str, Any]
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def suite_hash(self) -> str:
+        """sha256 of the expanded suite: a changed suite invalidates partial (resumable) state."""
+        return sha256_json(self.raw)
+
+    def jobs(self) -> list["Job"]:
+        return [
+            Job(tokenizer=t, dataset=d, resolution=r)
+            for t in self.tokenizers
+            for d in self.datasets
+            for r in self.resolutions
+        ]
+
+
+@dataclass
+class Job:
+    """One (tokenizer, dataset, resolution) measurement."""
+
+    tokenizer: TokenizerEntry
+    dataset: DatasetEntry
+    resolution: int | str
+
+    @property
+    def id(self) -> str:
+        from wetok_bench.results import job_id
+
+        return job_id(self.tokenizer.name, self.dataset.name, self.resolution)
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def expand_vars(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
+    """``${VAR}`` / ``${VAR:-default}`` expansion through nested lists and mappings."""
+    if isinstance(value, str):
+
+        def _sub(match: re.Match) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in os.environ and (os.environ[name] != "" or default is None):
+                return os.environ[name]
+            if default is not None:
+                return default
+            problems.append((path, f"environment variable {name} is not set (use ${{{name}:-default}} for a default)"))
+            return match.group(0)
+
+        return _VAR_RE.sub(_sub, value)
+    if isinstance(value, dict):
+        return {k: expand_vars(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_vars(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
+    return value
+
+
+def load_suite(path: str | Path, *, check_paths: bool = True) -> Suite:
+    """Read, expand and validate a suite file; raises :class:`SuiteError` listing every problem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"suite file not found: {path}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read suite file {path}: {error.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SuiteError(source, [("<file>", f"not valid YAML{where}: {getattr(error, 'problem', error)}")]) from None
+    return parse_suite(data, source=source, base_dir=path.parent, check_paths=check_paths)
+
+
+def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = None, check_paths: bool = True) -> Suite:
+    """Validate a suite mapping (already parsed YAML)."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(data, dict):
+        raise SuiteError(source, [("<root>", f"a suite is a mapping of keys, got {type(data).__name__}")])
+    data = expand_vars(copy.deepcopy(data), "", problems)
+    _check_keys(data, TOP_LEVEL_KEYS, "", problems)
+    settings = {k: data.get(k, copy.deepcopy(v)) for k, v in TOP_LEVEL_KEYS.items()}
+
+    name = settings["name"]
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        problems.append(("name", "required: letters, digits, '.', '_', '+', '-' (it names the results folder)"))
+    protocol = None
+    if settings["protocol"] not in PROTOCOLS:
+        problems.append(("protocol", _choice_message(settings["protocol"], list(PROTOCOLS))))
+    else:
+        protocol = get_protocol(settings["protocol"])
+    resolutions = _parse_resolutions(settings["resolution"], problems)
+    metrics = _parse_metrics(settings["metrics"], problems)
+    _check_settings(settings, problems)
+    datasets = _parse_datasets(data.get("datasets"), base_dir, check_paths, problems)
+    tokenizers = _parse_tokenizers(data.get("tokenizers"), settings, base_dir, check_paths, problems)
+    if problems:
+        raise SuiteError(source, problems)
+    return Suite(
+        name=name,
+        source=source,
+        protocol=protocol,
+        resolutions=resolutions,
+        datasets=datasets,
+        tokenizers=tokenizers,
+        metrics=metrics,
+        settings=settings,
+        raw=data,
+    )
+
+
+# --- validation helpers -----------------------------------------------------------------------
+
+
+def _closest(key: str, valid) -> str:
+    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _choice_message(value: Any, choices: list[str]) -> str:
+    return f"{value!r} is not one of {', '.join(choices)}{_closest(str(value), choices)}"
+
+
+def _check_keys(mapping: dict, valid, path: str, problems: list[tuple[str, str]]) -> None:
+    for key in mapping:
+        if key not in valid:
+            where = f"{path}.{key}" if path else str(key)
+            problems.append((where, f"unknown key{_closest(key, valid)}"))
+
+
+def _parse_resolutions(value: Any, problems) -> list[int | str]:
+    values = value if isinstance(value, list) else [value]
+    out: list[int | str] = []
+    for i, v in enumerate(values):
+        where = f"resolution[{i}]" if isinstance(value, list) else "resolution"
+        if v == "original" or (isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 8192):
+            out.append(v)
+        else:
+            problems.append((where, f"expected an integer from 8 to 8192 or 'original', got {v!r}"))
+    if not values:
+        problems.append(("resolution", "at least one resolution is needed"))
+    return out
+
+
+def _parse_metrics(value: Any, problems) -> list[str]:
+    if not isinstance(value, list) or not value:
+        problems.append(("metrics", f"expected a non-empty list of {', '.join(KNOWN_METRICS)}"))
+        return []
+    for i, m in enumerate(value):
+        if m not in KNOWN_METRICS:
+            problems.append((f"metrics[{i}]", _choice_message(m, list(KNOWN_METRICS))))
+    return [m for m in value if m in KNOWN_METRICS]
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_settings(s: dict, problems) -> None:
+    for key in ("batch_size", "shard_size"):
+        if not _is_int(s[key]) or s[key] < 1:
+            problems.append((key, f"expected a positive integer, got {s[key]!r}"))
+    if not _is_int(s["num_workers"]) or s["num_workers"] < 0:
+        problems.append(("num_workers", f"expected an integer >= 0, got {s['num_workers']!r}"))
+    if not _is_int(s["seed"]):
+        problems.append(("seed", f"expected an integer, got {s['seed']!r}"))
+    if s["num_images"] is not None and (not _is_int(s["num_images"]) or s["num_images"] < 1):
+        problems.append(("num_images", f"expected a positive integer or null, got {s['num_images']!r}"))
+    choices = {
+        "subset": ["first", "spread", "random"],
+        "on_missing_weights": ["error", "skip"],
+        "on_nonfinite": ["error", "skip"],
+        "precision": ["fp32", "bf16", "fp16"],
+    }
+    for key, options in choices.items():
+        if s[key] not in options:
+            problems.append((key, _choice_message(s[key], options)))
+    device = s["device"]
+    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
+        problems.append(("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
+    if not isinstance(s["output"], str) or not s["output"]:
+        problems.append(("output", "expected a folder path"))
+    weights = s["weights"] or {}
+    if not isinstance(weights, dict):
+        problems.append(("weights", "expected a mapping (inception, lpips_alex, lpips_vgg -> file path)"))
+    else:
+        _check_keys(weights, WEIGHT_KEYS, "weights", problems)
+        for key, value in weights.items():
+            if key in WEIGHT_KEYS and not Path(str(value)).expanduser().is_file():
+                problems.append((f"weights.{key}", f"file not found: {value}"))
+        s["weights"] = weights
+    grids = s["grids"]
+    if grids is not None:
+        if not isinstance(grids, dict):
+            problems.append(("grids", "expected a mapping with count, keys, worst_k"))
+        else:
+            _check_keys(grids, GRID_KEYS, "grids", problems)
+            s["grids"] = {**GRID_KEYS, **grids}
+
+
+def _named_entries(value: Any, section: str, problems) -> list[tuple[int, dict]]:
+    if not isinstance(value, list) or not value:
+        problems.append((section, "required: a non-empty list"))
+        return []
+    entries = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            problems.append((f"{section}[{i}]", f"expected a mapping, got {type(entry).__name__}"))
+        elif "type" not in entry:
+            problems.append((f"{section}[{i}]", "missing 'type'"))
+        else:
+            entries.append((i, entry))
+    return entries
+
+
+def _resolve_relative(spec: dict, base_dir: Path | None) -> dict:
+    """Relative paths in a spec are relative to the suite file's folder."""
+    if base_dir is None:
+        return spec
+    out = dict(spec)
+    for key in _PATH_PARAMS:
+        value = out.get(key)
+        if isinstance(value, str) and not value.startswith("hf://") and not os.path.isabs(os.path.expanduser(value)):
+            candidate = base_dir / value
+            if candidate.exists() or not Path(value).exists():
+                out[key] = str(candidate)
+    return out
+
+
+def _check_paths(spec: dict, where: str, problems) -> None:
+    for key in _PATH_PARAMS:
+        value = spec.get(key)
+        if isinstance(value, str) and not value.startswith("hf://") and not Path(value).expanduser().exists():
+            problems.append((f"{where}.{key}", f"not found: {value}"))
+
+
+def _parse_datasets(value: Any, base_dir, check_paths: bool, problems) -> list[DatasetEntry]:
+    from wetok_bench.data.registry import dataset_parameters, dataset_types
+
+    out: list[DatasetEntry] = []
+    types = dataset_types()
+    for i, entry in _named_entries(value, "datasets", problems):
+        where = f"datasets[{i}]"
+        if entry["type"] not in types:
+            problems.append((f"{where}.type", f"unknown dataset type{_closest(entry['type'], types)} (known: {', '.join(types)})"))
+            continue
+        _check_keys(entry, DATASET_COMMON_KEYS | set(dataset_parameters(entry["type"])), where, problems)
+        spec = _resolve_relative(entry, base_dir)
+        if check_paths:
+            _check_paths(spec, where, problems)
+        name = str(spec.get("name", spec["type"]))
+        spec["name"] = name
+        out.append(DatasetEntry(name=name, spec=spec))
+    _check_unique([d.name for d in out], "datasets", problems)
+    return out
+
+
+def _parse_tokenizers(value: Any, settings, base_dir, check_paths: bool, problems) -> list[TokenizerEntry]:
+    from wetok_bench.tokenizers.codecs import expand_codec_sweep
+    from wetok_bench.tokenizers.registry import factory_parameters, tokenizer_types, unknown_type_message
+
+    out: list[TokenizerEntry] = []
+    types = tokenizer_types()
+    for i, entry in _named_entries(value, "tokenizers", problems):
+        where = f"tokenizers[{i}]"
+        if entry["type"] not in types:
+            problems.append((f"{where}.type", unknown_type_message(entry["type"])))
+            continue
+        try:
+            accepted = factory_parameters(entry["type"])
+        except (ImportError, WetokBenchError) as error:
+            problems.append((f"{where}.type", f"cannot load tokenizer family {entry['type']!r}: {error}"))
+            continue
+        if accepted is not None:
+            _check_keys(entry, TOKENIZER_COMMON_KEYS | set(accepted), where, problems)
+        spec = _resolve_relative(entry, base_dir)
+        if check_paths:
+            _check_paths(spec, where, problems)
+        display_name = spec.pop("display_name", None)
+        paper_name = spec.pop("paper_name", None)
+        if "precision" not in spec and (accepted is None or "precision" in accepted):
+            spec["precision"] = settings["precision"]
+        expanded = expand_codec_sweep(spec) if spec["type"] == "codec" else [spec]
+        for sub in expanded:
+            sub.setdefault("name", str(sub.get("model") or sub["type"]))
+            if not _NAME_RE.match(sub["name"]):
+                problems.append((f"{where}.name", f"{sub['name']!r}: use letters, digits, '.', '_', '+', '-'"))
+            display = display_name if (display_name and len(expanded) == 1) else sub["name"]
+            out.append(TokenizerEntry(name=sub["name"], spec=sub, display_name=display, paper_name=paper_name))
+    _check_unique([t.name for t in out], "tokenizers", problems)
+    return out
+
+
+def _check_unique(names: list[str], section: str, problems) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.append((section, f"two entries are named {name!r}; give each a unique 'name'"))
+        seen.add(name)
