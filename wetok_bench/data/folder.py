@@ -1,0 +1,65 @@
+"""``folder``: any folder of images, keys = paths relative to the root, sorted.
+
+Files are chosen by extension (:data:`~wetok_bench.data.images.IMAGE_EXTENSIONS`, or the
+suite's ``extensions``), case-insensitively; other files are ignored. Hidden files and folders
+(names starting with ``.``) are skipped, so ``.DS_Store``, ``._x.jpg`` resource forks and
+``.ipynb_checkpoints`` never become images. Symbolic links are followed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+from wetok_bench.data.base import Dataset, ImageRecord, expand_path, relative_key, require_dir
+from wetok_bench.data.images import IMAGE_EXTENSIONS
+from wetok_bench.errors import UsageError
+
+
+def normalise_extensions(extensions: Iterable[str] | None) -> frozenset[str]:
+    """Lower-case ``.ext`` set; None means every known image extension."""
+    if extensions is None:
+        return IMAGE_EXTENSIONS
+    if isinstance(extensions, str):
+        extensions = [extensions]
+    result = set()
+    for ext in extensions:
+        if not isinstance(ext, str) or not ext.strip(". "):
+            raise UsageError(f"extensions must be strings such as '.png' or 'jpg', got {ext!r}")
+        result.add("." + ext.strip().lstrip(".").lower())
+    return frozenset(result)
+
+
+def scan_image_files(root: Path, *, recursive: bool = True, extensions: frozenset[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """Image files under ``root`` (not hidden, extension in ``extensions``), sorted by relative path."""
+    found: list[Path] = []
+    for directory, subdirs, files in os.walk(root, followlinks=True):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".")] if recursive else []
+        for filename in files:
+            if not filename.startswith(".") and os.path.splitext(filename)[1].lower() in extensions:
+                found.append(Path(directory) / filename)
+    return sorted(found, key=lambda p: relative_key(p, root))
+
+
+class FolderDataset(Dataset):
+    """Every image file under ``root`` (recursively unless ``recursive=False``)."""
+
+    kind = "folder"
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        *,
+        name: str | None = None,
+        recursive: bool = True,
+        extensions: list[str] | None = None,
+    ) -> None:
+        path = require_dir(expand_path(root, what="folder root"), what="image folder", expected="a folder of image files")
+        super().__init__(name, path)
+        self.recursive = bool(recursive)
+        self.extensions = normalise_extensions(extensions)
+
+    def _scan(self) -> list[ImageRecord]:
+        files = scan_image_files(self.root, recursive=self.recursive, extensions=self.extensions)
+        return [ImageRecord(relative_key(p, self.root), p, {}) for p in files]

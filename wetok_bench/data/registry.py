@@ -1,0 +1,93 @@
+"""Registry of dataset kinds: suite ``type`` -> :class:`~wetok_bench.data.base.Dataset` class.
+
+A suite entry ``{"type": "folder", "name": "mine", "root": "${DATA}/imgs"}`` becomes
+``FolderDataset(name="mine", root=...)``. A class's keyword parameters are the entry's accepted
+keys; unknown types and keys are :class:`UsageError` naming the closest valid one. Roots are
+passed in by the suite, never built in (paths expand ``~`` and ``${VAR}``).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from typing import Any
+
+from wetok_bench.data.base import Dataset
+from wetok_bench.data.coco import CocoVal2017Dataset
+from wetok_bench.data.folder import FolderDataset
+from wetok_bench.data.imagenet import ImageNetValDataset
+from wetok_bench.data.samples import SamplesDataset
+from wetok_bench.errors import UsageError
+
+_REGISTRY: dict[str, type[Dataset]] = {
+    "imagenet-val": ImageNetValDataset,
+    "coco-val2017": CocoVal2017Dataset,
+    "folder": FolderDataset,
+    "samples": SamplesDataset,
+}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def register_dataset(type_name: str, cls: type[Dataset], *, overwrite: bool = False) -> type[Dataset]:
+    """Add a dataset kind; names are letters, digits, ``.``, ``_``, ``-``; duplicates refused."""
+    if not _NAME_RE.match(type_name):
+        raise ValueError(f"invalid dataset type name {type_name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, Dataset)):
+        raise TypeError(f"dataset class for {type_name!r} must subclass wetok_bench.data.base.Dataset")
+    if type_name in _REGISTRY and _REGISTRY[type_name] is not cls and not overwrite:
+        raise ValueError(f"dataset type {type_name!r} is already registered")
+    _REGISTRY[type_name] = cls
+    return cls
+
+
+def dataset_types() -> list[str]:
+    """Every registered dataset ``type``, sorted."""
+    return sorted(_REGISTRY)
+
+
+def _dataset_class(type_name: Any) -> type[Dataset]:
+    if type_name not in _REGISTRY:
+        close = difflib.get_close_matches(str(type_name), dataset_types(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise UsageError(f"unknown dataset type {type_name!r}{hint} (known: {', '.join(dataset_types())})")
+    return _REGISTRY[type_name]
+
+
+def _signature(type_name: str) -> list[inspect.Parameter]:
+    params = inspect.signature(_dataset_class(type_name).__init__).parameters.values()
+    return [p for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+
+
+def dataset_parameters(type_name: str) -> list[str]:
+    """Keys a suite entry of ``type_name`` accepts besides ``type`` (``name`` included)."""
+    return [p.name for p in _signature(type_name)]
+
+
+def required_parameters(type_name: str) -> list[str]:
+    """Keys a suite entry of ``type_name`` must give."""
+    return [p.name for p in _signature(type_name) if p.default is inspect.Parameter.empty]
+
+
+def create_dataset(spec: dict[str, Any]) -> Dataset:
+    """Build a dataset from a suite entry ``{"type": ..., "name": ..., **parameters}``.
+
+    The files are not listed yet; call ``records()`` (which may add ``warnings``).
+    """
+    if not isinstance(spec, dict):
+        raise UsageError(f"a dataset entry must be a mapping with a 'type', got {spec!r}")
+    params = dict(spec)
+    if "type" not in params:
+        raise UsageError(f"dataset entry {spec!r} has no 'type' (one of: {', '.join(dataset_types())})")
+    type_name = params.pop("type")
+    cls = _dataset_class(type_name)
+    accepted = dataset_parameters(type_name)
+    for key in params:
+        if key not in accepted:
+            close = difflib.get_close_matches(str(key), accepted, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise UsageError(f"dataset type {type_name!r} has no parameter {key!r}{hint} (accepted: {', '.join(accepted)})")
+    absent = [key for key in required_parameters(type_name) if key not in params]
+    if absent:
+        raise UsageError(f"dataset type {type_name!r} needs the parameter(s) {', '.join(absent)}")
+    return cls(**params)
