@@ -1,0 +1,126 @@
+"""LPIPS built offline from a backbone file equals the lpips package's own construction."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torchvision
+
+from wetok_bench.errors import MissingWeightsError, UsageError
+from wetok_bench.metrics.perceptual import LPIPSMetric
+from wetok_bench.weights import KNOWN_WEIGHTS
+
+
+def random_backbone_file(net: str, path: Path, seed: int = 0) -> Path:
+    """A full torchvision AlexNet/VGG16 state dict with random but non-trivial conv weights.
+
+    The classifier (unused by LPIPS) is stored as a broadcast zero so the VGG file stays tiny;
+    torchvision's ``load_state_dict`` copies it like any tensor.
+    """
+    torch.manual_seed(seed)
+    builder = torchvision.models.alexnet if net == "alex" else torchvision.models.vgg16
+    model = builder(weights=None)
+    state = {}
+    for name, tensor in model.state_dict().items():
+        if name.startswith("features.") and name.endswith("weight"):
+            tensor = torch.nn.init.kaiming_normal_(torch.empty_like(tensor))
+        elif name.startswith("features."):
+            tensor = torch.randn_like(tensor) * 0.1
+        else:
+            tensor = torch.zeros(1).expand(tensor.shape)
+        state[name] = tensor
+    torch.save(state, path)
+    return path
+
+
+def lpips_package_reference(net: str, backbone: Path) -> torch.nn.Module:
+    """``lpips.LPIPS(net=net)`` the package's way: torchvision loads the backbone from its hub cache."""
+    import lpips
+
+    filename = KNOWN_WEIGHTS[f"lpips-{net}-backbone"].filename
+    cache = Path(torch.hub.get_dir()) / "checkpoints"
+    cache.mkdir(parents=True, exist_ok=True)
+    os.symlink(backbone, cache / filename)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return lpips.LPIPS(net=net, pnet_rand=False, verbose=False).eval()
+
+
+def photo_pairs(photos: dict[str, np.ndarray], size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crops of real photos in [-1, 1] and noisy, darkened copies of them."""
+    crops = [torch.from_numpy(photos[name][:size, :size]).permute(2, 0, 1) for name in ("chelsea", "coffee", "rocket")]
+    ref = torch.stack(crops).float() / 127.5 - 1
+    gen = torch.Generator().manual_seed(1)
+    rec = (ref * 0.9 + 0.1 * torch.randn(ref.shape, generator=gen)).clamp(-1, 1)
+    return ref, rec
+
+
+@pytest.mark.parametrize("net,size", [("alex", 96), ("vgg", 48)])
+def test_equals_lpips_package(net, size, tmp_path, photos):
+    backbone = random_backbone_file(net, tmp_path / f"{net}.pth")
+    ours = LPIPSMetric(net, backbone_weights=backbone)
+    reference = lpips_package_reference(net, backbone)
+    ref, rec = photo_pairs(photos, size)
+    expected = reference(ref, rec).flatten().double()
+    got = ours(ref, rec)
+    assert got.dtype == torch.float64 and got.shape == (3,)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-6)
+    # Distinct, non-trivial distances: the random backbone really shapes the value.
+    assert got.min() > 1e-3 and len(set(got.tolist())) == 3
+    assert torch.allclose(ours(ref, ref), torch.zeros(3, dtype=torch.float64), atol=1e-7)
+
+
+def test_backbone_resolved_from_home_and_hashes_recorded(tmp_path, monkeypatch):
+    spec = KNOWN_WEIGHTS["lpips-alex-backbone"]
+    monkeypatch.setitem(KNOWN_WEIGHTS, spec.name, type(spec)(**{**spec.__dict__, "sha256_prefix": None}))
+    folder = Path(os.environ["WETOK_BENCH_HOME"]) / "weights"
+    folder.mkdir(parents=True)
+    backbone = random_backbone_file("alex", folder / spec.filename)
+    metric = LPIPSMetric("alex")
+    assert metric.backbone_path == backbone
+    import hashlib
+
+    assert metric.backbone_sha256 == hashlib.sha256(backbone.read_bytes()).hexdigest()
+    assert len(metric.heads_sha256) == 64
+
+
+def test_missing_backbone_offline_names_the_file():
+    with pytest.raises(MissingWeightsError) as info:
+        LPIPSMetric("alex")
+    message = str(info.value)
+    assert "alexnet-owt-7be5be79.pth" in message and "download.pytorch.org" in message
+
+
+def test_wrong_backbone_file_is_refused(tmp_path):
+    vgg = random_backbone_file("vgg", tmp_path / "vgg.pth")
+    with pytest.raises(UsageError, match="does not fit the alex backbone"):
+        LPIPSMetric("alex", backbone_weights=vgg)
+
+
+@pytest.fixture(scope="module")
+def alex_metric(tmp_path_factory) -> LPIPSMetric:
+    path = random_backbone_file("alex", tmp_path_factory.mktemp("alex") / "alex.pth")
+    return LPIPSMetric("alex", backbone_weights=path)
+
+
+def test_refuses_inputs_outside_minus_one_one(alex_metric, photos):
+    ref, rec = photo_pairs(photos, 32)
+    u8 = ((ref + 1) * 127.5).round().to(torch.uint8)
+    with pytest.raises(UsageError, match="uint8"):
+        alex_metric(u8, u8)
+    with pytest.raises(UsageError, match=r"has values in \[\d+, \d+\]"):
+        alex_metric(u8.float(), u8.float())
+    with pytest.raises(UsageError, match="differ in shape"):
+        alex_metric(ref, rec[:, :, :16])
+
+
+def test_batch_size_independent(alex_metric, photos):
+    ref, rec = photo_pairs(photos, 64)
+    whole = alex_metric(ref, rec)
+    one_by_one = torch.cat([alex_metric(ref[i : i + 1], rec[i : i + 1]) for i in range(3)])
+    assert torch.allclose(whole, one_by_one, rtol=0, atol=1e-6)
