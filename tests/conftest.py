@@ -31,6 +31,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     """Each test gets its own WETOK_BENCH_HOME and TORCH_HOME: no test sees a user's cache."""
     home = tmp_path_factory.mktemp("wb_home")
     monkeypatch.setenv("WETOK_BENCH_HOME", str(home))
+    monkeypatch.delenv("WETOK_BENCH_WEIGHTS", raising=False)
     monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
     return home

@@ -79,6 +79,108 @@ def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weight
     click.echo(json.dumps(result["means"], indent=2, default=str))
 
 
+# --- run ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("suite_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--only", multiple=True, help="Run only jobs whose tokenizer, dataset or job id matches (glob; repeatable).")
+@click.option("--num-images", type=click.IntRange(min=1), help="Deterministic subset size (overrides the suite; recorded).")
+@click.option("--device", help="auto | cpu | cuda[:N] (overrides the suite).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder (overrides the suite's output).")
+@click.option("--dry-run", is_flag=True, help="Validate, print the jobs with their weights and data, and stop.")
+@click.option("--quiet", is_flag=True, help="No progress lines.")
+def run(suite_file, only, num_images, device, out, dry_run, quiet) -> None:
+    """Run SUITE_FILE: every (tokenizer, dataset, resolution) job, one streaming pass each."""
+    from wetok_bench.runner import describe_dry_run, format_table, run_suite
+    from wetok_bench.suite import load_suite
+
+    suite = load_suite(suite_file)
+    if dry_run:
+        click.echo(describe_dry_run(suite, only, num_images))
+        return
+    report = run_suite(suite, only=only, num_images=num_images, device=device, out=out, progress=not quiet)
+    if report.outcomes and _is_main_process():
+        click.echo(format_table(report.outcomes))
+        click.echo(f"results: {report.out_dir}")
+    sys.exit(report.exit_code)
+
+
+def _is_main_process() -> bool:
+    import os
+
+    return os.environ.get("RANK", "0") == "0"
+
+
+# --- list / doctor ------------------------------------------------------------------------
+
+
+@cli.group("list")
+def list_group() -> None:
+    """List tokenizers, datasets, protocols and shipped suites."""
+
+
+@list_group.command("tokenizers")
+def list_tokenizers() -> None:
+    """Registered tokenizer types and known model cards, with their local availability."""
+    from wetok_bench.tokenizers.cards import known_cards
+    from wetok_bench.tokenizers.registry import tokenizer_types
+
+    click.echo("tokenizer types: " + ", ".join(tokenizer_types()))
+    click.echo("model cards:")
+    for card in sorted(known_cards().values(), key=lambda c: (c.type, c.name)):
+        click.echo(f"  {card.name:24s} {card.type:14s} {_card_state(card):9s} {card.source}")
+
+
+def _card_state(card) -> str:
+    from wetok_bench.errors import WetokBenchError
+    from wetok_bench.weights import resolve_checkpoint
+
+    if not card.source.startswith("hf://"):
+        return "-"
+    try:
+        resolve_checkpoint(card.source) if _offline_lookup() else None
+    except WetokBenchError:
+        return "missing"
+    return "present"
+
+
+def _offline_lookup() -> bool:
+    """Card checks never download: they only look in the local caches."""
+    import os
+
+    os.environ.setdefault("WETOK_BENCH_OFFLINE", "1")
+    return True
+
+
+@list_group.command("protocols")
+def list_protocols() -> None:
+    """Metric protocols with their settings and fingerprints."""
+    from wetok_bench.protocols import PROTOCOLS
+
+    for protocol in PROTOCOLS.values():
+        click.echo(f"{protocol.name} v{protocol.version} [{protocol.fingerprint[:12]}]: {protocol.notes}")
+        for key, value in protocol.to_dict().items():
+            if key not in ("name", "version"):
+                click.echo(f"    {key}: {value}")
+
+
+@list_group.command("datasets")
+def list_datasets() -> None:
+    """Dataset types and their parameters."""
+    from wetok_bench.data.registry import dataset_parameters, dataset_types
+
+    for name in dataset_types():
+        click.echo(f"{name:14s} parameters: {', '.join(dataset_parameters(name)) or '-'}")
+
+
+@list_group.command("suites")
+def list_suites() -> None:
+    """Suite files shipped in ./suites."""
+    for path in sorted(Path("suites").glob("*.yaml")):
+        click.echo(str(path))
+
+
 # --- weights -----------------------------------------------------------------------------
 
 

@@ -3,7 +3,8 @@
 Resolution order for a weights file (design.md, "Weights and data: offline first"):
 
 1. a path given in the suite or on the command line;
-2. ``$WETOK_BENCH_HOME/weights/<filename>`` (default home: ``~/.cache/wetok_bench``);
+2. the weights folder: ``$WETOK_BENCH_WEIGHTS``, else ``$WETOK_BENCH_HOME/weights``
+   (default home: ``~/.cache/wetok_bench``);
 3. the caches where torch hub / torch-fidelity / torchvision keep the same file
    (``<torch hub dir>/checkpoints/<filename>``);
 4. a download into folder 2, checked against the recorded sha256 (skipped when
@@ -120,8 +121,10 @@ def home_dir() -> Path:
 
 
 def weights_dir() -> Path:
-    """Folder where weights are looked for and downloaded: ``<home>/weights``."""
-    return home_dir() / "weights"
+    """Folder where weights are looked for and downloaded: ``$WETOK_BENCH_WEIGHTS``, else
+    ``<home>/weights`` (point ``WETOK_BENCH_WEIGHTS`` at a shared read-only folder on clusters)."""
+    explicit = os.environ.get("WETOK_BENCH_WEIGHTS")
+    return Path(explicit).expanduser() if explicit else home_dir() / "weights"
 
 
 def offline() -> bool:
