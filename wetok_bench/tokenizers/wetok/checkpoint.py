@@ -1,0 +1,181 @@
+"""Loading WeTok's released checkpoints into :class:`~.model.WeTokModel`.
+
+Layout of the released files (``torch.save({"state_dict": sd})``, tensors only):
+
+- ``encoder.*`` / ``decoder.*``: the raw training weights;
+- ``model_ema.<parameter name without dots>`` (``model_ema.encoderconv_inweight``): the EMA
+  weights, which the official evaluation decodes with (``ema_scope``);
+- ``model_ema.decay``, ``model_ema.num_updates``, ``loss.*``, ``model_ema.loss*``: training
+  state, ignored here.
+
+Stage-2 checkpoints (generative decoder, trained with the encoder frozen) hold no
+``model_ema.encoder*`` keys: the raw encoder weights are then the right ones (the official
+script copies them into the EMA slots). Only the encoder may fall back like this; every other
+gap is an error that lists the missing names, never random weights left in place.
+
+Files are read with ``weights_only=True`` and ``mmap=True`` (the ImageNet f16 file is 3.76 GB):
+only the tensors the model uses are copied into it, and the mapping is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from wetok_bench.errors import UsageError
+from wetok_bench.hashing import sha256_file
+
+EMA_PREFIX = "model_ema."
+#: Parts whose EMA weights may be absent (frozen during stage-2 training): raw weights are used.
+RAW_FALLBACK_PARTS = ("encoder",)
+_PARTS = ("encoder", "decoder")
+_LISTED = 8  # names shown in an error before "... and N more"
+
+
+class CheckpointError(UsageError):
+    """A WeTok checkpoint that cannot be read, lacks weights, or does not match its config."""
+
+
+def ema_key(name: str) -> str:
+    """Checkpoint key of the EMA copy of parameter ``name`` (dots removed, ``model_ema.`` prefix)."""
+    return EMA_PREFIX + name.replace(".", "")
+
+
+def read_state_dict(path: str | os.PathLike) -> Mapping[str, torch.Tensor]:
+    """The ``state_dict`` of a WeTok checkpoint, memory-mapped where the file format allows."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"WeTok checkpoint not found: {path}")
+    try:
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as err:
+            if "mmap" not in str(err):
+                raise
+            # Files written with the legacy (non-zip) serialization cannot be memory-mapped.
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any failure to unpickle means an unusable file
+        raise CheckpointError(
+            f"cannot read WeTok checkpoint {path}: {type(err).__name__}: {str(err).splitlines()[0]}"
+        ) from None
+    if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
+        return obj["state_dict"]
+    if isinstance(obj, Mapping) and any(str(k).startswith(_PARTS) for k in obj):
+        return obj  # a bare state dict
+    raise CheckpointError(f"WeTok checkpoint {path} holds no 'state_dict' mapping")
+
+
+def _listing(names: list[str]) -> str:
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f", ... and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def _choose_keys(
+    names: list[str], state_dict: Mapping[str, torch.Tensor], use_ema: bool
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(parameter name -> checkpoint key, part -> 'ema' | 'raw')."""
+    keys: dict[str, str] = {}
+    sources: dict[str, str] = {}
+    for part in _PARTS:
+        part_names = [n for n in names if n.startswith(part + ".")]
+        source = "raw"
+        if use_ema:
+            if any(ema_key(n) in state_dict for n in part_names):
+                source = "ema"
+            elif part not in RAW_FALLBACK_PARTS:
+                raise CheckpointError(
+                    f"WeTok checkpoint holds no EMA weights for the {part} ({EMA_PREFIX}{part}*); "
+                    f"the config says use_ema: true (set it to false to use the raw weights)"
+                )
+        chosen = {n: ema_key(n) if source == "ema" else n for n in part_names}
+        missing = [key for key in chosen.values() if key not in state_dict]
+        if missing:
+            hint = " (nor EMA copies)" if source == "raw" and use_ema else ""
+            raise CheckpointError(
+                f"WeTok checkpoint lacks {len(missing)} {source} {part} weights{hint}: {_listing(missing)}; "
+                f"is it the checkpoint this config describes?"
+            )
+        keys.update(chosen)
+        sources[part] = source
+    return keys, sources
+
+
+def _check_against_config(
+    params: dict[str, nn.Parameter], keys: dict[str, str], sources: dict[str, str], state_dict: Mapping
+) -> None:
+    problems = []
+    mismatched = [
+        f"{name} (key {keys[name]}): checkpoint {tuple(state_dict[keys[name]].shape)}, config {tuple(p.shape)}"
+        for name, p in params.items()
+        if tuple(state_dict[keys[name]].shape) != tuple(p.shape)
+    ]
+    if mismatched:
+        problems.append(f"shape mismatch for {_listing(mismatched)}")
+    used = set(keys.values())
+    prefixes = tuple(EMA_PREFIX + part if src == "ema" else part + "." for part, src in sources.items())
+    extra = sorted(k for k in state_dict if k.startswith(prefixes) and k not in used)
+    if extra:
+        problems.append(f"weights the config does not build: {_listing(extra)}")
+    if problems:
+        raise CheckpointError("WeTok checkpoint does not match its config: " + "; ".join(problems))
+
+
+def load_weights(model: nn.Module, path: str | os.PathLike, *, use_ema: bool = True) -> dict[str, str]:
+    """Copy a checkpoint's weights into ``model`` (a WeTokModel); returns part -> 'ema' | 'raw'.
+
+    ``model`` may be built on the meta device: it gets CPU storage only once the checkpoint is
+    known to fit, so a mismatch costs no multi-GB random initialisation.
+
+    Raises :class:`CheckpointError` when the file is unreadable, weights are missing, or
+    names or shapes do not match the model built from the config.
+    """
+    state_dict = read_state_dict(path)
+    params = dict(model.named_parameters())
+    keys, sources = _choose_keys(list(params), state_dict, use_ema)
+    _check_against_config(params, keys, sources, state_dict)
+    if any(p.is_meta for p in params.values()):
+        # Built without storage (torch.device("meta")): every parameter is overwritten below.
+        model.to_empty(device="cpu")
+        params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, param in params.items():
+            param.copy_(state_dict[keys[name]])
+    return sources
+
+
+def checkpoint_sha256(path: str | os.PathLike) -> str:
+    """Full sha256 of a checkpoint, cached in ``<file>.sha256.json`` keyed by size and mtime.
+
+    Hashing a multi-GB release takes tens of seconds, so it is done once per file version; a
+    read-only folder only costs a re-hash per process (the value is also cached in memory).
+    """
+    path = Path(path).resolve()
+    stat = path.stat()
+    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if memo_key in _SHA_MEMO:
+        return _SHA_MEMO[memo_key]
+    sidecar = path.with_name(path.name + ".sha256.json")
+    digest = None
+    try:
+        cached = json.loads(sidecar.read_text())
+        if {k: cached.get(k) for k in stamp} == stamp:
+            digest = str(cached["sha256"])
+    except (OSError, ValueError, KeyError, AttributeError):
+        pass
+    if digest is None:
+        digest = sha256_file(path)
+        try:
+            sidecar.write_text(json.dumps({**stamp, "sha256": digest}))
+        except OSError:
+            pass
+    _SHA_MEMO[memo_key] = digest
+    return digest
+
+
+_SHA_MEMO: dict[tuple[str, int, int], str] = {}
