@@ -84,6 +84,7 @@ def test_registry_types_parameters_and_suggestions(tmp_path, monkeypatch, crops)
     monkeypatch.setenv("HOME", str(tmp_path))
     assert create_dataset({"type": "folder", "root": "~/data"}).root == tmp_path / "data"
     monkeypatch.delenv("WB_UNSET_VAR", raising=False)
+    assert create_dataset({"type": "folder", "root": f"${{WB_UNSET_VAR:-{tmp_path}}}/data"}).root == tmp_path / "data"
     with pytest.raises(UsageError, match=r"\$WB_UNSET_VAR, which is not set"):
         create_dataset({"type": "folder", "root": "${WB_UNSET_VAR}/data"})
 
@@ -104,8 +105,10 @@ def test_imagenet_class_folders(tmp_path, crops):
     ]
     assert [r.meta["label"] for r in records] == ["n01440764", "n01443537", "n01443537"]
     assert len(dataset.warnings) == 1 and "3 images found, not the 50,000" in dataset.warnings[0]
+    # warnings are complete before records() is called (the listing is lazy)
+    fresh = create_dataset({"type": "imagenet-val", "root": str(tmp_path / "val")})
+    assert fresh.warnings == dataset.warnings
     exact = create_dataset({"type": "imagenet-val", "root": str(tmp_path / "val"), "expected_count": 3})
-    exact.records()
     assert exact.warnings == []
     with_labels = tmp_path / "labels.txt"
     with_labels.write_text("1\n2\n3\n")
@@ -184,6 +187,7 @@ def coco_tree(tmp_path, crops):
 def test_coco_records_meta_and_missing(coco_tree):
     images, annotations = coco_tree
     dataset = create_dataset({"type": "coco-val2017", "name": "coco", "root": str(images), "annotations": str(annotations)})
+    assert [k for k, _ in dataset.missing] == ["000000000724.jpg"]  # known before records() is called
     records = dataset.records()
     assert [r.key for r in records] == ["000000000139.jpg", "000000000285.jpg", "000000000632.jpg"]
     assert [r.meta["categories"] for r in records] == [["dog", "person"], ["cat"], []]

@@ -27,7 +27,8 @@ from wetok_bench.errors import UsageError
 FINGERPRINT_RULE = "sha256 of 'key\\tsize\\tsha256(head 64KiB + tail 64KiB)' lines in key order"
 
 _SAMPLE_BYTES = 64 * 1024
-_UNEXPANDED = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
+# ${NAME}, ${NAME:-default} (the suite's syntax) and $NAME.
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -48,14 +49,21 @@ class ImageRecord:
 
 
 def expand_path(value: str | os.PathLike, *, what: str) -> Path:
-    """``value`` with ``~`` and ``${VAR}`` / ``$VAR`` expanded; an unset variable is a UsageError."""
-    text = os.path.expanduser(os.path.expandvars(os.fspath(value)))
-    unset = _UNEXPANDED.search(text)
-    if unset:
-        raise UsageError(
-            f"{what} {os.fspath(value)!r} uses the environment variable ${unset.group(1)}, which is not set"
-        )
-    return Path(text).absolute()
+    """``value`` with ``${VAR}``, ``${VAR:-default}``, ``$VAR`` and then ``~`` expanded.
+
+    A variable that is unset (or empty) and has no default is a UsageError.
+    """
+    raw = os.fspath(value)
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1) or match.group(3), match.group(2)
+        if os.environ.get(name):
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise UsageError(f"{what} {raw!r} uses the environment variable ${name}, which is not set")
+
+    return Path(os.path.expanduser(_VARIABLE.sub(substitute, raw))).absolute()
 
 
 def require_dir(path: Path, *, what: str, expected: str) -> Path:
@@ -106,10 +114,12 @@ class Dataset:
         name: the suite's label for the dataset (defaults to the kind).
         kind: the suite ``type`` (``imagenet-val``, ``coco-val2017``, ``folder``, ``samples``).
         root: the folder the keys are relative to.
-        warnings: facts a user should see (for example an ImageNet count other than 50,000);
-            filled when the records are first listed.
+        warnings: facts a user should see (for example an ImageNet count other than 50,000).
         missing: ``(key, reason)`` for images the dataset lists but that cannot be used
             (COCO images absent from disk); the runner records them as skipped.
+
+    Listing the files is lazy: the first access to ``records()``, ``warnings`` or ``missing``
+    scans the folder (subclasses fill ``_warnings`` and ``_missing`` from ``_scan``).
     """
 
     kind: str = ""
@@ -117,13 +127,23 @@ class Dataset:
     def __init__(self, name: str | None, root: Path) -> None:
         self.name = name or self.kind
         self.root = root
-        self.warnings: list[str] = []
-        self.missing: list[tuple[str, str]] = []
+        self._warnings: list[str] = []
+        self._missing: list[tuple[str, str]] = []
         self._records: list[ImageRecord] | None = None
         self._fingerprint: dict[str, Any] | None = None
 
+    @property
+    def warnings(self) -> list[str]:
+        self.records()
+        return self._warnings
+
+    @property
+    def missing(self) -> list[tuple[str, str]]:
+        self.records()
+        return self._missing
+
     def _scan(self) -> list[ImageRecord]:
-        """List the records (any order); may append to ``warnings`` and ``missing``."""
+        """List the records (any order); may append to ``_warnings`` and ``_missing``."""
         raise NotImplementedError
 
     def _fingerprint_extra(self) -> dict[str, Any]:
@@ -137,7 +157,7 @@ class Dataset:
             duplicates = sorted({a.key for a, b in zip(records, records[1:]) if a.key == b.key})
             if duplicates:
                 raise UsageError(f"dataset {self.name!r} lists the same key twice: {duplicates[:5]}")
-            if not records and not self.missing:
+            if not records and not self._missing:
                 raise UsageError(f"dataset {self.name!r} ({self.kind}) has no images under {str(self.root)!r}")
             self._records = records
         return self._records
@@ -156,7 +176,7 @@ class Dataset:
                 "kind": self.kind,
                 "root": str(self.root),
                 "count": len(records),
-                "missing": len(self.missing),
+                "missing": len(self._missing),
                 "sha256": records_fingerprint(records),
                 "rule": FINGERPRINT_RULE,
                 **self._fingerprint_extra(),
@@ -167,10 +187,10 @@ class Dataset:
         """One line for ``wetok-bench list`` and logs: name, kind, count, root, warnings."""
         records = self.records()
         text = f"{self.name} ({self.kind}): {len(records)} images in {self.root}"
-        if self.missing:
-            text += f", {len(self.missing)} listed but missing"
-        if self.warnings:
-            text += "; " + "; ".join(self.warnings)
+        if self._missing:
+            text += f", {len(self._missing)} listed but missing"
+        if self._warnings:
+            text += "; " + "; ".join(self._warnings)
         return text
 
     def __repr__(self) -> str:

@@ -106,7 +106,7 @@ class CocoVal2017Dataset(Dataset):
             key = Path(image["file_name"]).as_posix()
             path = self.root / key
             if not path.is_file():
-                self.missing.append((key, f"listed in {self.annotations.name} but not found at {path}"))
+                self._missing.append((key, f"listed in {self.annotations.name} but not found at {path}"))
                 continue
             annotated = {names[a["category_id"]] for a in coco.imgToAnns.get(image["id"], []) if a["category_id"] in names}
             meta = {
@@ -116,14 +116,14 @@ class CocoVal2017Dataset(Dataset):
                 "height": image.get("height"),
             }
             records.append(ImageRecord(key, path, meta))
-        if self.missing:
-            self.warnings.append(
-                f"{len(self.missing)} images listed in {self.annotations.name} are missing under {self.root} "
-                f"(e.g. {self.missing[0][0]}); they are recorded as skipped"
+        if self._missing:
+            self._warnings.append(
+                f"{len(self._missing)} images listed in {self.annotations.name} are missing under {self.root} "
+                f"(e.g. {self._missing[0][0]}); they are recorded as skipped"
             )
         unfiltered = self.categories is None and self.image_ids is None
         if unfiltered and self.expected_count is not None and len(selected) != self.expected_count:
-            self.warnings.append(
+            self._warnings.append(
                 f"{self.annotations.name} lists {len(selected)} images, not the {self.expected_count:,} of COCO val2017"
             )
         return records

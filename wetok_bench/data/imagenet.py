@@ -105,7 +105,7 @@ class ImageNetValDataset(Dataset):
                 f"the ImageNet validation folder {str(self.root)!r} mixes layouts (e.g. {odd}); expected {_LAYOUT_HELP}"
             )
         if self.expected_count is not None and len(records) != self.expected_count:
-            self.warnings.append(
+            self._warnings.append(
                 f"{len(records)} images found, not the {self.expected_count:,} of the ILSVRC2012 validation set; "
                 "rFID is not comparable with published numbers"
             )
@@ -119,7 +119,7 @@ class ImageNetValDataset(Dataset):
             result = [labels.get(k) for k in keys]
             unlabelled = [k for k, label in zip(keys, result) if label is None]
             if unlabelled:
-                self.warnings.append(f"{len(unlabelled)} images have no line in {self.labels_file.name} (e.g. {unlabelled[0]})")
+                self._warnings.append(f"{len(unlabelled)} images have no line in {self.labels_file.name} (e.g. {unlabelled[0]})")
             return result
         numbers = [_VAL_NUMBER.match(k) for k in keys]
         if all(numbers):
