@@ -33,6 +33,13 @@ class _Group(click.Group):
                 raise
             click.echo(f"error: {error.strerror}: {error.filename}", err=True)
             sys.exit(2)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except Exception as error:  # noqa: BLE001 - the last resort keeps the one-line promise
+            if ctx.find_root().params.get("debug"):
+                raise
+            click.echo(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", err=True)
+            sys.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

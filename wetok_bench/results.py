@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from wetok_bench.errors import UsageError
+from wetok_bench.metrics.aggregate import jsonable
 
 SCHEMA_VERSION = 1
 SUMMARY_FILE = "summary.json"
@@ -55,19 +56,6 @@ MANIFEST_FILE = "manifest.json"
 def job_id(tokenizer: str, dataset: str, resolution: int | str) -> str:
     """Folder name of a job: ``<tokenizer>__<dataset>__<resolution>``."""
     return f"{tokenizer}__{dataset}__{resolution}"
-
-
-def _json_safe(value: Any) -> Any:
-    """Floats that JSON cannot hold (inf, nan) become the strings "inf", "-inf", "nan"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
-        return _json_safe(value.item())
-    return value
 
 
 def json_float(value: Any) -> float | None:
@@ -96,7 +84,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(_json_safe(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
+    atomic_write_text(path, json.dumps(jsonable(data), indent=2, sort_keys=False, allow_nan=False) + "\n")
 
 
 def rows_to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
@@ -110,7 +98,7 @@ def rows_to_csv(rows: list[dict[str, Any]], columns: list[str]) -> str:
 
 def _format_cell(value: Any) -> Any:
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else _json_safe(value)
+        return repr(value) if math.isfinite(value) else jsonable(value)
     return value
 
 

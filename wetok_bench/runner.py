@@ -147,7 +147,7 @@ class ReferenceStore:
             "resolution": resolution,
             "preprocess": self.suite.protocol.resize,
             "protocol": self.suite.protocol.fingerprint,
-            "features": self.evaluator.fingerprint().get("inception"),
+            "features": self.evaluator.fingerprint()["weights"].get("inception"),
         }
         cached = None
         if self.ctx.is_main:
@@ -179,8 +179,7 @@ class ReferenceStore:
                 stats.update(features)
             bar.update(len(batch.keys) + len(batch.skipped))
         bar.close()
-        dim = self.evaluator.feature_dim
-        stats = stats if stats is not None else FeatureStats(dim)
+        stats = stats if stats is not None else FeatureStats(_feature_dim(self.evaluator))
         return _all_reduce_stats(stats, self.ctx)
 
 
@@ -202,6 +201,11 @@ def _all_reduce_stats(stats, ctx: D.DistContext):
     if ctx.enabled:
         stats.all_reduce()
     return stats
+
+
+def _feature_dim(evaluator) -> int | None:
+    """Inception feature dimension of the evaluator (None when rFID is off)."""
+    return evaluator.inception.dim if evaluator.inception is not None else None
 
 
 def _loader_kwargs(suite: Suite, evaluator) -> dict:
@@ -568,7 +572,8 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, ou
 def _gather(merged: dict, evaluator, ctx: D.DistContext):
     from wetok_bench.metrics.fid import FeatureStats
 
-    stats = merged["stats"] if merged["stats"] is not None else FeatureStats(evaluator.feature_dim) if evaluator.feature_dim else None
+    dim = _feature_dim(evaluator)
+    stats = merged["stats"] if merged["stats"] is not None else (FeatureStats(dim) if dim else None)
     if stats is not None and ctx.enabled:
         stats.all_reduce()
     parts = D.gather_objects({"rows": merged["rows"], "skipped": merged["skipped"], "compute_s": merged["compute_s"]}, ctx)
@@ -608,7 +613,7 @@ def _summary(suite, job, tokenizer, setup, rows, skipped, stats, ref_stats, n_se
     summary["metric_info"] = {
         name: {"higher_is_better": m.higher_is_better, "unit": m.unit, "description": m.description}
         for name, m in METRICS.items()
-        if name in metrics or any(name == k.split("_")[0] for k in metrics)
+        if name in metrics
     }
     summary["skipped_metrics"] = dict(setup.skipped)
     if rfid is not None:
@@ -685,21 +690,50 @@ def _manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx, wall, images_pe
 
 
 def _save_grids(suite, job, tokenizer, records, rows, folder) -> None:
-    """Reconstructions of the fixed grid images and the worst-k by LPIPS, for the report's grids."""
-    from wetok_bench.report.grids import save_job_grid_images
+    """Save originals and reconstructions of the grid images for the report.
+
+    The grid images are the suite's fixed set (``grids.keys``, else the first ``grids.count``)
+    and the ``grids.worst_k`` images with the highest LPIPS (PSNR lowest when LPIPS is off).
+    They are reconstructed again here (a few images), which keeps shards and ranks free of
+    image payloads; ``grids/index.json`` lists them with their per-image values.
+    """
+    from wetok_bench.data.loader import iterate_batches
+    from wetok_bench.results import write_json
 
     grids = suite.settings["grids"]
     by_key = {r.key: r for r in records}
-    fixed = list(grids.get("keys") or []) or [r.key for r in records[: int(grids.get("count") or 0)]]
-    worst: list[str] = []
+    row_by_key = {r["key"]: r for r in rows}
+    fixed = [k for k in (grids.get("keys") or [r.key for r in records[: int(grids.get("count") or 0)]]) if k in row_by_key]
     k = int(grids.get("worst_k") or 0)
-    if k and rows and "lpips" in rows[0]:
-        worst = [r["key"] for r in sorted(rows, key=lambda r: -r["lpips"])[:k]]
-    chosen = [key for key in dict.fromkeys(fixed + worst) if key in by_key]
+    rank_metric = "lpips" if rows and "lpips" in rows[0] else "psnr"
+    worst = [r["key"] for r in sorted(rows, key=lambda r: (-r[rank_metric] if rank_metric == "lpips" else r[rank_metric]))[:k]] if k else []
+    chosen = list(dict.fromkeys(fixed + worst))
     if not chosen:
         return
-    save_job_grid_images(folder, [by_key[key] for key in chosen], tokenizer, suite.protocol, job.resolution,
-                         fixed=fixed, worst=worst, seed=suite.settings["seed"])
+    grid_dir = folder / "grids"
+    entries = []
+    index = 0
+    for batch in iterate_batches([by_key[key] for key in chosen], job.resolution, 1):
+        for i, key in enumerate(batch.keys):
+            original = batch.images[i : i + 1].to(tokenizer.device)
+            generator = torch.Generator(device=tokenizer.device).manual_seed(_batch_seed(suite.settings["seed"], key))
+            recon, _ = tokenizer.reconstruct(suite.protocol.original_float(original), generator=generator)
+            from wetok_bench.protocols import round_to_u8
+
+            name = f"{index:03d}.png"
+            _save_png(original[0], grid_dir / "original" / name)
+            _save_png(round_to_u8(recon[0]), grid_dir / "recon" / name)
+            entries.append({"file": name, "key": key, "fixed": key in fixed, "worst": key in worst,
+                            **{m: row_by_key[key].get(m) for m in ("psnr", "ssim", "lpips")}})
+            index += 1
+    write_json(grid_dir / "index.json", {"rank_metric": rank_metric, "images": entries})
+
+
+def _save_png(image_u8: torch.Tensor, path: Path) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image_u8.permute(1, 2, 0).cpu().numpy()).save(path)
 
 
 # --- printing and dry runs -----------------------------------------------------------------------------
