@@ -1,0 +1,364 @@
+"""Regression gate: compare results with a recorded baseline (``wetok-bench check``).
+
+For every baseline entry (tokenizer, dataset, resolution) and every metric it records, the
+result's value is compared with the recorded one. Only a change in the worse direction counts
+(``higher_is_better`` from the baseline's ``metric_info``, else the result's, else the built-in
+table below). A change is a regression when::
+
+    worsening > max(abs_tol, rel_tol * |baseline value|)
+
+so a worsening exactly at the tolerance holds (a 1e-12 relative slack absorbs float rounding).
+
+Outcomes and exit codes:
+
+* 0: every entry holds (unchanged, within tolerance, or better).
+* 1: at least one regression, or a baseline entry without a result (job not run, job failed,
+  or metric missing): a gate must not pass because a tokenizer silently stopped running.
+  Results not in the baseline are listed as "new" and do not fail.
+* 2 (:class:`UsageError`): unusable input: results or baseline missing or garbled, duplicate
+  results for one entry, or a result measured under a different protocol fingerprint than the
+  baseline recorded (the numbers would not be comparable).
+
+Values: ``summary.metrics`` (the runner's means), ``summary.rfid.rfid`` and
+``summary.compression.bits_per_image``. ``inf`` (lossless PSNR) equals ``inf``; ``nan`` always
+fails.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import platform
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Iterable
+
+import yaml
+
+from wetok_bench import __version__
+from wetok_bench.baselines import RECORDED_SCHEMA_VERSION, load_recorded
+from wetok_bench.errors import UsageError
+from wetok_bench.results import JobResult, atomic_write_text, json_float, load_results, write_json
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Allowed worsening: ``max(abs, rel * |baseline|)`` in the metric's unit."""
+
+    abs: float = 0.0
+    rel: float = 0.0
+
+    def allowed(self, baseline: float) -> float:
+        scale = abs(baseline) if math.isfinite(baseline) else 0.0
+        return max(self.abs, self.rel * scale)
+
+
+#: Defaults: tight enough to catch a real change, loose enough for library-version noise.
+DEFAULT_TOLERANCES: dict[str, Tolerance] = {
+    "psnr": Tolerance(abs=0.05),  # dB
+    "ssim": Tolerance(abs=0.002),
+    "lpips": Tolerance(abs=0.002),
+    "lpips_vgg": Tolerance(abs=0.002),
+    "rfid": Tolerance(abs=0.5, rel=0.05),  # rFID on CI-sized samples is noisy
+    "bits_per_image": Tolerance(rel=0.005),
+}
+FALLBACK_TOLERANCE = Tolerance(rel=0.01)
+#: Directions used when neither the baseline nor the result says (True: higher is better).
+BUILTIN_HIGHER_IS_BETTER = {
+    "psnr": True, "ssim": True, "lpips": False, "lpips_vgg": False, "rfid": False, "bits_per_image": False,
+}
+_SLACK = 1e-12
+
+
+def parse_tolerances(specs: Iterable[str]) -> dict[str, Tolerance]:
+    """``["psnr=0.1", "rfid=0.5,0.05"]`` -> tolerances (``METRIC=ABS[,REL]``); bad specs are a UsageError."""
+    parsed: dict[str, Tolerance] = {}
+    for spec in specs:
+        name, sep, value = spec.partition("=")
+        parts = value.split(",")
+        try:
+            if not sep or not name.strip() or len(parts) > 2:
+                raise ValueError
+            numbers = [float(p) for p in parts]
+            if any(n < 0 or not math.isfinite(n) for n in numbers):
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"--tolerance {spec!r}: expected METRIC=ABS[,REL] with non-negative numbers, e.g. psnr=0.1 or rfid=0.5,0.05") from None
+        parsed[name.strip()] = Tolerance(abs=numbers[0], rel=numbers[1] if len(numbers) == 2 else 0.0)
+    return parsed
+
+
+def result_key(summary: dict) -> tuple[str, str, str]:
+    """(tokenizer name, dataset name, resolution) of a result: what baseline entries are keyed on."""
+    return (
+        str((summary.get("tokenizer") or {}).get("name", "?")),
+        str((summary.get("dataset") or {}).get("name", "?")),
+        str(summary.get("resolution", "?")),
+    )
+
+
+def result_values(summary: dict) -> dict[str, float]:
+    """Every number a baseline records for one result (see the module doc)."""
+    values: dict[str, float] = {}
+    for name, value in (summary.get("metrics") or {}).items():
+        try:
+            values[name] = json_float(value)
+        except (TypeError, ValueError):
+            continue
+    block = summary.get("rfid")
+    if isinstance(block, dict) and block.get("rfid") is not None:
+        values["rfid"] = json_float(block["rfid"])
+    bits = (summary.get("compression") or {}).get("bits_per_image")
+    if bits is not None:
+        values["bits_per_image"] = json_float(bits)
+    return values
+
+
+def _index_results(jobs: list[JobResult]) -> dict[tuple, JobResult]:
+    indexed: dict[tuple, JobResult] = {}
+    for job in jobs:
+        key = result_key(job.summary)
+        if key in indexed:
+            raise UsageError(f"two results for {key}: {indexed[key].folder} and {job.folder}; pass one suite's results")
+        indexed[key] = job
+    return indexed
+
+
+@dataclass
+class CheckRow:
+    """One compared number."""
+
+    tokenizer: str
+    dataset: str
+    resolution: str
+    metric: str
+    baseline: float | None
+    result: float | None
+    allowed: float | None
+    status: str  # ok | better | regression | missing | new
+    detail: str = ""
+
+    @property
+    def delta(self) -> float | None:
+        if self.baseline is None or self.result is None:
+            return None
+        if self.baseline == self.result:
+            return 0.0
+        return self.result - self.baseline
+
+    @property
+    def moved(self) -> bool:
+        return self.status in ("regression", "missing", "new") or (self.delta not in (None, 0.0))
+
+
+@dataclass
+class CheckReport:
+    """Outcome of a check: rows, and the exit code they imply."""
+
+    baseline: Path
+    rows: list[CheckRow] = field(default_factory=list)
+
+    @property
+    def failures(self) -> list[CheckRow]:
+        return [r for r in self.rows if r.status in ("regression", "missing")]
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.failures else 0
+
+    def to_text(self) -> str:
+        """A plain-text table of what moved, and a one-line verdict."""
+        moved = [r for r in self.rows if r.moved]
+        header = ("status", "tokenizer", "dataset", "res", "metric", "baseline", "result", "delta", "allowed")
+        lines = [header] + [
+            (r.status.upper() if r.status in ("regression", "missing") else r.status, r.tokenizer, r.dataset,
+             r.resolution, r.metric, _fmt(r.baseline), _fmt(r.result), _fmt(r.delta, signed=True), _fmt(r.allowed))
+            for r in moved
+        ]
+        widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+        text = ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines] if moved else []
+        for r in moved:
+            if r.detail:
+                text.append(f"  {r.tokenizer}/{r.dataset}/{r.metric}: {r.detail}")
+        unchanged = len(self.rows) - len(moved)
+        verdict = "FAIL" if self.failures else "PASS"
+        text.append(
+            f"{verdict}: {len(self.failures)} failing, {len(moved)} moved, {unchanged} unchanged "
+            f"(baseline {self.baseline})"
+        )
+        return "\n".join(text) + "\n"
+
+    def to_markdown(self) -> str:
+        """A Markdown summary for a CI job summary (e.g. ``$GITHUB_STEP_SUMMARY``)."""
+        verdict = ":x: FAIL" if self.failures else ":white_check_mark: PASS"
+        out = [f"## wetok-bench check: {verdict}", "",
+               f"Baseline `{self.baseline}`: {len(self.rows)} numbers compared, "
+               f"{len(self.failures)} failing, {sum(r.moved for r in self.rows)} moved.", ""]
+        moved = [r for r in self.rows if r.moved]
+        if moved:
+            out += ["| status | tokenizer | dataset | res | metric | baseline | result | delta | allowed |",
+                    "|:--|:--|:--|--:|:--|--:|--:|--:|--:|"]
+            for r in sorted(moved, key=lambda r: (r.status not in ("regression", "missing"), r.tokenizer, r.metric)):
+                status = f"**{r.status}**" if r.status in ("regression", "missing") else r.status
+                out.append(f"| {status} | {r.tokenizer} | {r.dataset} | {r.resolution} | {r.metric} | "
+                           f"{_fmt(r.baseline)} | {_fmt(r.result)} | {_fmt(r.delta, signed=True)} | {_fmt(r.allowed)} |")
+            details = [f"- {r.tokenizer} / {r.dataset} / {r.metric}: {r.detail}" for r in moved if r.detail]
+            if details:
+                out += [""] + details
+        else:
+            out.append("Nothing moved.")
+        return "\n".join(out) + "\n"
+
+
+def _fmt(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    if math.isinf(value) or math.isnan(value):
+        return str(value)
+    text = f"{value:+.6g}" if signed else f"{value:.6g}"
+    return text
+
+
+def _direction(metric: str, entry: dict, job: JobResult | None) -> bool:
+    for info in (entry.get("metric_info") or {}, (job.summary.get("metric_info") if job else None) or {}):
+        value = (info.get(metric) or {}).get("higher_is_better")
+        if isinstance(value, bool):
+            return value
+    if metric in BUILTIN_HIGHER_IS_BETTER:
+        return BUILTIN_HIGHER_IS_BETTER[metric]
+    raise UsageError(f"metric {metric!r}: no higher_is_better in the baseline or the results; cannot tell worse from better")
+
+
+def compare_value(baseline: float, result: float, higher_is_better: bool, tolerance: Tolerance) -> tuple[str, float]:
+    """(status, allowed worsening) of one number: ``ok``, ``better`` or ``regression``."""
+    allowed = tolerance.allowed(baseline)
+    if math.isnan(result):
+        return "regression", allowed
+    if result == baseline:
+        return "ok", allowed
+    worsening = (baseline - result) if higher_is_better else (result - baseline)
+    if math.isnan(worsening):  # inf - inf of the same sign is handled above; this is -inf vs inf
+        return "regression", allowed
+    if worsening > allowed + _SLACK * max(1.0, abs(baseline) if math.isfinite(baseline) else 1.0):
+        return "regression", allowed
+    return ("better" if worsening < 0 else "ok"), allowed
+
+
+def check_results(
+    results_paths: Iterable[str | Path],
+    baseline_path: str | Path,
+    *,
+    tolerances: dict[str, Tolerance] | None = None,
+) -> CheckReport:
+    """Compare results with a recorded baseline; see the module doc for the rules."""
+    baseline = load_recorded(Path(baseline_path))
+    jobs = _index_results(load_results(list(results_paths)))
+    tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
+    report = CheckReport(baseline=Path(baseline_path))
+    seen: set[tuple] = set()
+    for entry in baseline["entries"]:
+        key = (str(entry["tokenizer"]), str(entry["dataset"]), str(entry["resolution"]))
+        seen.add(key)
+        job = jobs.get(key)
+        if job is not None:
+            recorded = entry["protocol"]["fingerprint"]
+            found = (job.summary.get("protocol") or {}).get("fingerprint")
+            if found != recorded:
+                raise UsageError(
+                    f"{job.folder}: protocol fingerprint {found!r} differs from the baseline's {recorded!r} "
+                    f"for {'/'.join(key)}: results under another protocol are not comparable; re-record the baseline"
+                )
+        status_failed = job is not None and job.summary.get("status", "ok") != "ok"
+        values = result_values(job.summary) if job is not None and not status_failed else {}
+        skipped = (job.summary.get("skipped_metrics") or {}) if job is not None else {}
+        for metric, recorded_value in entry["metrics"].items():
+            base_value = json_float(recorded_value)
+            row = CheckRow(*key, metric=metric, baseline=base_value, result=None, allowed=None, status="missing")
+            if job is None:
+                row.detail = "no result for this baseline entry (job not run?)"
+            elif status_failed:
+                row.detail = f"job failed: {job.summary.get('error', 'no error recorded')}"
+            elif metric not in values:
+                row.detail = f"metric not in results ({skipped.get(metric, 'not computed')})"
+            else:
+                row.result = values[metric]
+                higher = _direction(metric, entry, job)
+                row.status, row.allowed = compare_value(base_value, row.result, higher, tol.get(metric, FALLBACK_TOLERANCE))
+                if row.status == "regression":
+                    row.detail = f"worse ({'higher' if higher else 'lower'} is better) by more than {_fmt(row.allowed)}"
+            report.rows.append(row)
+    for key, job in sorted(jobs.items()):
+        if key not in seen:
+            report.rows.append(CheckRow(*key, metric="*", baseline=None, result=None, allowed=None, status="new",
+                                        detail="result not in the baseline (not checked)"))
+    return report
+
+
+def _library_versions(jobs: list[JobResult]) -> dict[str, str]:
+    for job in jobs:
+        for key in ("versions", "library_versions"):
+            found = job.manifest.get(key)
+            if isinstance(found, dict) and found:
+                return {str(k): str(v) for k, v in found.items()}
+    versions = {"python": platform.python_version(), "wetok_bench": __version__}
+    for package in ("torch", "torchvision", "torch-fidelity", "lpips", "numpy", "scikit-image"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def record_baseline(results_paths: Iterable[str | Path], out_path: str | Path) -> Path:
+    """Write a recorded baseline (JSON if ``out_path`` ends in ``.json``, else YAML) from results."""
+    out = Path(out_path)
+    if out.suffix.lower() not in (".json", ".yaml", ".yml"):
+        raise UsageError(f"--record {out}: use a .json, .yaml or .yml file name")
+    jobs = load_results(list(results_paths))
+    _index_results(jobs)
+    failed = [j for j in jobs if j.summary.get("status", "ok") != "ok"]
+    if failed:
+        raise UsageError("cannot record a baseline from failed jobs: " + ", ".join(str(j.folder) for j in failed))
+    protocols: dict[str, str] = {}
+    entries = []
+    for job in jobs:
+        summary = job.summary
+        protocol = dict(summary.get("protocol") or {})
+        if not protocol.get("fingerprint"):
+            raise UsageError(f"{job.folder}: summary has no protocol fingerprint; cannot record")
+        previous = protocols.setdefault(str(protocol.get("name")), protocol["fingerprint"])
+        if previous != protocol["fingerprint"]:
+            raise UsageError(f"results mix two fingerprints of protocol {protocol.get('name')!r}; record one run at a time")
+        values = result_values(summary)
+        info = summary.get("metric_info") or {}
+        tokenizer, dataset, resolution = result_key(summary)
+        entries.append({
+            "tokenizer": tokenizer,
+            "dataset": dataset,
+            "resolution": summary.get("resolution", resolution),
+            "protocol": {k: protocol.get(k) for k in ("name", "version", "fingerprint")},
+            "images": (summary.get("counts") or {}).get("images"),
+            "metrics": values,
+            "metric_info": {
+                m: {"higher_is_better": info.get(m, {}).get("higher_is_better", BUILTIN_HIGHER_IS_BETTER.get(m)),
+                    "unit": info.get(m, {}).get("unit", "bits" if m == "bits_per_image" else "")}
+                for m in values
+            },
+        })
+    data = {
+        "kind": "recorded",
+        "schema_version": RECORDED_SCHEMA_VERSION,
+        "suite": sorted({str(j.summary.get("suite", "?")) for j in jobs}),
+        "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "recorded_with": f"wetok-bench {__version__}",
+        "library_versions": _library_versions(jobs),
+        "protocols": protocols,
+        "entries": entries,
+    }
+    if out.suffix.lower() == ".json":
+        write_json(out, data)
+    else:
+        atomic_write_text(out, yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    load_recorded(out)  # what we write must pass our own validation
+    return out

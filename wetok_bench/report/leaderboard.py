@@ -1,0 +1,285 @@
+"""Leaderboards: one table per (dataset, resolution, protocol) built from job results.
+
+Each row is one job. Numbers come from the job's files:
+
+* PSNR, SSIM, LPIPS (and any other per-image metric): the mean of the ``per_image.csv``
+  column over images, with a percentile-bootstrap interval (:mod:`.bootstrap`, fixed seed,
+  1,000 resamples). Without ``per_image.csv`` the summary's mean is shown without interval.
+  A PSNR column holding ``inf`` (lossless images) has mean ``inf`` and no interval; the
+  number of lossless images is shown instead.
+* bits per image: the mean of the ``bits`` column when present (codecs vary per image),
+  otherwise ``summary.compression.bits_per_image``; compression ratio:
+  ``summary.compression.ratio`` (the mean of per-image ratios, the runner's definition).
+* rFID: ``summary.rfid.rfid`` (else ``summary.metrics.rfid``); no interval, because
+  per-image Inception features are not kept; rFID over fewer images than the feature
+  dimension is marked unreliable.
+
+Metrics listed in ``skipped_metrics`` show as a dash with the reason in the notes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from wetok_bench.errors import UsageError
+from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MeanCI, bootstrap_mean_ci
+from wetok_bench.results import JobResult, json_float
+
+#: Per-image metrics shown in the leaderboard, in column order.
+CI_METRICS = ("psnr", "ssim", "lpips")
+#: Directions used when a result's ``metric_info`` does not say (True: higher is better).
+FALLBACK_HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "lpips": False, "lpips_vgg": False, "rfid": False}
+
+
+@dataclass(frozen=True)
+class Column:
+    """A leaderboard column: ``key`` (used by ``--sort-by``), header, and sort direction."""
+
+    key: str
+    header: str
+    numeric: bool
+    higher_is_better: bool | None = None  # None: not a quality metric (sorted ascending)
+    decimals: int | None = None
+
+
+@dataclass
+class Row:
+    """One job's line in a leaderboard (raw values; formatting happens in :mod:`.tables`)."""
+
+    job: JobResult
+    tokenizer: str
+    name: str
+    family: str
+    kind: str
+    tokens: float | None
+    shape: str
+    bits: float | None
+    ratio: float | None
+    rfid: float | None
+    rfid_unreliable: bool
+    rfid_reason: str
+    stats: dict[str, MeanCI | None]
+    images: int | None
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def value(self, key: str) -> Any:
+        """Raw value of column ``key`` (a metric's mean for metric columns)."""
+        if key in self.stats:
+            stat = self.stats[key]
+            return None if stat is None else stat.mean
+        return getattr(self, key)
+
+
+@dataclass
+class Leaderboard:
+    """Rows of one (dataset, resolution, protocol) group, with the notes printed under it."""
+
+    dataset: str
+    resolution: Any
+    protocol: dict
+    columns: list[Column]
+    rows: list[Row]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        protocol = f"{self.protocol.get('name', '?')} v{self.protocol.get('version', '?')}"
+        return f"{self.dataset} @ {self.resolution} - protocol {protocol}"
+
+    @property
+    def slug(self) -> str:
+        """File-name stem for this group."""
+        text = f"{self.dataset}_{self.resolution}_{self.protocol.get('name', 'unknown')}"
+        return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+
+
+def _higher_is_better(jobs: list[JobResult], metric: str) -> bool | None:
+    for job in jobs:
+        info = (job.summary.get("metric_info") or {}).get(metric) or {}
+        if isinstance(info.get("higher_is_better"), bool):
+            return info["higher_is_better"]
+    return FALLBACK_HIGHER_IS_BETTER.get(metric)
+
+
+def columns_for(jobs: list[JobResult]) -> list[Column]:
+    """Leaderboard columns, with metric directions from the jobs' ``metric_info``."""
+    return [
+        Column("tokenizer", "Tokenizer", numeric=False),
+        Column("kind", "Type", numeric=False),
+        Column("tokens", "Tokens", numeric=True, decimals=0),
+        Column("shape", "Codebook / latent", numeric=False),
+        Column("bits", "Bits / image", numeric=True, decimals=0),
+        Column("ratio", "Compression", numeric=True, decimals=1),
+        Column("rfid", "rFID", numeric=True, higher_is_better=_higher_is_better(jobs, "rfid"), decimals=2),
+        Column("psnr", "PSNR (dB)", numeric=True, higher_is_better=_higher_is_better(jobs, "psnr"), decimals=2),
+        Column("ssim", "SSIM", numeric=True, higher_is_better=_higher_is_better(jobs, "ssim"), decimals=4),
+        Column("lpips", "LPIPS", numeric=True, higher_is_better=_higher_is_better(jobs, "lpips"), decimals=4),
+        Column("images", "Images", numeric=True, decimals=0),
+    ]
+
+
+def _shape_text(compression: dict) -> str:
+    shape = compression.get("latent_shape") or []
+    codebook = compression.get("codebook") or ""
+    parts = ["x".join(str(int(s)) for s in shape)] if shape else []
+    if codebook:
+        parts.append(str(codebook))
+    return ", ".join(parts)
+
+
+def _rfid(summary: dict) -> tuple[float | None, bool, str]:
+    """(rFID, unreliable, reason) from a summary."""
+    block = summary.get("rfid")
+    if isinstance(block, dict) and block.get("rfid") is not None:
+        reason = block.get("reason") or ""
+        if block.get("unreliable") and not reason:
+            reason = f"N = {block.get('n')} images < feature dimension {block.get('feature_dim')}"
+        return json_float(block["rfid"]), bool(block.get("unreliable")), reason
+    value = (summary.get("metrics") or {}).get("rfid")
+    return (json_float(value) if value is not None else None), False, ""
+
+
+def build_row(job: JobResult, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Row:
+    """One leaderboard row from one job (see the module doc for where each number comes from)."""
+    summary = job.summary
+    tokenizer = summary.get("tokenizer") or {}
+    compression = summary.get("compression") or {}
+    metrics = summary.get("metrics") or {}
+    skipped = {str(k): str(v) for k, v in (summary.get("skipped_metrics") or {}).items()}
+    try:
+        frame = job.per_image()
+    except (OSError, ValueError):
+        frame = None
+    stats: dict[str, MeanCI | None] = {}
+    for metric in CI_METRICS:
+        if frame is not None and metric in frame.columns:
+            stats[metric] = bootstrap_mean_ci(frame[metric].to_numpy(dtype=float), n_resamples=n_resamples, seed=seed)
+        elif metrics.get(metric) is not None:
+            mean = json_float(metrics[metric])
+            stats[metric] = MeanCI(mean, None, None, 0, int(math.isinf(mean)), 0.95, n_resamples, seed)
+        else:
+            stats[metric] = None
+    if frame is not None and "bits" in frame.columns and frame["bits"].notna().any():
+        bits = float(frame["bits"].astype(float).mean())
+    else:
+        bits = json_float(compression.get("bits_per_image"))
+    rfid, unreliable, reason = _rfid(summary)
+    counts = summary.get("counts") or {}
+    images = counts.get("images")
+    if images is None and frame is not None:
+        images = len(frame)
+    return Row(
+        job=job,
+        tokenizer=str(tokenizer.get("display_name") or tokenizer.get("name") or job.folder.name),
+        name=str(tokenizer.get("name") or job.folder.name),
+        family=str(tokenizer.get("type") or tokenizer.get("name") or ""),
+        kind=str(tokenizer.get("kind") or ""),
+        tokens=json_float(compression.get("tokens")),
+        shape=_shape_text(compression),
+        bits=bits,
+        ratio=json_float(compression.get("ratio")),
+        rfid=rfid,
+        rfid_unreliable=unreliable,
+        rfid_reason=reason,
+        stats=stats,
+        images=None if images is None else int(images),
+        skipped=skipped,
+    )
+
+
+def group_key(job: JobResult) -> tuple:
+    """(dataset name, resolution, protocol name, protocol version, protocol fingerprint)."""
+    summary = job.summary
+    protocol = summary.get("protocol") or {}
+    return (
+        str((summary.get("dataset") or {}).get("name", "?")),
+        str(summary.get("resolution", "?")),
+        str(protocol.get("name", "?")),
+        str(protocol.get("version", "?")),
+        str(protocol.get("fingerprint", "?")),
+    )
+
+
+def build_leaderboards(
+    jobs: list[JobResult],
+    *,
+    sort_by: str | None = None,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> list[Leaderboard]:
+    """One leaderboard per (dataset, resolution, protocol); failed jobs go into the notes."""
+    groups: dict[tuple, list[JobResult]] = {}
+    for job in jobs:
+        groups.setdefault(group_key(job), []).append(job)
+    boards = []
+    for key in sorted(groups):
+        members = groups[key]
+        ok = [j for j in members if j.summary.get("status", "ok") == "ok"]
+        failed = [j for j in members if j.summary.get("status", "ok") != "ok"]
+        rows = [build_row(j, n_resamples=n_resamples, seed=seed) for j in ok]
+        board = Leaderboard(
+            dataset=key[0],
+            resolution=members[0].summary.get("resolution", "?"),
+            protocol=dict(members[0].summary.get("protocol") or {}),
+            columns=columns_for(members),
+            rows=rows,
+        )
+        board.notes = _notes(board, failed, n_resamples, seed)
+        boards.append(sort_leaderboard(board, sort_by) if sort_by else board)
+    return boards
+
+
+def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: int) -> list[str]:
+    notes = [
+        f"+- is half the width of a 95% percentile-bootstrap interval of the mean over images "
+        f"({n_resamples} resamples, seed {seed}).",
+        "rFID has no interval: per-image Inception features are not kept.",
+    ]
+    reasons: dict[str, list[str]] = {}
+    for row in board.rows:
+        if row.rfid_unreliable:
+            reasons.setdefault(row.rfid_reason or "fewer images than the feature dimension", []).append(row.tokenizer)
+    for reason, names in reasons.items():
+        notes.append(f"† rFID unreliable ({reason}): {', '.join(names)}.")
+    for row in board.rows:
+        stat = row.stats.get("psnr")
+        if stat is not None and stat.n_infinite:
+            notes.append(
+                f"{row.tokenizer}: {stat.n_infinite} of {stat.n} images reconstructed losslessly "
+                "(PSNR = inf), so mean PSNR is inf and has no interval."
+            )
+        for metric, reason in row.skipped.items():
+            notes.append(f"{row.tokenizer}: {metric} skipped - {reason}")
+        if not (row.job.folder / "per_image.csv").is_file():
+            notes.append(f"{row.tokenizer}: per_image.csv missing, summary means shown without interval.")
+    for job in failed:
+        name = (job.summary.get("tokenizer") or {}).get("name", job.folder.name)
+        notes.append(f"{name}: job failed - {job.summary.get('error', 'no error recorded')}")
+    return notes
+
+
+def sort_leaderboard(board: Leaderboard, sort_by: str) -> Leaderboard:
+    """Rows sorted by column ``sort_by``; a leading ``-`` reverses the default order.
+
+    Default order: quality metrics best first (from ``higher_is_better``), other columns
+    ascending. Missing values always go last.
+    """
+    reverse_request = sort_by.startswith("-")
+    key = sort_by.lstrip("-")
+    columns = {c.key: c for c in board.columns}
+    if key not in columns:
+        raise UsageError(f"cannot sort by {key!r}: columns are {', '.join(columns)}")
+    column = columns[key]
+    descending = bool(column.higher_is_better) != reverse_request
+
+    def missing(row: Row) -> bool:
+        value = row.value(key)
+        return value is None or (isinstance(value, float) and math.isnan(value))
+
+    present = [r for r in board.rows if not missing(r)]
+    absent = [r for r in board.rows if missing(r)]
+    sort_value = (lambda r: r.value(key)) if column.numeric else (lambda r: str(r.value(key)).lower())
+    present.sort(key=sort_value, reverse=descending)
+    return replace(board, rows=present + absent)

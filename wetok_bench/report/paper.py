@@ -1,0 +1,173 @@
+"""Paper tables: our measured numbers beside the published ones, in the WeTok paper's layout.
+
+The WeTok paper reports zero-shot reconstruction on ImageNet-1k val (50k) and MS-COCO val2017
+(5k) at 256x256: one row per tokenizer with its compression ratio and rFID, PSNR, SSIM and
+LPIPS. Here every metric gets three columns: ours, published (with a numbered source cited
+under the table) and the difference ``ours - published``. A cell with no published value says
+"not published"; a published model we have not run says "not run".
+
+Results are matched to published records by model name and dataset (rule in
+:mod:`wetok_bench.baselines`). Protocols differ between sources (each source's notes are
+printed under the table), so a difference is a pointer to look, not a verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from wetok_bench.baselines import PAPER_DATASETS, PublishedRecord, PublishedSet, match_model, result_paper_dataset
+from wetok_bench.report.leaderboard import Row
+from wetok_bench.report.tables import Cell, Table, format_number
+
+PAPER_METRICS = {"rfid": ("rFID", 2), "psnr": ("PSNR", 2), "ssim": ("SSIM", 3), "lpips": ("LPIPS", 3)}
+NOT_PUBLISHED = "not published"
+NOT_RUN = "not run"
+
+
+@dataclass
+class PaperRow:
+    """One tokenizer in a paper table: measured values (None: not measured) and published records."""
+
+    label: str
+    model: str | None
+    ratio: float | None
+    measured: dict[str, float | None] | None
+    published: dict[str, PublishedRecord] = field(default_factory=dict)
+
+
+@dataclass
+class PaperTable:
+    """A paper-style table for one dataset, resolution and (measured) protocol."""
+
+    dataset: str
+    resolution: int
+    protocol: str | None
+    rows: list[PaperRow]
+    pending: list[tuple[str, str]] = field(default_factory=list)
+    measured_on: list[str] = field(default_factory=list)  # "dataset (N images)" of the measured rows
+
+
+def _measured(row: Row) -> dict[str, float | None]:
+    values: dict[str, float | None] = {"rfid": row.rfid}
+    for metric in PAPER_METRICS:
+        if metric in row.stats:
+            stat = row.stats[metric]
+            values[metric] = None if stat is None else stat.mean
+    return values
+
+
+def build_paper_tables(rows: list[Row], published: PublishedSet) -> list[PaperTable]:
+    """Paper tables for every (dataset, resolution) that has a measured or a published number."""
+    by_key: dict[tuple, list[PublishedRecord]] = {}
+    for record in published.records:
+        by_key.setdefault((record.dataset, record.resolution), []).append(record)
+    measured: dict[tuple, list[Row]] = {}
+    for row in rows:
+        dataset = result_paper_dataset(row.job.summary)
+        resolution = row.job.summary.get("resolution")
+        if dataset in PAPER_DATASETS and isinstance(resolution, int):
+            protocol = (row.job.summary.get("protocol") or {}).get("name", "?")
+            measured.setdefault((dataset, resolution, protocol), []).append(row)
+    keys = set(measured) | {(d, r, None) for (d, r) in by_key if not any(k[:2] == (d, r) for k in measured)}
+    tables = []
+    for dataset, resolution, protocol in sorted(keys, key=lambda k: (list(PAPER_DATASETS).index(k[0]), k[1], k[2] or "")):
+        records = by_key.get((dataset, resolution), [])
+        members = measured.get((dataset, resolution, protocol), [])
+        measured_on = sorted({f"{(r.job.summary.get('dataset') or {}).get('name', '?')} ({r.images} images)" for r in members})
+        tables.append(
+            PaperTable(
+                dataset=dataset,
+                resolution=resolution,
+                protocol=protocol,
+                rows=_paper_rows(members, records),
+                pending=list(published.pending),
+                measured_on=measured_on,
+            )
+        )
+    return tables
+
+
+def _paper_rows(rows: list[Row], records: list[PublishedRecord]) -> list[PaperRow]:
+    published_by_model: dict[str, dict[str, PublishedRecord]] = {}
+    for record in records:
+        published_by_model.setdefault(record.model, {}).setdefault(record.metric, record)
+    out: list[PaperRow] = []
+    matched: set[str] = set()
+    for row in rows:
+        model = match_model(row.job.summary, set(published_by_model))
+        if model:
+            matched.add(model)
+        out.append(
+            PaperRow(
+                label=row.tokenizer,
+                model=model,
+                ratio=row.ratio,
+                measured=_measured(row),
+                published=published_by_model.get(model, {}) if model else {},
+            )
+        )
+    for model, metrics in published_by_model.items():
+        if model in matched:
+            continue
+        first = next(iter(metrics.values()))
+        ratio = next((r.compression_ratio for r in metrics.values() if r.compression_ratio), None)
+        out.append(PaperRow(label=first.label, model=model, ratio=ratio, measured=None, published=metrics))
+    out.sort(key=lambda r: (r.ratio is None, r.ratio or 0.0, r.label.lower()))
+    return out
+
+
+def paper_table(table: PaperTable) -> Table:
+    """The display table: Method, Ratio, then ours / published / difference per metric."""
+    sources: dict[str, int] = {}
+    source_text: dict[str, str] = {}
+    headers = ["Method", "Ratio"]
+    numeric = [False, True]
+    for label, _ in PAPER_METRICS.values():
+        headers += [f"{label} ours", f"{label} published", f"{label} diff"]
+        numeric += [True, True, True]
+    body: list[list[Cell]] = []
+    for row in table.rows:
+        cells = [Cell(row.label, row.label), Cell(format_number(row.ratio, 1), row.ratio)]
+        for metric, (_, decimals) in PAPER_METRICS.items():
+            ours = None if row.measured is None else row.measured.get(metric)
+            record = row.published.get(metric)
+            if row.measured is None:
+                cells.append(Cell(NOT_RUN, None))
+            else:
+                cells.append(Cell(format_number(ours, decimals), ours))
+            if record is None:
+                cells.append(Cell(NOT_PUBLISHED, None))
+                cells.append(Cell("–", None))
+                continue
+            number = sources.setdefault(record.source, len(sources) + 1)
+            source_text[record.source] = f"{record.citation}, {record.url}. Protocol: {record.protocol_notes}"
+            cells.append(Cell(f"{format_number(record.value, decimals)} [{number}]", record.value))
+            if ours is None:
+                cells.append(Cell("–", None))
+            else:
+                diff = ours - record.value
+                cells.append(Cell(("+" if diff > 0 else "") + format_number(diff, decimals), diff))
+        body.append(cells)
+    protocol = f"measured under protocol {table.protocol}" if table.protocol else "nothing measured yet"
+    notes = [f"diff = ours - published. Ours {protocol}; published numbers come from other evaluation code."]
+    if table.measured_on:
+        notes.append("Ours measured on: " + ", ".join(table.measured_on) + ".")
+    for source, number in sorted(sources.items(), key=lambda kv: kv[1]):
+        notes.append(f"[{number}] {source_text[source]}")
+    unmatched = [r.label for r in table.rows if r.measured is not None and not r.model]
+    if unmatched:
+        notes.append(
+            "No published record matches: " + ", ".join(unmatched)
+            + " (set tokenizer.paper_name in the suite to match a published model name)."
+        )
+    for citation, what in table.pending:
+        notes.append(f"Not available here: {what} ({citation}).")
+    title = f"{PAPER_DATASETS[table.dataset]} at {table.resolution}x{table.resolution}, zero-shot reconstruction"
+    return Table(
+        title=title,
+        headers=headers,
+        numeric=numeric,
+        rows=body,
+        notes=notes,
+        table_id=f"paper-{table.dataset}-{table.resolution}-{table.protocol or 'published'}",
+    )

@@ -1,0 +1,208 @@
+"""Table rendering: one :class:`Table` model, written as Markdown, CSV, LaTeX (booktabs) or HTML.
+
+Leaderboards and paper tables both become a :class:`Table`; the writers here know nothing of
+metrics. A cell carries its display text, an optional +- part, an optional mark (``†``) and a
+raw sort value (the HTML table sorts on it when a header is clicked).
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from wetok_bench.report.leaderboard import Column, Leaderboard, Row
+
+DASH = "–"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: ``text`` [+- ``pm``] [``mark``]; ``value`` is what sorting compares."""
+
+    text: str
+    value: Any = None
+    pm: str | None = None
+    mark: str = ""
+
+    def plain(self, pm_symbol: str = "±") -> str:
+        out = self.text if self.pm is None else f"{self.text} {pm_symbol} {self.pm}"
+        return out + self.mark
+
+
+@dataclass
+class Table:
+    """A titled table with headers, rows of cells and notes printed under it."""
+
+    title: str
+    headers: list[str]
+    numeric: list[bool]
+    rows: list[list[Cell]]
+    notes: list[str] = field(default_factory=list)
+    table_id: str = ""
+
+
+def format_number(value: float | None, decimals: int | None) -> str:
+    """A number for display: dash for missing, ``inf`` kept, thousands separators for integers."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return DASH
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if decimals == 0:
+        return f"{value:,.0f}"
+    return f"{value:.{decimals if decimals is not None else 3}f}"
+
+
+def _leaderboard_cell(row: Row, column: Column) -> Cell:
+    value = row.value(column.key)
+    if not column.numeric:
+        return Cell(str(value) if value not in (None, "") else DASH, str(value or ""))
+    if column.key in row.stats and row.stats[column.key] is not None:
+        stat = row.stats[column.key]
+        pm = None if stat.half_width is None else format_number(stat.half_width, column.decimals)
+        return Cell(format_number(stat.mean, column.decimals), stat.mean, pm=pm)
+    mark = "†" if column.key == "rfid" and row.rfid_unreliable else ""
+    return Cell(format_number(value, column.decimals), value, mark=mark)
+
+
+def leaderboard_table(board: Leaderboard) -> Table:
+    """The display table of a leaderboard (rows in the board's order)."""
+    return Table(
+        title=board.title,
+        headers=[c.header for c in board.columns],
+        numeric=[c.numeric for c in board.columns],
+        rows=[[_leaderboard_cell(r, c) for c in board.columns] for r in board.rows],
+        notes=list(board.notes),
+        table_id=f"leaderboard-{board.slug}",
+    )
+
+
+def leaderboard_frame(board: Leaderboard) -> pd.DataFrame:
+    """Raw numbers of a leaderboard (full precision, interval bounds in their own columns)."""
+    records = []
+    for row in board.rows:
+        record: dict[str, Any] = {
+            "tokenizer": row.tokenizer,
+            "name": row.name,
+            "family": row.family,
+            "type": row.kind,
+            "tokens": row.tokens,
+            "codebook_or_latent": row.shape,
+            "bits_per_image": row.bits,
+            "compression_ratio": row.ratio,
+            "rfid": row.rfid,
+            "rfid_unreliable": row.rfid_unreliable,
+        }
+        for metric, stat in row.stats.items():
+            record[metric] = None if stat is None else stat.mean
+            record[f"{metric}_ci_low"] = None if stat is None else stat.low
+            record[f"{metric}_ci_high"] = None if stat is None else stat.high
+            if metric == "psnr":
+                record["psnr_lossless_images"] = None if stat is None else stat.n_infinite
+        record["images"] = row.images
+        record["job"] = row.job.folder.name
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def to_csv(board: Leaderboard) -> str:
+    """CSV of :func:`leaderboard_frame` (``inf`` written as ``inf``)."""
+    buffer = io.StringIO()
+    leaderboard_frame(board).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_markdown(table: Table) -> str:
+    """A GitHub-flavoured Markdown table with its title and notes."""
+    lines = [f"### {table.title}", ""]
+    lines.append("| " + " | ".join(_md_escape(h) for h in table.headers) + " |")
+    lines.append("|" + "|".join("---:" if n else ":---" for n in table.numeric) + "|")
+    for row in table.rows:
+        lines.append("| " + " | ".join(_md_escape(c.plain()) for c in row) + " |")
+    if table.notes:
+        lines.append("")
+        lines.extend(f"- {_md_escape(n)}" for n in table.notes)
+    return "\n".join(lines) + "\n"
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "†": r"$^\dagger$", "±": r"$\pm$", "–": "--",
+}
+
+
+def latex_escape(text: str) -> str:
+    """Escape LaTeX's special characters (and map the few Unicode marks tables use)."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def to_latex(table: Table) -> str:
+    """A ``booktabs`` table (``\\toprule``/``\\midrule``/``\\bottomrule``); needs ``\\usepackage{booktabs}``."""
+    spec = "".join("r" if n else "l" for n in table.numeric)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\caption{" + latex_escape(table.title) + "}",
+        r"\begin{tabular}{" + spec + "}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in table.headers) + r" \\",
+        r"\midrule",
+    ]
+    for row in table.rows:
+        cells = []
+        for cell in row:
+            text = latex_escape(cell.text)
+            if cell.pm is not None:
+                text = f"{text} $\\pm$ {latex_escape(cell.pm)}"
+            cells.append(text + latex_escape(cell.mark))
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    if table.notes:
+        lines.append(r"\par\smallskip\footnotesize " + r" \\ ".join(latex_escape(n) for n in table.notes))
+    lines.append(r"\end{table}")
+    return "\n".join(lines) + "\n"
+
+
+def _sort_attr(cell: Cell) -> str:
+    value = cell.value
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return str(value)
+
+
+def to_html(table: Table) -> str:
+    """An HTML fragment: a ``table.sortable`` (the report's script sorts it on header clicks)."""
+    out = [f'<section class="table-block" id="{html.escape(table.table_id)}">', f"<h3>{html.escape(table.title)}</h3>"]
+    out.append('<table class="sortable"><thead><tr>')
+    for header, numeric in zip(table.headers, table.numeric):
+        kind = "num" if numeric else "text"
+        out.append(f'<th data-type="{kind}" title="click to sort">{html.escape(header)}</th>')
+    out.append("</tr></thead><tbody>")
+    for row in table.rows:
+        out.append("<tr>")
+        for cell, numeric in zip(row, table.numeric):
+            text = html.escape(cell.text)
+            if cell.pm is not None:
+                text += f' <span class="pm">± {html.escape(cell.pm)}</span>'
+            text += html.escape(cell.mark)
+            cls = ' class="num"' if numeric else ""
+            out.append(f'<td{cls} data-sort="{html.escape(_sort_attr(cell))}">{text}</td>')
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    if table.notes:
+        out.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in table.notes) + "</ul>")
+    out.append("</section>")
+    return "\n".join(out)
