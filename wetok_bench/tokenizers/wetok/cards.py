@@ -44,11 +44,11 @@ def _card(name: str, path: str, config_file: str, init_args: dict[str, Any], not
     return ModelCard(
         name=name,
         type="wetok",
-        params={"config": {"model": {"init_args": init_args}}, "official_config": config_file},
+        params={"config": {"model": {"init_args": init_args}}},
         source=f"{_HF_REPO}/{path}",
         license=_LICENSE,
         paper=_PAPER,
-        notes=f"{notes} {_INFERRED}",
+        notes=f"{notes} Architecture of the official {config_file}. {_INFERRED}",
     )
 
 
