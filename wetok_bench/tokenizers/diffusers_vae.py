@@ -285,8 +285,13 @@ def _local_folder(pretrained: str, subfolder: str | None) -> Path:
     from huggingface_hub import snapshot_download
 
     prefix = f"{subfolder.strip('/')}/" if subfolder else ""
-    patterns = [f"{prefix}config.json", f"{prefix}{_WEIGHTS_NAME}.safetensors", f"{prefix}{_WEIGHTS_NAME}-*.safetensors",
-                f"{prefix}{_WEIGHTS_NAME}.safetensors.index.json"]
+    # the config and the non-variant safetensors weights only (repos also hold .bin, fp16, ckpt)
+    patterns = [
+        f"{prefix}config.json",
+        f"{prefix}{_WEIGHTS_NAME}.safetensors",
+        f"{prefix}{_WEIGHTS_NAME}-*.safetensors",
+        f"{prefix}{_WEIGHTS_NAME}.safetensors.index.json",
+    ]
     problem = ""
     for local_only in (True, False):
         if not local_only and offline():
