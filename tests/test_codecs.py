@@ -32,7 +32,10 @@ def _pillow(image: np.ndarray, **options) -> bytes:
 
 CASES = [
     ({"format": "jpeg", "quality": 50}, {"format": "JPEG", "quality": 50}),
-    ({"format": "jpeg", "quality": 90, "subsampling": "4:4:4"}, {"format": "JPEG", "quality": 90, "subsampling": "4:4:4"}),
+    (
+        {"format": "jpeg", "quality": 90, "subsampling": "4:4:4"},
+        {"format": "JPEG", "quality": 90, "subsampling": "4:4:4"},
+    ),
     ({"format": "webp", "quality": 60}, {"format": "WEBP", "quality": 60}),
     ({"format": "webp", "quality": 80, "lossless": True}, {"format": "WEBP", "quality": 80, "lossless": True}),
 ]
@@ -73,12 +76,10 @@ def test_compression_is_measured_not_fixed(photos):
     with pytest.raises(VariableRateError, match="measured per image"):
         tok.compression(64, 64)
     images = [_crop(photos["rocket"], 64, 64), _crop(photos["chelsea"], 64, 64)]
-    _, bits = tok.reconstruct(_batch(*images))
-    sizes = [8 * len(_pillow(im, format="JPEG", quality=75)) for im in images]
-    summary = tok.measured_compression(64, 64, bits)
-    assert summary.bits_per_image == sum(sizes) / 2
-    assert summary.ratio == pytest.approx(64 * 64 * 24 / (sum(sizes) / 2), rel=1e-12)
-    assert summary.codebook == "jpeg q75 (mean of 2 images)"
+    code = tok.encode(_batch(*images))
+    sizes = [8.0 * len(_pillow(im, format="JPEG", quality=75)) for im in images]
+    assert tok.code_bits(code, 64, 64).tolist() == sizes
+    assert tok.code_bits(code, 64, 64).dtype == torch.float64
     assert tok.kind == "codec" and tok.downsample == 1
 
 
@@ -112,8 +113,13 @@ def test_expand_codec_sweep():
     assert [t.quality for t in tokenizers] == [10, 50, 90]
     named = expand_codec_sweep({"type": "codec", "name": "webp-photo", "format": "webp", "quality": (20, 40)})
     assert [s["name"] for s in named] == ["webp-photo-q20", "webp-photo-q40"]
-    single = {"type": "codec", "format": "jpeg", "quality": 75}
-    assert expand_codec_sweep(single) == [single]
+    # one quality: an unnamed entry is named like a sweep point, a named one keeps its name
+    assert expand_codec_sweep({"type": "codec", "format": "webp", "quality": 30}) == [
+        {"type": "codec", "format": "webp", "quality": 30, "name": "webp-q30"}
+    ]
+    assert expand_codec_sweep({"type": "codec"}) == [{"type": "codec", "quality": 75, "name": "jpeg-q75"}]
+    named_single = {"type": "codec", "name": "mine", "format": "jpeg", "quality": 75}
+    assert expand_codec_sweep(named_single) == [named_single]
     with pytest.raises(UsageError, match="empty quality list"):
         expand_codec_sweep({"type": "codec", "quality": []})
     with pytest.raises(UsageError, match="repeated quality"):

@@ -195,7 +195,8 @@ def test_renamed_key_is_reported(tmp_path):
 def test_latent_channel_mismatch_is_explained(tmp_path):
     torch.save(build_encoder(4).state_dict(), tmp_path / "e.pth")
     torch.save(build_decoder(4).state_dict(), tmp_path / "d.pth")
-    with pytest.raises(UsageError, match=r"shape mismatch: 14\.bias is \(4,\).*14\.weight is \(4, 64, 3, 3\).*16 latent channels"):
+    message = r"shape mismatch: 14\.bias is \(4,\).*14\.weight is \(4, 64, 3, 3\).*16 latent channels"
+    with pytest.raises(UsageError, match=message):
         create_taesd(model="taef1", encoder=str(tmp_path / "e.pth"), decoder=str(tmp_path / "d.pth"))
 
 
@@ -245,6 +246,24 @@ def test_size_policy_and_precision(tmp_path):
     assert (bf16 - fp32).abs().max() < 0.1
     with pytest.raises(UsageError, match="latent_bits must be an integer"):
         create_taesd(model="taesd", latent_bits=0, **paths)
+
+
+def test_bit_accounting_options(tmp_path):
+    torch.manual_seed(5)
+    torch.save(build_encoder(4).state_dict(), tmp_path / "e.pth")
+    torch.save(build_decoder(4).state_dict(), tmp_path / "d.pth")
+    paths = {"encoder": str(tmp_path / "e.pth"), "decoder": str(tmp_path / "d.pth")}
+    # 256x256, 4 channels at 1/8: 4096 values; 1,572,864 bits of uint8 RGB
+    assert create_taesd(model="taesd", bits_per_value=32, **paths).compression(256, 256).ratio == 12.0
+    tok4 = create_taesd(model="taesd", latent_bits=4, **paths)
+    assert tok4.compression(256, 256).ratio == 96.0
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(6)) * 2 - 1
+    with torch.inference_mode():
+        code = tok4.encode(x)
+    assert code.dtype == torch.uint8 and int(code.max()) <= 15
+    assert tok4.fingerprint()["latent_bits"] == 4 and tok4.fingerprint()["bits_per_value"] == 4.0
+    with pytest.raises(UsageError, match="drop bits_per_value"):
+        create_taesd(model="taesd", latent_bits=8, bits_per_value=16, **paths)
 
 
 def test_cards():

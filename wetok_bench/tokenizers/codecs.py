@@ -5,8 +5,8 @@ measured, not computed: ``8 * len(bytes)`` per image (:meth:`CodecTokenizer.code
 harness gets them per image from ``reconstruct`` and averages them over the images of a run.
 
 Because the size is only known after encoding, :meth:`CodecTokenizer.compression` has no
-fixed answer and raises :class:`VariableRateError`; :meth:`CodecTokenizer.measured_compression`
-describes a set of measured sizes (their mean) in the same :class:`Compression` shape.
+fixed answer and raises :class:`VariableRateError` rather than invent a number; the runner
+reports the mean measured bits and the mean of the per-image ratios ``H * W * 24 / bits``.
 
 Images are turned into uint8 with the ``standard`` protocol's rounding before encoding (a codec
 only takes uint8), and decoded files come back as ``u8 / 127.5 - 1``, exactly.
@@ -30,6 +30,8 @@ FORMATS = ("jpeg", "webp")
 SUBSAMPLING = ("4:4:4", "4:2:2", "4:2:0")
 #: Pillow's own library names for each format (their versions go into the fingerprint).
 _LIBRARY = {"jpeg": "jpg", "webp": "webp"}
+#: Quality when an entry gives none (Pillow's own JPEG default).
+DEFAULT_QUALITY = 75
 
 
 class VariableRateError(WetokBenchError):
@@ -47,7 +49,7 @@ class CodecTokenizer(Tokenizer):
         name: str,
         *,
         format: str = "jpeg",
-        quality: int = 75,
+        quality: int = DEFAULT_QUALITY,
         subsampling: str | None = None,
         lossless: bool = False,
     ) -> None:
@@ -109,30 +111,8 @@ class CodecTokenizer(Tokenizer):
         """Not defined before encoding: raises :class:`VariableRateError` (see the module doc)."""
         raise VariableRateError(
             f"codec {self.name!r} has no fixed size per image: its bits are measured per image "
-            "(code_bits / reconstruct) and averaged over the run; use measured_compression(h, w, bits)"
+            "(code_bits, or the bits reconstruct returns) and averaged over the run"
         )
-
-    def measured_compression(self, height: int, width: int, bits: torch.Tensor) -> Compression:
-        """Compression of images of ``height`` x ``width`` whose files took ``bits`` (one per image).
-
-        ``bits_per_image`` is the mean size, so ``ratio`` is ``H * W * 24 / mean(bits)``.
-        """
-        bits = torch.as_tensor(bits, dtype=torch.float64).flatten()
-        if bits.numel() == 0:
-            raise UsageError(f"codec {self.name!r}: no measured sizes to describe")
-        return Compression(
-            height=height,
-            width=width,
-            bits_per_image=float(bits.mean()),
-            codebook=f"{self.describe()} (mean of {bits.numel()} images)",
-        )
-
-    def describe(self) -> str:
-        """Short description of the settings, e.g. ``jpeg q75 4:2:0`` or ``webp lossless``."""
-        parts = [self.format, "lossless" if self.lossless else f"q{self.quality}"]
-        if self.subsampling:
-            parts.append(self.subsampling)
-        return " ".join(parts)
 
     def fingerprint(self) -> dict[str, Any]:
         # Encoded sizes depend on the library build, so its version is part of the identity.
@@ -151,7 +131,7 @@ def create_codec(
     *,
     name: str = "jpeg",
     format: str = "jpeg",
-    quality: int = 75,
+    quality: int = DEFAULT_QUALITY,
     subsampling: str | None = None,
     lossless: bool = False,
 ) -> CodecTokenizer:
@@ -173,14 +153,16 @@ def expand_codec_sweep(spec: dict[str, Any]) -> list[dict[str, Any]]:
 
     ``{"type": "codec", "format": "jpeg", "quality": [10, 50, 90]}`` gives three entries named
     ``jpeg-q10``, ``jpeg-q50``, ``jpeg-q90`` (the prefix is the entry's ``name``, else its
-    format). An entry with a single quality is returned unchanged (as a copy).
+    format). An entry with a single quality keeps its ``name``, or is named the same way.
     """
     qualities = spec.get("quality")
     if not isinstance(qualities, (list, tuple)):
-        return [dict(spec)]
-    if not qualities:
-        raise UsageError(f"codec entry {spec.get('name', spec.get('format', 'jpeg'))!r}: empty quality list")
-    if len(set(qualities)) != len(qualities):
-        raise UsageError(f"codec entry {spec.get('name', spec.get('format', 'jpeg'))!r}: repeated quality in {list(qualities)}")
+        if "name" in spec:
+            return [dict(spec)]
+        qualities = [qualities if qualities is not None else DEFAULT_QUALITY]
     prefix = spec.get("name") or str(spec.get("format", "jpeg")).lower()
+    if not qualities:
+        raise UsageError(f"codec entry {prefix!r}: empty quality list")
+    if len(set(qualities)) != len(qualities):
+        raise UsageError(f"codec entry {prefix!r}: repeated quality in {list(qualities)}")
     return [{**spec, "name": f"{prefix}-q{quality}", "quality": quality} for quality in qualities]

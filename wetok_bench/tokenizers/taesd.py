@@ -187,7 +187,10 @@ def load_into(module: nn.Module, state: dict[str, torch.Tensor], *, source: str,
     }
     if shapes:
         problems.append(
-            "shape mismatch: " + "; ".join(f"{k} is {got} in the file, {want} in the model" for k, (got, want) in sorted(shapes.items())[:6])
+            "shape mismatch: "
+            + "; ".join(
+                f"{k} is {got} in the file, {want} in the model" for k, (got, want) in sorted(shapes.items())[:6]
+            )
         )
     if not problems:
         module.load_state_dict(state, strict=True)
@@ -253,7 +256,11 @@ _FIXED_CONFIG: dict[str, Any] = {
 
 
 def locate_diffusers(pretrained: str) -> tuple[Path, Path]:
-    """(config.json, safetensors) of a local folder or a Hugging Face repo id (``owner/repo`` or ``hf://owner/repo``)."""
+    """(config.json, safetensors) of a local folder or a Hugging Face repo id.
+
+    A repo id is ``owner/repo`` or ``hf://owner/repo``; its files come from the local Hugging
+    Face cache, or a download when online.
+    """
     local = Path(os.path.expandvars(pretrained)).expanduser()
     if local.is_dir():
         config, weights = local / DIFFUSERS_CONFIG, local / DIFFUSERS_WEIGHTS
@@ -302,6 +309,25 @@ def _normalise(value: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
+def check_latent_options(name: str, latent_bits: int | None, bits_per_value: float | None) -> None:
+    """UsageError unless ``latent_bits`` is 1-16 (or None) and ``bits_per_value`` agrees with it."""
+    if latent_bits is not None and (
+        isinstance(latent_bits, bool) or not isinstance(latent_bits, int) or not 1 <= latent_bits <= 16
+    ):
+        raise UsageError(
+            f"tokenizer {name!r}: latent_bits must be an integer from 1 to 16 (8 is TAESD's own), not {latent_bits!r}"
+        )
+    if bits_per_value is not None and (
+        isinstance(bits_per_value, bool) or not isinstance(bits_per_value, (int, float)) or bits_per_value <= 0
+    ):
+        raise UsageError(f"tokenizer {name!r}: bits_per_value must be a positive number, not {bits_per_value!r}")
+    if latent_bits is not None and bits_per_value is not None and bits_per_value != latent_bits:
+        raise UsageError(
+            f"tokenizer {name!r}: a latent quantized to {latent_bits} bits is counted at {latent_bits} bits "
+            f"per value; drop bits_per_value ({bits_per_value})"
+        )
+
+
 # --- tokenizer ---------------------------------------------------------------------------
 
 
@@ -325,14 +351,14 @@ class TaesdTokenizer(Tokenizer):
         weights: dict[str, str],
         weights_format: str,
         latent_bits: int | None = None,
+        bits_per_value: float | None = None,
         precision: str = "fp32",
         latent_magnitude: float = LATENT_MAGNITUDE,
         latent_shift: float = LATENT_SHIFT,
         size_policy: SizePolicy = "error",
     ) -> None:
         super().__init__(name, size_policy=size_policy)
-        if latent_bits is not None and (isinstance(latent_bits, bool) or not isinstance(latent_bits, int) or not 1 <= latent_bits <= 16):
-            raise UsageError(f"latent_bits must be an integer from 1 to 16 (8 is TAESD's own), not {latent_bits!r}")
+        check_latent_options(name, latent_bits, bits_per_value)
         self.model = model
         self.precision = precision
         self.dtype = parse_precision(precision)
@@ -341,13 +367,16 @@ class TaesdTokenizer(Tokenizer):
         self.weights = weights
         self.weights_format = weights_format
         self.latent_bits = latent_bits
+        self._bits_per_value = bits_per_value
         self.latent_magnitude = latent_magnitude
         self.latent_shift = latent_shift
 
     @property
     def bits_per_value(self) -> float:
-        """Bits counted per latent value: ``latent_bits`` when quantized, else 16."""
-        return float(self.latent_bits) if self.latent_bits is not None else float(DEFAULT_BITS_PER_VALUE)
+        """Bits counted per latent value: ``latent_bits`` when quantized, else ``bits_per_value`` (16)."""
+        if self.latent_bits is not None:
+            return float(self.latent_bits)
+        return float(self._bits_per_value if self._bits_per_value is not None else DEFAULT_BITS_PER_VALUE)
 
     def modules(self) -> list[nn.Module]:
         return [self.encoder, self.decoder]
@@ -410,6 +439,7 @@ def create_taesd(
     decoder: str | None = None,
     pretrained: str | None = None,
     latent_bits: int | None = None,
+    bits_per_value: float | None = None,
     precision: str = "fp32",
     size_policy: SizePolicy = "error",
 ) -> TaesdTokenizer:
@@ -423,7 +453,9 @@ def create_taesd(
             both or neither.
         pretrained: a diffusers ``AutoencoderTiny`` folder or Hugging Face repo id (not for taef2).
         latent_bits: quantize the latent to this many bits per value (8 is TAESD's own rule);
-            None keeps it continuous, counted at 16 bits per value.
+            None keeps it continuous.
+        bits_per_value: bits counted per value of an unquantized latent (default 16, the
+            WeTok paper's convention); with ``latent_bits`` it is ``latent_bits``.
         precision: ``fp32``, ``bf16`` or ``fp16`` for the networks.
         size_policy: ``error`` (sizes must be multiples of 8) or ``pad`` (pad, then crop).
 
@@ -432,6 +464,14 @@ def create_taesd(
     repo ``madebyollin/<model>`` from the local cache.
     """
     spec = get_model(model)
+    check_latent_options(name, latent_bits, bits_per_value)
+    parse_precision(precision)
+    options = {
+        "latent_bits": latent_bits,
+        "bits_per_value": bits_per_value,
+        "precision": precision,
+        "size_policy": size_policy,
+    }
     if (encoder is None) != (decoder is None):
         raise UsageError(f"tokenizer {name!r}: give both 'encoder' and 'decoder' paths, or neither")
     if encoder is not None and pretrained is not None:
@@ -440,7 +480,7 @@ def create_taesd(
         if spec.hf_repo is None:
             encoder_path = resolve_weights(f"{spec.name}-encoder")
             decoder_path = resolve_weights(f"{spec.name}-decoder")
-            return _from_original(name, spec, encoder_path, decoder_path, latent_bits, precision, size_policy)
+            return _from_original(name, spec, encoder_path, decoder_path, options)
         pretrained = spec.hf_repo
     if pretrained is not None:
         if spec.hf_repo is None:
@@ -448,10 +488,10 @@ def create_taesd(
                 f"model {spec.name!r} has no diffusers AutoencoderTiny version (no pooling branch there); "
                 "give its original encoder/decoder .pth files"
             )
-        return _from_diffusers(name, spec, pretrained, latent_bits, precision, size_policy)
+        return _from_diffusers(name, spec, pretrained, options)
     encoder_path = resolve_checkpoint(encoder, what="TAESD encoder weights")
     decoder_path = resolve_checkpoint(decoder, what="TAESD decoder weights")
-    return _from_original(name, spec, encoder_path, decoder_path, latent_bits, precision, size_policy)
+    return _from_original(name, spec, encoder_path, decoder_path, options)
 
 
 def _from_original(
@@ -459,9 +499,7 @@ def _from_original(
     spec: TaesdModel,
     encoder_path: Path,
     decoder_path: Path,
-    latent_bits: int | None,
-    precision: str,
-    size_policy: SizePolicy,
+    options: dict[str, Any],
 ) -> TaesdTokenizer:
     encoder = build_encoder(spec.latent_channels, spec.pooled)
     decoder = build_decoder(spec.latent_channels, spec.pooled)
@@ -474,9 +512,7 @@ def _from_original(
         decoder=decoder,
         weights={"encoder": sha256_file(encoder_path), "decoder": sha256_file(decoder_path)},
         weights_format="original",
-        latent_bits=latent_bits,
-        precision=precision,
-        size_policy=size_policy,
+        **options,
     )
 
 
@@ -484,9 +520,7 @@ def _from_diffusers(
     name: str,
     spec: TaesdModel,
     pretrained: str,
-    latent_bits: int | None,
-    precision: str,
-    size_policy: SizePolicy,
+    options: dict[str, Any],
 ) -> TaesdTokenizer:
     from safetensors.torch import load_file
 
@@ -504,11 +538,9 @@ def _from_diffusers(
         decoder=decoder,
         weights={"diffusers": sha256_file(weights_path)},
         weights_format="diffusers",
-        latent_bits=latent_bits,
-        precision=precision,
         latent_magnitude=float(config.get("latent_magnitude", LATENT_MAGNITUDE)),
         latent_shift=float(config.get("latent_shift", LATENT_SHIFT)),
-        size_policy=size_policy,
+        **options,
     )
 
 
