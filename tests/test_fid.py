@@ -1,0 +1,226 @@
+"""Streaming feature statistics and the Frechet distance against numpy / scipy references."""
+
+from __future__ import annotations
+
+import socket
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+from wetok_bench.errors import UsageError
+from wetok_bench.metrics.fid import (
+    KEY_FEATURE_DIM,
+    KEY_N,
+    KEY_N_REF,
+    KEY_REASON,
+    KEY_RFID,
+    KEY_UNRELIABLE,
+    FeatureStats,
+    FrechetReference,
+    fid_result,
+    frechet_distance,
+)
+
+
+def scipy_frechet(mu1, s1, mu2, s2) -> float:
+    """The pytorch-fid / TTUR formula with scipy's matrix square root."""
+    covmean = scipy.linalg.sqrtm(s1 @ s2)
+    covmean = np.real(covmean)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def random_spd(rng: np.random.Generator, d: int) -> np.ndarray:
+    a = rng.normal(size=(d, 2 * d))
+    return a @ a.T / (2 * d) + 0.05 * np.eye(d)
+
+
+def stats_of(x: np.ndarray, batch: int = 37) -> FeatureStats:
+    stats = FeatureStats(x.shape[1])
+    for start in range(0, len(x), batch):
+        stats.update(torch.from_numpy(x[start : start + batch]))
+    return stats
+
+
+@pytest.mark.parametrize("d", [64, 256])
+def test_frechet_matches_scipy_sqrtm(d):
+    rng = np.random.default_rng(d)
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d) * 0.3
+    s1, s2 = random_spd(rng, d), random_spd(rng, d)
+    expected = scipy_frechet(mu1, s1, mu2, s2)
+    ours = frechet_distance((torch.from_numpy(mu1), torch.from_numpy(s1)), (mu2, s2))
+    assert ours == pytest.approx(expected, rel=1e-6)
+    # the distance is symmetric
+    assert frechet_distance((mu2, s2), (mu1, s1)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_frechet_analytic_unit_covariances_d2048():
+    # pytorch-fid's analytic case: |mu1 - mu2|^2 = 2048 and the covariance terms cancel
+    d = 2048
+    eye = torch.eye(d, dtype=torch.float64)
+    value = frechet_distance((torch.zeros(d), eye), (torch.ones(d), eye))
+    assert value == pytest.approx(2048.0, rel=1e-6)
+
+
+def eigvals_frechet(mu1, s1, mu2, s2) -> float:
+    """torch-fidelity 0.4's formula: tr sqrt(S1 S2) from the eigenvalues of S1 S2."""
+    tr_covmean = np.sum(np.sqrt(np.linalg.eigvals(s1 @ s2).astype(complex)).real)
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * tr_covmean)
+
+
+def test_frechet_with_singular_reference_covariance():
+    # a constant feature (zero row and column) makes Cholesky fail: the eigh factor is used
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(40, 24)) @ rng.normal(size=(24, 24))
+    x[:, 5] = 3.0
+    ref = stats_of(x)
+    other = stats_of(rng.normal(size=(80, 24)) * 1.5 + 0.5)
+    args = (ref.mean().numpy(), ref.covariance().numpy(), other.mean().numpy(), other.covariance().numpy())
+    assert frechet_distance(ref, other) == pytest.approx(eigvals_frechet(*args), rel=1e-6)
+    # rank-deficient from N < d (Cholesky may succeed on rounding-level pivots or not)
+    ref_small = stats_of(rng.normal(size=(12, 24)))
+    args = (ref_small.mean().numpy(), ref_small.covariance().numpy()) + args[2:]
+    assert frechet_distance(ref_small, other) == pytest.approx(eigvals_frechet(*args), rel=1e-6)
+
+
+def test_frechet_of_a_set_with_itself_is_zero():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 96)) @ rng.normal(size=(96, 96)) * 0.2 + 5.0
+    stats = stats_of(x)
+    assert abs(frechet_distance(stats, stats)) < 1e-6
+
+
+def test_frechet_reference_reuse_matches_one_shot():
+    rng = np.random.default_rng(4)
+    ref = stats_of(rng.normal(size=(300, 32)))
+    others = [stats_of(rng.normal(size=(200, 32)) * s + s) for s in (0.5, 1.0, 2.0)]
+    reference = FrechetReference(ref)
+    for other in others:
+        mu, cov = other.mean().numpy(), other.covariance().numpy()
+        expected = scipy_frechet(ref.mean().numpy(), ref.covariance().numpy(), mu, cov)
+        assert reference.distance(other) == pytest.approx(expected, rel=1e-6)
+        assert frechet_distance(reference, other) == reference.distance(other)
+
+
+def test_streaming_stats_equal_numpy_float64_with_large_mean():
+    # a mean 1e4 times the spread: raw sums of x x^T would cancel away about 8 digits
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(1000, 48)) @ rng.normal(size=(48, 48)) * 0.1 + 1e4
+    stats = stats_of(x, batch=64)
+    expected_cov = np.cov(x, rowvar=False)
+    assert stats.n == 1000
+    np.testing.assert_allclose(stats.mean().numpy(), x.mean(axis=0), rtol=1e-13)
+    err = np.abs(stats.covariance().numpy() - expected_cov).max() / np.abs(expected_cov).max()
+    assert err < 1e-10
+
+
+def test_streaming_stats_independent_of_batch_size():
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(250, 16)) + 3.0
+    one_pass = stats_of(x, batch=250)
+    for batch in (1, 7, 100):
+        other = stats_of(x, batch=batch)
+        np.testing.assert_allclose(other.mean().numpy(), one_pass.mean().numpy(), rtol=1e-12)
+        np.testing.assert_allclose(other.covariance().numpy(), one_pass.covariance().numpy(), rtol=1e-10, atol=1e-13)
+
+
+def test_merge_of_two_halves_equals_one_pass():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(400, 24)) * 2.0 + 50.0
+    first = stats_of(x[:150])
+    second = stats_of(x[150:])  # its own, different shift
+    merged = first.merge(second)
+    assert merged is first and merged.n == 400
+    np.testing.assert_allclose(merged.mean().numpy(), x.mean(axis=0), rtol=1e-13)
+    np.testing.assert_allclose(merged.covariance().numpy(), np.cov(x, rowvar=False), rtol=1e-9, atol=1e-12)
+    # merging into empty statistics and merging empty ones change nothing
+    empty = FeatureStats(24).merge(second)
+    np.testing.assert_allclose(empty.covariance().numpy(), np.cov(x[150:], rowvar=False), rtol=1e-9, atol=1e-12)
+    assert first.merge(FeatureStats(24)).n == 400
+
+
+def test_state_dict_round_trip():
+    rng = np.random.default_rng(8)
+    stats = stats_of(rng.normal(size=(90, 12)) + 7)
+    restored = FeatureStats.from_state_dict(stats.state_dict())
+    assert restored.n == 90 and restored.dim == 12
+    assert torch.equal(restored.mean(), stats.mean())
+    assert torch.equal(restored.covariance(), stats.covariance())
+    with pytest.raises(UsageError, match="inconsistent"):
+        FeatureStats.from_state_dict({**stats.state_dict(), "outer": torch.zeros(3, 3, dtype=torch.float64)})
+
+
+def test_fid_result_flags_n_below_feature_dim():
+    rng = np.random.default_rng(9)
+    small = fid_result(stats_of(rng.normal(size=(20, 32))), stats_of(rng.normal(size=(40, 32))))
+    assert small[KEY_UNRELIABLE] is True
+    assert "n_ref = 20" in small[KEY_REASON] and "32" in small[KEY_REASON]
+    assert (small[KEY_N_REF], small[KEY_N], small[KEY_FEATURE_DIM]) == (20, 40, 32)
+    big_ref, big = stats_of(rng.normal(size=(64, 32))), stats_of(rng.normal(size=(50, 32)) + 1)
+    result = fid_result(big_ref, big)
+    assert result[KEY_UNRELIABLE] is False and result[KEY_REASON] is None
+    expected = scipy_frechet(
+        big_ref.mean().numpy(), big_ref.covariance().numpy(), big.mean().numpy(), big.covariance().numpy()
+    )
+    assert result[KEY_RFID] == pytest.approx(expected, rel=1e-6)
+    # a cached FrechetReference keeps the reference count
+    assert fid_result(FrechetReference(big_ref), big)[KEY_N_REF] == 64
+
+
+def test_bad_inputs_raise_usage_errors():
+    stats = FeatureStats(8)
+    with pytest.raises(UsageError, match="B x 8"):
+        stats.update(torch.zeros(4, 9))
+    with pytest.raises(UsageError, match="NaN"):
+        stats.update(torch.full((2, 8), float("nan")))
+    stats.update(torch.zeros(1, 8))
+    with pytest.raises(UsageError, match="at least 2"):
+        stats.covariance()
+    with pytest.raises(UsageError, match="dimension"):
+        stats.merge(FeatureStats(4))
+    with pytest.raises(UsageError, match="differ"):
+        frechet_distance((torch.zeros(3), torch.eye(3)), (torch.zeros(4), torch.eye(4)))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _all_reduce_worker(rank: int, world: int, port: int, x: np.ndarray, out: dict) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    try:
+        # disjoint, unequal shards with different shifts (rank 1's features are offset)
+        shard = x[:70] if rank == 0 else x[70:]
+        stats = stats_of(shard, batch=16).all_reduce()
+        out[rank] = (stats.n, stats.mean().numpy(), stats.covariance().numpy())
+    finally:
+        dist.destroy_process_group()
+
+
+def test_all_reduce_over_two_processes_equals_one_pass():
+    import torch.multiprocessing as mp
+
+    rng = np.random.default_rng(10)
+    x = rng.normal(size=(200, 10)) + np.linspace(0, 100, 200)[:, None]
+    manager = mp.Manager()
+    out = manager.dict()
+    mp.spawn(_all_reduce_worker, args=(2, _free_port(), x, out), nprocs=2, join=True)
+    for rank in (0, 1):
+        n, mean, cov = out[rank]
+        assert n == 200
+        np.testing.assert_allclose(mean, x.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(cov, np.cov(x, rowvar=False), rtol=1e-9, atol=1e-10)
+
+
+def test_all_reduce_without_process_group_is_a_no_op():
+    stats = stats_of(np.arange(12.0).reshape(4, 3))
+    before = stats.state_dict()
+    stats.all_reduce()
+    assert all(torch.equal(before[k], stats.state_dict()[k]) for k in before)
