@@ -801,7 +801,15 @@ def describe_dry_run(suite: Suite, only: Sequence[str] | None = None, num_images
 def _describe_spec(spec: dict) -> str:
     from wetok_bench.weights import resolve_checkpoint
 
+    from wetok_bench.tokenizers.cards import known_cards
+
     parts = []
+    card = known_cards().get(spec.get("model")) if isinstance(spec.get("model"), str) else None
+    if card is not None and card.source.startswith("hf://") and not any(k in spec for k in ("checkpoint", "path", "pretrained")):
+        try:
+            parts.append(f"weights={resolve_checkpoint(card.source)}")
+        except WetokBenchError:
+            parts.append(f"weights={card.source} (MISSING)")
     for key, value in spec.items():
         if key in ("type", "name"):
             continue

@@ -39,7 +39,7 @@ TOP_LEVEL_KEYS: dict[str, Any] = {
     "batch_size": 16,
     "num_workers": 2,
     "device": "auto",
-    "precision": "fp32",  # default tokenizer precision (fp32 | bf16 | fp16)
+    "precision": "fp32",  # tokenizer precision for every entry that sets none (fp32 | bf16 | fp16)
     "seed": 0,
     "num_images": None,  # deterministic subset size (None = all)
     "subset": "spread",  # first | spread | random (with seed)
@@ -196,7 +196,9 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
     metrics = _parse_metrics(settings["metrics"], problems)
     _check_settings(settings, problems)
     datasets = _parse_datasets(data.get("datasets"), base_dir, check_paths, problems)
-    tokenizers = _parse_tokenizers(data.get("tokenizers"), settings, base_dir, check_paths, problems)
+    # A suite-wide precision overrides family defaults (Cosmos: bf16) only when written out.
+    default_precision = data.get("precision")
+    tokenizers = _parse_tokenizers(data.get("tokenizers"), default_precision, base_dir, check_paths, problems)
     if problems:
         raise SuiteError(source, problems)
     return Suite(
@@ -358,7 +360,7 @@ def _parse_datasets(value: Any, base_dir, check_paths: bool, problems) -> list[D
     return out
 
 
-def _parse_tokenizers(value: Any, settings, base_dir, check_paths: bool, problems) -> list[TokenizerEntry]:
+def _parse_tokenizers(value: Any, default_precision, base_dir, check_paths: bool, problems) -> list[TokenizerEntry]:
     from wetok_bench.tokenizers.codecs import expand_codec_sweep
     from wetok_bench.tokenizers.registry import factory_parameters, tokenizer_types, unknown_type_message
 
@@ -381,9 +383,13 @@ def _parse_tokenizers(value: Any, settings, base_dir, check_paths: bool, problem
             _check_paths(spec, where, problems)
         display_name = spec.pop("display_name", None)
         paper_name = spec.pop("paper_name", None)
-        if "precision" not in spec and (accepted is None or "precision" in accepted):
-            spec["precision"] = settings["precision"]
-        expanded = expand_codec_sweep(spec) if spec["type"] == "codec" else [spec]
+        if default_precision and "precision" not in spec and (accepted is None or "precision" in accepted):
+            spec["precision"] = default_precision
+        try:
+            expanded = expand_codec_sweep(spec) if spec["type"] == "codec" else [spec]
+        except WetokBenchError as error:
+            problems.append((f"{where}.quality", str(error)))
+            continue
         for sub in expanded:
             sub.setdefault("name", str(sub.get("model") or sub["type"]))
             if not _NAME_RE.match(sub["name"]):

@@ -1,0 +1,244 @@
+"""The runner end to end: results, determinism, batch-size independence, equality with `score`,
+skips, failures, NaN handling, locking and resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from wetok_bench.cli import cli
+from wetok_bench.data.images import load_rgb
+from wetok_bench.data.preprocess import center_crop_u8
+from wetok_bench.lock import LOCK_FILE
+from wetok_bench.runner import run_suite
+from wetok_bench.suite import parse_suite
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+import plugin_tokenizers  # noqa: E402
+
+
+@pytest.fixture
+def image_folder(tmp_path, photos) -> Path:
+    """Seven real photo crops of different sizes, one grayscale, plus one corrupt file."""
+    root = tmp_path / "images"
+    (root / "sub").mkdir(parents=True)
+    for i, (name, array) in enumerate(sorted(photos.items())):
+        crop = array[: 90 + 7 * i, : 110 + 5 * i]
+        Image.fromarray(crop).save(root / ("sub" if i % 2 else ".") / f"{name}.png")
+    Image.fromarray(photos["chelsea"][:, :, 0]).save(root / "gray.png")
+    Image.fromarray(photos["coffee"][:80, :80]).save(root / "coffee_small.jpg", quality=92)
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    return root
+
+
+@pytest.fixture
+def plugins(tmp_path, monkeypatch):
+    site = plugin_tokenizers.install_plugin(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(site))
+    from wetok_bench.tokenizers import registry
+
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._BUILTIN))
+    return site
+
+
+def _suite(image_folder: Path, out: Path, **overrides):
+    data = {
+        "name": "t",
+        "datasets": [{"type": "folder", "name": "imgs", "root": str(image_folder)}],
+        "tokenizers": [{"type": "identity"}, {"type": "codec", "format": "jpeg", "quality": 40}],
+        "metrics": ["psnr", "ssim"],
+        "resolution": 64,
+        "batch_size": 3,
+        "num_workers": 0,
+        "device": "cpu",
+        "output": str(out),
+    }
+    data.update(overrides)
+    return parse_suite(data)
+
+
+def _rows(folder: Path) -> list[dict]:
+    with open(folder / "per_image.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_results_layout_values_and_skips(image_folder, tmp_path):
+    report = run_suite(_suite(image_folder, tmp_path / "out"), progress=False)
+    assert report.exit_code == 0
+    job = tmp_path / "out" / "t" / "jpeg-q40__imgs__64"
+    summary = json.loads((job / "summary.json").read_text())
+    manifest = json.loads((job / "manifest.json").read_text())
+    rows = _rows(job)
+    assert summary["counts"]["images"] == 7 and summary["counts"]["skipped"] == 1
+    assert summary["skipped_files"][0]["key"] == "broken.jpg"
+    assert "corrupt" in summary["skipped_files"][0]["reason"] or "recognised" in summary["skipped_files"][0]["reason"]
+    assert summary["protocol"]["name"] == "standard"
+    assert manifest["protocol"]["fingerprint"] == summary["protocol"]["fingerprint"]
+    assert manifest["tokenizer"]["spec"]["quality"] == 40 and manifest["seed"] == 0
+    assert manifest["dataset"]["count"] == 8 and "versions" in manifest
+    # Per-image values equal skimage on the same preprocessed images and Pillow's JPEG round trip.
+    for row in rows:
+        original = center_crop_u8(load_rgb(image_folder / row["key"]), 64).permute(1, 2, 0).numpy()
+        buffer = __import__("io").BytesIO()
+        Image.fromarray(original).save(buffer, format="JPEG", quality=40)
+        recon = np.asarray(Image.open(buffer).convert("RGB"))
+        assert float(row["psnr"]) == pytest.approx(peak_signal_noise_ratio(original, recon, data_range=255), abs=1e-4)
+        expected_ssim = structural_similarity(original, recon, channel_axis=-1, data_range=255,
+                                              gaussian_weights=True, sigma=1.5, use_sample_covariance=False)
+        assert float(row["ssim"]) == pytest.approx(expected_ssim, abs=1e-5)
+        assert float(row["bits"]) == len(buffer.getvalue()) * 8
+    ratios = [64 * 64 * 24 / float(r["bits"]) for r in rows]
+    assert summary["compression"]["ratio"] == pytest.approx(np.mean(ratios))
+    assert summary["metrics"]["psnr"] == pytest.approx(np.mean([float(r["psnr"]) for r in rows]))
+    identity = json.loads((tmp_path / "out" / "t" / "identity__imgs__64" / "summary.json").read_text())
+    assert identity["metrics"]["psnr"] == "inf" and identity["compression"]["ratio"] == 1.0
+
+
+def test_same_values_as_score_command(image_folder, tmp_path):
+    """The runner and `wetok-bench score` agree per image on the same originals and reconstructions."""
+    run_suite(_suite(image_folder, tmp_path / "out"), only=["jpeg-q40"], progress=False)
+    rows = {r["key"]: r for r in _rows(tmp_path / "out" / "t" / "jpeg-q40__imgs__64")}
+    from wetok_bench.tokenizers.registry import create_tokenizer
+    from wetok_bench.protocols import get_protocol, round_to_u8
+
+    codec, protocol = create_tokenizer({"type": "codec", "format": "jpeg", "quality": 40}), get_protocol("standard")
+    ref_dir, rec_dir = tmp_path / "ref", tmp_path / "rec"
+    for key in rows:
+        original = center_crop_u8(load_rgb(image_folder / key), 64)
+        recon, _ = codec.reconstruct(protocol.original_float(original[None]))
+        for folder, image in ((ref_dir, original), (rec_dir, round_to_u8(recon[0]))):
+            (folder / key).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image.permute(1, 2, 0).numpy()).save((folder / key).with_suffix(".png"))
+    out = tmp_path / "score.json"
+    result = CliRunner().invoke(cli, ["score", str(ref_dir), str(rec_dir), "--metrics", "psnr,ssim", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    scored = json.loads(out.read_text())
+    per_image = scored["per_image"]
+    items = per_image.items() if isinstance(per_image, dict) else [(r["key"], r) for r in per_image]
+    for key, values in items:
+        original_key = next(k for k in rows if Path(k).with_suffix(".png").as_posix() == key)
+        assert float(values["psnr"]) == pytest.approx(float(rows[original_key]["psnr"]), abs=1e-9)
+        assert float(values["ssim"]) == pytest.approx(float(rows[original_key]["ssim"]), abs=1e-9)
+
+
+def test_batch_size_independent_and_deterministic(image_folder, tmp_path):
+    run_suite(_suite(image_folder, tmp_path / "a", batch_size=1), only=["jpeg-q40"], progress=False)
+    run_suite(_suite(image_folder, tmp_path / "b", batch_size=5), only=["jpeg-q40"], progress=False)
+    a, b = (_rows(tmp_path / x / "t" / "jpeg-q40__imgs__64") for x in "ab")
+    assert [r["key"] for r in a] == [r["key"] for r in b]
+    for ra, rb in zip(a, b):
+        assert float(ra["psnr"]) == pytest.approx(float(rb["psnr"]), abs=1e-5)
+        assert float(ra["ssim"]) == pytest.approx(float(rb["ssim"]), abs=1e-5)
+
+
+def test_failing_tokenizer_fails_its_job_only(image_folder, tmp_path, plugins, monkeypatch):
+    monkeypatch.setenv("TEST_FAIL_AT_CALL", "2")
+    suite = _suite(image_folder, tmp_path / "out",
+                   tokenizers=[{"type": "test-flaky", "name": "flaky"}, {"type": "identity"}])
+    report = run_suite(suite, progress=False)
+    assert report.exit_code == 1
+    failed = next(o for o in report.outcomes if o.status == "failed")
+    assert "flaky" in failed.error and "simulated tokenizer crash" in failed.error
+    assert any(k in failed.error for k in ("coffee", "gray", "chelsea", "motorcycle", "rocket", "astronaut"))
+    assert (tmp_path / "out" / "t" / "identity__imgs__64" / "summary.json").is_file()
+    summary = json.loads((tmp_path / "out" / "t" / "flaky__imgs__64" / "summary.json").read_text())
+    assert summary["status"] == "failed"
+
+
+def test_resume_reuses_finished_shards(image_folder, tmp_path, plugins, monkeypatch):
+    overrides = {"tokenizers": [{"type": "test-flaky", "name": "flaky"}], "shard_size": 2, "batch_size": 1}
+    monkeypatch.setenv("TEST_FAIL_AT_CALL", "4")  # dies in the second shard
+    first = run_suite(_suite(image_folder, tmp_path / "out", **overrides), progress=False)
+    assert first.exit_code == 1
+    partial = tmp_path / "out" / "t" / "flaky__imgs__64" / ".partial"
+    assert 1 <= len(list(partial.glob("*.pt"))) < 4  # 8 files in shards of 2: some finished, not all
+    monkeypatch.delenv("TEST_FAIL_AT_CALL")
+    resumed = run_suite(_suite(image_folder, tmp_path / "out", **overrides), progress=False)
+    assert resumed.exit_code == 0 and not partial.exists()
+    clean = run_suite(_suite(image_folder, tmp_path / "clean", **overrides), progress=False)
+    assert _rows(tmp_path / "out" / "t" / "flaky__imgs__64") == _rows(tmp_path / "clean" / "t" / "flaky__imgs__64")
+    assert resumed.outcomes[0].summary["metrics"] == clean.outcomes[0].summary["metrics"]
+
+
+def test_changed_suite_discards_partial_state(image_folder, tmp_path, plugins, monkeypatch):
+    overrides = {"tokenizers": [{"type": "test-flaky", "name": "flaky"}], "shard_size": 2, "batch_size": 1}
+    monkeypatch.setenv("TEST_FAIL_AT_CALL", "4")
+    run_suite(_suite(image_folder, tmp_path / "out", **overrides), progress=False)
+    partial = tmp_path / "out" / "t" / "flaky__imgs__64" / ".partial"
+    shard = next(partial.glob("*.pt"))
+    monkeypatch.setenv("TEST_FAIL_AT_CALL", "1")  # would fail at once if the old shard were not reused...
+    run_suite(_suite(image_folder, tmp_path / "out", seed=7, **overrides), progress=False)
+    assert not shard.exists() or json.loads((partial / "state.json").read_text())["suite_hash"] != ""
+
+
+def test_nan_output_error_or_skip(image_folder, tmp_path, plugins):
+    suite = _suite(image_folder, tmp_path / "out", tokenizers=[{"type": "test-nan", "name": "nanny"}])
+    report = run_suite(suite, progress=False)
+    assert report.exit_code == 1 and "NaN/Inf" in report.outcomes[0].error and "nanny" in report.outcomes[0].error
+    suite = _suite(image_folder, tmp_path / "out2", tokenizers=[{"type": "test-nan", "name": "nanny"}], on_nonfinite="skip")
+    report = run_suite(suite, progress=False)
+    summary = report.outcomes[0].summary
+    nan_skips = [s for s in summary["skipped_files"] if "NaN" in s["reason"]]
+    # Batches of 3 records: [broken.jpg (unreadable), 2 images], [3 images], [2 images]: the second
+    # decoded image of each batch is NaN.
+    assert report.exit_code == 0 and len(nan_skips) == 3
+    assert summary["counts"]["images"] == 4 and summary["counts"]["skipped"] == 4
+
+
+def test_folder_lock(image_folder, tmp_path):
+    import subprocess
+
+    out = tmp_path / "out" / "t"
+    out.mkdir(parents=True)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        import socket
+
+        (out / LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": sleeper.pid, "started": 0}))
+        from wetok_bench.errors import UsageError
+
+        with pytest.raises(UsageError, match=f"in use by another run \\(pid {sleeper.pid}"):
+            run_suite(_suite(image_folder, tmp_path / "out"), progress=False)
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    # The owner is gone: the stale lock is taken over and released at the end.
+    assert run_suite(_suite(image_folder, tmp_path / "out"), progress=False).exit_code == 0
+    assert not (out / LOCK_FILE).exists()
+
+
+def test_dry_run_lists_jobs_and_missing(image_folder, tmp_path):
+    data = {"name": "t", "datasets": [{"type": "folder", "root": str(image_folder)}],
+            "tokenizers": [{"type": "identity"}, {"type": "wetok", "model": "wetok-imagenet-f16"}],
+            "output": str(tmp_path / "out")}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "identity__folder__256" in result.output
+    assert "hf://GrayShine/WeTok/ImageNet/downsample16/WeTok.ckpt (MISSING)" in result.output
+    assert "inception-v3-compat" in result.output and "MISSING" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_metric_weights_error_or_skip(image_folder, tmp_path):
+    from wetok_bench.errors import MissingWeightsError
+
+    with pytest.raises(MissingWeightsError, match="inception"):
+        run_suite(_suite(image_folder, tmp_path / "out", metrics=["psnr", "rfid"]), progress=False)
+    report = run_suite(_suite(image_folder, tmp_path / "out", metrics=["psnr", "rfid"], on_missing_weights="skip"), progress=False)
+    summary = report.outcomes[0].summary
+    assert "rfid" in summary["skipped_metrics"] and "rfid" not in summary["metrics"]
