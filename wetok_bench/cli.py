@@ -62,14 +62,15 @@ def cli(debug: bool) -> None:
 @click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), help="Inception weights file.")
 @click.option(
     "--lpips-weights",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="LPIPS backbone state dict (torchvision AlexNet/VGG); the linear heads ship with lpips.",
+    multiple=True,
+    help="LPIPS backbone state dict (torchvision AlexNet/VGG; the linear heads ship with lpips): "
+    "PATH, or NET=PATH once per backbone (protocol wetok uses alex and vgg).",
 )
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N].")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output JSON.")
 def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weights, device, batch_size, out) -> None:
-    """Score reconstructions in RECON_DIR against originals in REF_DIR (paired by relative path)."""
+    """Score reconstructions in RECON_DIR against originals in REF_DIR (paired by relative path, extension ignored)."""
     from wetok_bench.scoring import score_folders
 
     result = score_folders(
@@ -78,12 +79,28 @@ def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weight
         protocol=protocol,
         metrics=[m.strip() for m in metrics.split(",") if m.strip()],
         inception_weights=inception_weights,
-        lpips_weights=lpips_weights,
+        lpips_weights=_lpips_weights_option(lpips_weights),
         device=device,
         batch_size=batch_size,
         out=out,
     )
     click.echo(json.dumps(result["means"], indent=2, default=str))
+
+
+def _lpips_weights_option(values: tuple[str, ...]) -> Path | dict[str, Path] | None:
+    """``--lpips-weights`` values: one PATH, or NET=PATH per backbone."""
+    if not values:
+        return None
+    named = {}
+    for value in values:
+        net, sep, path = value.partition("=")
+        if sep and net in ("alex", "vgg"):
+            named[net] = Path(path)
+        elif len(values) == 1:
+            return Path(value)
+        else:
+            raise click.BadParameter(f"{value!r}: with several files, write NET=PATH (NET: alex or vgg)")
+    return named
 
 
 # --- run ---------------------------------------------------------------------------------

@@ -1,0 +1,161 @@
+"""`wetok-bench score` end to end on real photos and JPEG-degraded copies, offline."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from helpers_inception import write_fidelity_inception_weights
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+from test_lpips import lpips_package_reference, random_backbone_file
+
+from wetok_bench.cli import cli
+
+
+def jpeg(image: np.ndarray, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def folders(tmp_path, photos) -> tuple[Path, Path]:
+    """Originals (PNG, two sizes, one in a subfolder) and JPEG reconstructions (.jpg or .png)."""
+    ref, rec = tmp_path / "ref", tmp_path / "rec"
+    (ref / "sub").mkdir(parents=True)
+    (rec / "sub").mkdir(parents=True)
+    images = {
+        "cat": photos["chelsea"][50:141, 100:221],  # 91 x 121
+        "sub/coffee": photos["coffee"][:91, 200:321],
+        "rocket": photos["rocket"][100:173, 300:357],  # 73 x 57
+    }
+    for i, (name, image) in enumerate(images.items()):
+        Image.fromarray(image).save(ref / f"{name}.png")
+        data = jpeg(image, quality=15 + 10 * i)
+        if name == "rocket":  # a lossless copy of the JPEG decode: pairs by stem, any extension
+            Image.open(io.BytesIO(data)).save(rec / f"{name}.png")
+        else:
+            (rec / f"{name}.jpg").write_bytes(data)
+    return ref, rec
+
+
+def load(path: Path) -> np.ndarray:
+    return np.array(Image.open(path).convert("RGB"))
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def strict_json(text: str):
+    def refuse(constant):
+        raise ValueError(f"non-standard JSON constant {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_score_standard_end_to_end(tmp_path, folders):
+    ref, rec = folders
+    inception = write_fidelity_inception_weights(tmp_path / "w" / "inception.pth")
+    alex = random_backbone_file("alex", tmp_path / "w" / "alex.pth")
+    out = tmp_path / "out" / "scores.json"
+    args = ("score", ref, rec, "--inception-weights", inception, "--lpips-weights", alex, "--device", "cpu",
+            "--batch-size", "2", "--out", out)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    data = strict_json(out.read_text())
+    assert strict_json(result.stdout) == data["means"]
+    assert [row["path"] for row in data["per_image"]] == ["cat.png", "rocket.png", "sub/coffee.png"]
+    assert data["per_image"][1]["recon_path"] == "rocket.png"
+
+    reference_lpips = lpips_package_reference("alex", alex)
+    for row in data["per_image"]:
+        a, b = load(ref / row["path"]), load(rec / row["recon_path"])
+        assert row["psnr"] == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255), abs=1e-4)
+        expected_ssim = structural_similarity(a, b, channel_axis=-1, data_range=255, gaussian_weights=True, use_sample_covariance=False)
+        assert row["ssim"] == pytest.approx(expected_ssim, abs=1e-5)
+        to_t = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float() / 127.5 - 1  # noqa: E731
+        assert row["lpips"] == pytest.approx(reference_lpips(to_t(a), to_t(b)).item(), abs=1e-6)
+    for key in ("psnr", "ssim", "lpips"):
+        assert data["means"][key] == pytest.approx(np.mean([row[key] for row in data["per_image"]]), abs=1e-12)
+    assert data["means"]["psnr_inf_count"] == 0
+    assert data["fid"]["n"] == data["fid"]["n_ref"] == 3 and data["fid"]["unreliable"] is True
+    assert data["fid"]["reference_cache_hit"] is False and data["means"]["rfid"] > 0
+    assert data["protocol"]["name"] == "standard"
+    assert data["evaluator"]["weights"]["inception"]["kind"] == "inception-v3-compat"
+
+    # The second run finds the originals' statistics in the cache and gives the same rFID.
+    again = invoke(*args[:-1], tmp_path / "again.json")
+    assert again.exit_code == 0, again.output
+    second = strict_json((tmp_path / "again.json").read_text())
+    assert second["fid"]["reference_cache_hit"] is True
+    assert second["means"]["rfid"] == pytest.approx(data["means"]["rfid"], rel=1e-12)
+
+
+def test_score_wetok_pixels_and_identical_image(tmp_path, folders):
+    ref, rec = folders
+    (rec / "cat.jpg").unlink()
+    Image.open(ref / "cat.png").save(rec / "cat.png")  # identical: PSNR +inf
+    out = tmp_path / "scores.json"
+    result = invoke("score", ref, rec, "--protocol", "wetok", "--metrics", "psnr,ssim", "--out", out)
+    assert result.exit_code == 0, result.output
+    data = strict_json(out.read_text())
+
+    # wetok: both images pass through float32 [-1, 1] and are truncated back to uint8
+    def trunc(u8: np.ndarray) -> np.ndarray:
+        f = u8.astype(np.float32) / np.float32(127.5) - np.float32(1)
+        return ((f + np.float32(1)) / np.float32(2) * np.float32(255)).astype(np.uint8)
+
+    rows = {row["path"]: row for row in data["per_image"]}
+    assert rows["cat.png"]["psnr"] == "inf" and rows["cat.png"]["ssim"] == pytest.approx(1.0)
+    for name in ("rocket.png", "sub/coffee.png"):
+        a, b = trunc(load(ref / name)), trunc(load(rec / rows[name]["recon_path"]))
+        assert rows[name]["psnr"] == pytest.approx(peak_signal_noise_ratio(a, b, data_range=255), abs=1e-4)
+        assert rows[name]["ssim"] == pytest.approx(structural_similarity(a, b, channel_axis=-1, data_range=255), abs=1e-5)
+    means = data["means"]
+    assert means["psnr"] == "inf" and means["psnr_inf_count"] == 1
+    finite = [rows[n]["psnr"] for n in ("rocket.png", "sub/coffee.png")]
+    assert means["psnr_finite_mean"] == pytest.approx(np.mean(finite), abs=1e-12)
+    assert "rfid" not in means and data["fid"] is None
+
+
+def test_unpaired_files_are_named(tmp_path, folders):
+    ref, rec = folders
+    (rec / "sub" / "coffee.jpg").rename(rec / "sub" / "coffee2.jpg")
+    result = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--metrics", "psnr", "--out", str(tmp_path / "o.json")])
+    assert result.exit_code == 2
+    assert "sub/coffee.png" in result.stderr and "sub/coffee2.jpg" in result.stderr
+    assert "Traceback" not in result.output and not (tmp_path / "o.json").exists()
+
+
+def test_unequal_sizes_are_named(tmp_path, folders):
+    ref, rec = folders
+    Image.open(rec / "rocket.png").crop((0, 0, 50, 70)).save(rec / "rocket.png")
+    result = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--metrics", "psnr", "--out", str(tmp_path / "o.json")])
+    assert result.exit_code == 2
+    assert "rocket.png is 50x70, its original 57x73" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_images_are_named(tmp_path, folders, damage):
+    ref, rec = folders
+    target = rec / "cat.jpg"
+    data = target.read_bytes()
+    target.write_bytes(b"not an image" if damage == "garbage" else data[: len(data) // 2])
+    result = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--metrics", "psnr,ssim", "--out", str(tmp_path / "o.json")])
+    assert result.exit_code == 2, result.output
+    assert "cat.jpg" in result.stderr and "Traceback" not in result.output
+
+
+def test_unknown_metric_lists_valid_ones(tmp_path, folders):
+    ref, rec = folders
+    result = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--metrics", "psnr,fid", "--out", str(tmp_path / "o.json")])
+    assert result.exit_code == 2
+    assert "fid" in result.stderr and "psnr, ssim, lpips, rfid" in result.stderr
