@@ -1,0 +1,215 @@
+"""Tokenizer interface: compression accounting (design.md's worked examples), size policy,
+output checks and the registry (suggestions, refusals, entry-point plug-ins)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from importlib.metadata import EntryPoint
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from wetok_bench.errors import TokenizerOutputError, UsageError
+from wetok_bench.tokenizers import registry
+from wetok_bench.tokenizers.base import (
+    Compression,
+    Tokenizer,
+    continuous_compression,
+    discrete_compression,
+    find_non_finite,
+    parse_precision,
+)
+from wetok_bench.tokenizers.identity import IdentityTokenizer
+
+PIXEL_BITS_256 = 256 * 256 * 3 * 8  # 1,572,864
+
+
+# --- compression accounting ------------------------------------------------------------
+
+
+def test_wetok_f16_four_groups_of_eight_bits_is_192():
+    c = discrete_compression(256, 256, downsample=16, codebook_size=256, groups=4)
+    assert c.tokens == 256 and c.bits_per_token == 32 and c.bits_per_image == 16 * 16 * 32
+    assert c.ratio == PIXEL_BITS_256 / 8192 == 192.0
+    assert c.latent_shape == (16, 16, 4) and c.codebook == "4 x 256"
+
+
+def test_flux_vae_16_channels_at_f8_is_6():
+    c = continuous_compression(256, 256, downsample=8, channels=16)  # 16 bits per value by default
+    assert c.bits_per_image == 16384 * 16
+    assert c.ratio == 6.0
+    assert c.latent_shape == (16, 32, 32) and c.codebook == "16 ch x 16 bit"
+    assert continuous_compression(256, 256, 8, 16, bits_per_value=8).ratio == 12.0
+
+
+def test_cosmos_di16x16_uses_log2_of_64000():
+    c = discrete_compression(256, 256, downsample=16, codebook_size=64000)
+    assert c.bits_per_token == math.log2(64000)
+    # 1,572,864 / (256 * 15.9658) = 384.82; the paper rounds log2(64000) to 16 and quotes 384
+    assert c.ratio == pytest.approx(384.8229, abs=1e-4)
+    assert c.codebook == "64000"
+
+
+def test_compression_to_dict_carries_the_ratio():
+    data = discrete_compression(256, 256, 16, 256, 4).to_dict()
+    assert data["ratio"] == 192.0 and data["latent_shape"] == [16, 16, 4]
+
+
+def test_parse_precision():
+    assert parse_precision("bf16") is torch.bfloat16
+    with pytest.raises(UsageError, match="unknown precision 'fp8'"):
+        parse_precision("fp8")
+
+
+# --- size policy and output checks ----------------------------------------------------
+
+
+class _Pool4(Tokenizer):
+    """f4 average-pool / nearest-upsample tokenizer, 3 channels x 8 bits per position."""
+
+    kind = "continuous"
+    downsample = 4
+
+    def encode(self, x):
+        return F.avg_pool2d(x, 4)
+
+    def decode(self, code, *, generator=None):
+        return F.interpolate(code, scale_factor=4, mode="nearest")
+
+    def compression(self, height, width):
+        return continuous_compression(height, width, 4, 3, bits_per_value=8)
+
+    def fingerprint(self):
+        return {"family": "test-pool4"}
+
+
+def test_size_not_multiple_of_downsample_is_refused_with_advice():
+    x = torch.zeros(1, 3, 10, 13)
+    message = r"image size 10x13 is not a multiple of its downsample factor 4.*size_policy: pad"
+    with pytest.raises(UsageError, match=message):
+        _Pool4("pool4").reconstruct(x)
+
+
+def test_pad_policy_pads_by_reflection_and_crops_back():
+    x = torch.rand(2, 3, 10, 13, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    recon, bits = _Pool4("pool4", size_policy="pad").reconstruct(x)
+    assert recon.shape == x.shape
+    # reference: numpy reflect padding to 12 x 16, 4x4 block means, repeated, cropped
+    padded = np.pad(x.numpy(), ((0, 0), (0, 0), (0, 2), (0, 3)), mode="reflect")
+    means = padded.reshape(2, 3, 3, 4, 4, 4).mean(axis=(3, 5))
+    expected = means.repeat(4, axis=2).repeat(4, axis=3)[..., :10, :13]
+    np.testing.assert_allclose(recon.numpy(), expected, atol=1e-6)
+    # the code covers the padded image: 3 x 4 positions x 3 channels x 8 bits
+    assert bits.tolist() == [3 * 4 * 3 * 8.0] * 2
+
+
+def test_identity_accepts_any_size_under_either_policy():
+    x = torch.rand(1, 3, 7, 11) * 2 - 1
+    for policy in ("error", "pad"):
+        recon, _ = IdentityTokenizer("id", size_policy=policy).reconstruct(x)
+        assert torch.equal(recon, x)
+
+
+def test_bad_size_policy_and_wrong_output_shape():
+    with pytest.raises(UsageError, match="size_policy must be 'error' or 'pad'"):
+        _Pool4("pool4", size_policy="crop")
+
+    class _Gray(_Pool4):
+        def decode(self, code, *, generator=None):
+            return super().decode(code)[:, :1]
+
+    with pytest.raises(TokenizerOutputError, match=r"returned shape \(1, 1, 8, 8\) for input \(1, 3, 8, 8\)"):
+        _Gray("gray").reconstruct(torch.zeros(1, 3, 8, 8))
+
+
+def test_find_non_finite_names_the_bad_images():
+    batch = torch.zeros(4, 3, 5, 5)
+    batch[1, 2, 3, 4] = float("nan")
+    batch[3, 0, 0, 0] = float("-inf")
+    assert find_non_finite(batch) == [1, 3]
+    assert find_non_finite(torch.zeros(2, 3, 5, 5)) == []
+
+
+# --- registry ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_registry(monkeypatch):
+    """A private copy of the registry, with entry points not yet read."""
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._BUILTIN))
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry, "entry_points", lambda group: [])
+    return registry
+
+
+def test_unknown_type_suggests_the_closest(clean_registry):
+    with pytest.raises(UsageError, match=r"unknown tokenizer type 'taesdd'; did you mean 'taesd'\?"):
+        registry.create_tokenizer({"type": "taesdd"})
+    with pytest.raises(UsageError, match="has no 'type'"):
+        registry.create_tokenizer({"name": "x"})
+
+
+def test_unknown_parameter_suggests_the_closest(clean_registry):
+    with pytest.raises(UsageError, match=r"type 'codec' has no parameter 'qualty'; did you mean 'quality'\?"):
+        registry.create_tokenizer({"type": "codec", "qualty": 50})
+    assert registry.factory_parameters("identity") == ["name"]
+
+
+def test_register_tokenizer_refuses_bad_names_and_duplicates(clean_registry):
+    def factory(*, name="x"):
+        return IdentityTokenizer(name)
+
+    for bad in ("has space", "a/b", "", "-leading"):
+        with pytest.raises(ValueError, match="invalid tokenizer type name"):
+            registry.register_tokenizer(bad, factory)
+    with pytest.raises(ValueError, match="'identity' is already registered"):
+        registry.register_tokenizer("identity", factory)
+    with pytest.raises(TypeError, match="must be callable"):
+        registry.register_tokenizer("not-callable", 42)
+
+    @registry.register_tokenizer("my-identity")
+    def create_mine(*, name="mine"):
+        return IdentityTokenizer(name)
+
+    registry.register_tokenizer("my-identity", create_mine)  # the same factory again is fine
+    assert registry.create_tokenizer({"type": "my-identity"}).name == "my-identity"
+    registry.register_tokenizer("identity", factory, overwrite=True)
+    assert registry.get_factory("identity") is factory
+
+
+def test_factory_must_return_a_tokenizer(clean_registry):
+    registry.register_tokenizer("not-a-tokenizer", lambda *, name: object())
+    with pytest.raises(UsageError, match="did not return a Tokenizer"):
+        registry.create_tokenizer({"type": "not-a-tokenizer"})
+
+
+def test_entry_point_plugin_is_found_lazily_and_cannot_shadow_builtins(clean_registry, tmp_path, monkeypatch):
+    (tmp_path / "wb_plugin_pool.py").write_text(
+        "import torch.nn.functional as F\n"
+        "from wetok_bench.tokenizers.base import Tokenizer, continuous_compression\n"
+        "class Pool2(Tokenizer):\n"
+        "    downsample = 2\n"
+        "    def encode(self, x): return F.avg_pool2d(x, 2)\n"
+        "    def decode(self, code, *, generator=None): return F.interpolate(code, scale_factor=2)\n"
+        "    def compression(self, h, w): return continuous_compression(h, w, 2, 3, 8)\n"
+        "    def fingerprint(self): return {'family': 'pool2'}\n"
+        "def create(*, name='pool2', size_policy='error'):\n"
+        "    return Pool2(name, size_policy=size_policy)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    group = registry.ENTRY_POINT_GROUP
+    points = [
+        EntryPoint(name="pool2", value="wb_plugin_pool:create", group=group),
+        EntryPoint(name="identity", value="wb_plugin_pool:create", group=group),
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else [])
+    assert "pool2" in registry.tokenizer_types()
+    assert "wb_plugin_pool" not in sys.modules  # listed, not imported
+    tok = registry.create_tokenizer({"type": "pool2", "size_policy": "pad"})
+    recon, bits = tok.reconstruct(torch.zeros(1, 3, 5, 6))
+    assert recon.shape == (1, 3, 5, 6) and bits.tolist() == [3 * 3 * 3 * 8.0]
+    assert registry.factory_parameters("pool2") == ["name", "size_policy"]
+    assert registry.get_factory("identity").__module__ == "wetok_bench.tokenizers.identity"
