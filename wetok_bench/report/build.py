@@ -7,12 +7,14 @@ Written into ``out_dir``::
     leaderboard.md                all leaderboards in one Markdown file
     paper_tables.md|.tex          measured beside published (when a baselines folder is found)
     plots/rd_<group>.png|.svg     rate-distortion figures
-    grids/<group>__<grid>.png     originals beside every tokenizer's reconstruction
+    grids/<group>__fixed.png      the fixed images: original beside every tokenizer, zoomed crops
+    grids/<group>__worst__<job>.png   each job's worst-k images by LPIPS
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from pathlib import Path
 from typing import Iterable
 
@@ -20,12 +22,20 @@ from wetok_bench.baselines import PublishedSet, load_published
 from wetok_bench.errors import UsageError
 from wetok_bench.report import tables
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
-from wetok_bench.report.grids import compose_comparison, read_grid
+from wetok_bench.report.grids import comparison_grid, load_grid_images
 from wetok_bench.report.html import Section, render_page
 from wetok_bench.report.leaderboard import Leaderboard, build_leaderboards, columns_for
 from wetok_bench.report.paper import build_paper_tables, paper_table
 from wetok_bench.report.plots import plot_rate_distortion
 from wetok_bench.results import atomic_write_text, load_results
+
+
+def _write(path: Path, text: str) -> None:
+    """Write atomically, then make the file readable like any other (temp files start 0600)."""
+    atomic_write_text(path, text)
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod(0o666 & ~umask)
 
 
 def default_baselines_dir() -> Path | None:
@@ -34,34 +44,55 @@ def default_baselines_dir() -> Path | None:
     return candidate if candidate.is_dir() else None
 
 
+MAX_GRID_ROWS = 8
+
+
+def _value_text(values: dict, metric: str) -> str:
+    value = values.get(metric)
+    return f"{metric} {value}" if isinstance(value, str) else (f"{metric} {value:.4f}" if value is not None else "")
+
+
 def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
+    """Figures composed from each job's saved grid images (see :mod:`.grids`)."""
     section = Section("Reconstruction grids", "grids")
     grids_dir = out_dir / "grids"
     for board in boards:
-        by_name: dict[str, list[tuple[str, Path]]] = {}
+        loaded = []
         for row in board.rows:
-            for png in sorted((row.job.folder / "grids").glob("*.png")):
-                if png.with_suffix(".json").is_file():
-                    by_name.setdefault(png.stem, []).append((row.tokenizer, png))
-        for name, grids in sorted(by_name.items()):
-            composed = compose_comparison(grids)
-            if composed is not None:
-                grids_dir.mkdir(parents=True, exist_ok=True)
-                path = grids_dir / f"{board.slug}__{name}.png"
-                composed.save(path, optimize=True)
-                section.figures.append((path, f"{board.title}: grid '{name}', original beside each tokenizer"))
-            for label, png in grids:
-                _, meta = read_grid(png)
-                scores = meta.get("scores")
-                listed = ", ".join(
-                    f"{k} ({meta.get('score_name', 'score')} {s:.4f})" if scores else k
-                    for k, s in zip(meta["keys"], scores or [None] * len(meta["keys"]))
+            rank_metric, images = load_grid_images(row.job.folder)
+            if images:
+                loaded.append((row, rank_metric, images))
+        if not loaded:
+            continue
+        grids_dir.mkdir(parents=True, exist_ok=True)
+        # fixed set: the same keys in every job that saved grids, side by side
+        fixed_keys = [g.key for g in loaded[0][2] if g.fixed]
+        for _, _, images in loaded[1:]:
+            present = {g.key for g in images if g.fixed}
+            fixed_keys = [k for k in fixed_keys if k in present]
+        fixed_keys = fixed_keys[:MAX_GRID_ROWS]
+        if fixed_keys:
+            lookup = [{g.key: g for g in images} for _, _, images in loaded]
+            sizes = {lookup[j][k].recon.shape for j in range(len(loaded)) for k in fixed_keys}
+            if len(sizes) == 1:
+                figure = comparison_grid(
+                    [lookup[0][k].original for k in fixed_keys],
+                    [(row.tokenizer, [lookup[j][k].recon for k in fixed_keys]) for j, (row, _, _) in enumerate(loaded)],
                 )
-                caption = (
-                    f"{board.title} - {label}: grid '{name}' {meta.get('title', '')}; columns: "
-                    + ", ".join(meta["columns"]) + f"; zoom x{meta['zoom']} on the window of largest error; images: {listed}"
-                )
-                section.figures.append((png, caption))
+                path = grids_dir / f"{board.slug}__fixed.png"
+                figure.save(path, optimize=True)
+                section.figures.append((path, f"{board.title}: fixed images {', '.join(fixed_keys)}; "
+                                        "original beside every tokenizer, zoomed crops below (red box: the window)."))
+        # worst-k of each job
+        for row, rank_metric, images in loaded:
+            worst = [g for g in images if g.worst][:MAX_GRID_ROWS]
+            if not worst:
+                continue
+            figure = comparison_grid([g.original for g in worst], [(row.tokenizer, [g.recon for g in worst])])
+            path = grids_dir / f"{board.slug}__worst__{row.job.folder.name}.png"
+            figure.save(path, optimize=True)
+            listed = "; ".join(f"{g.key} ({_value_text(g.values, rank_metric)})" for g in worst)
+            section.figures.append((path, f"{board.title} - {row.tokenizer}: worst {len(worst)} by {rank_metric}: {listed}."))
     if not section.figures:
         section.fragments.append("<p>No reconstruction grids in these results (the suite did not ask for any).</p>")
     return section
@@ -103,9 +134,9 @@ def build_report(
     for board in boards:
         table = tables.leaderboard_table(board)
         stem = out / "leaderboards" / board.slug
-        atomic_write_text(stem.with_suffix(".md"), tables.to_markdown(table))
-        atomic_write_text(stem.with_suffix(".csv"), tables.to_csv(board))
-        atomic_write_text(stem.with_suffix(".tex"), tables.to_latex(table))
+        _write(stem.with_suffix(".md"), tables.to_markdown(table))
+        _write(stem.with_suffix(".csv"), tables.to_csv(board))
+        _write(stem.with_suffix(".tex"), tables.to_latex(table))
         all_md.append(tables.to_markdown(table))
         board_section.fragments.append(tables.to_html(table))
         plot_paths, left_out = plot_rate_distortion(board, out / "plots")
@@ -113,7 +144,7 @@ def build_report(
         if left_out:
             caption += " Not drawn (not finite): " + "; ".join(left_out) + "."
         plot_section.figures.append((plot_paths[0], caption))
-    atomic_write_text(out / "leaderboard.md", "\n".join(all_md))
+    _write(out / "leaderboard.md", "\n".join(all_md))
 
     paper_section = Section("Paper tables", "paper-tables")
     base = Path(baselines_dir) if baselines_dir is not None else default_baselines_dir()
@@ -123,8 +154,8 @@ def build_report(
         published: PublishedSet = load_published(base)
         rows = [row for board in boards for row in board.rows]
         paper = [paper_table(t) for t in build_paper_tables(rows, published)]
-        atomic_write_text(out / "paper_tables.md", "\n".join(tables.to_markdown(t) for t in paper))
-        atomic_write_text(out / "paper_tables.tex", "\n".join(tables.to_latex(t) for t in paper))
+        _write(out / "paper_tables.md", "\n".join(tables.to_markdown(t) for t in paper))
+        _write(out / "paper_tables.tex", "\n".join(tables.to_latex(t) for t in paper))
         paper_section.fragments.extend(tables.to_html(t) for t in paper)
 
     intro = [
@@ -135,5 +166,5 @@ def build_report(
     ]
     sections = [board_section, paper_section, plot_section, _grid_sections(boards, out)]
     index = out / "index.html"
-    atomic_write_text(index, render_page("wetok-bench report", intro, sections))
+    _write(index, render_page("wetok-bench report", intro, sections))
     return index

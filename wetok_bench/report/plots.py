@@ -83,9 +83,11 @@ def plot_rate_distortion(board: Leaderboard, out_dir: Path) -> tuple[list[Path],
     fig.suptitle(board.title, fontsize=10)
     fig.tight_layout(rect=(0, 0.1, 1, 0.95))
     paths = []
-    for ext in ("png", "svg"):
-        path = out_dir / f"rd_{board.slug}.{ext}"
-        fig.savefig(path, dpi=110)
-        paths.append(path)
+    # svg.fonttype "none": labels stay text in the SVG (searchable, editable), not outlines
+    with plt.rc_context({"svg.fonttype": "none"}):
+        for ext in ("png", "svg"):
+            path = out_dir / f"rd_{board.slug}.{ext}"
+            fig.savefig(path, dpi=110)
+            paths.append(path)
     plt.close(fig)
     return paths, sorted(set(left_out))

@@ -1,0 +1,170 @@
+"""Synthetic but realistic job results, written with the real ``results.write_job``.
+
+Two datasets (a COCO sample of 40 images, an ImageNet sample of 30), and per dataset: a JPEG
+quality sweep (codec, bits vary per image), SD-VAE ft-MSE (continuous, 4x32x32 latent),
+Cosmos DI16x16 (discrete, 256 tokens of log2(64000) bits; on ImageNet its LPIPS is skipped),
+and identity (lossless: PSNR inf). rFID over so few images is marked unreliable, as the runner
+does. Values are drawn from a seeded generator; the tests recompute every figure from the
+written files, never from these parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from wetok_bench.protocols import PROTOCOLS
+from wetok_bench.results import job_id, write_job
+
+RES = 256
+PIXEL_BITS = RES * RES * 24
+DATASETS = {"coco-sample": ("coco", 40), "imagenet-sample": ("imagenet", 30)}
+
+# name: (type, kind, display, psnr mean, ssim mean, lpips mean, rfid, compression)
+TOKENIZERS = {
+    "jpeg-q10": ("jpeg", "codec", "JPEG q10", 24.0, 0.70, 0.30, 60.0, {"bits_mean": 60_000}),
+    "jpeg-q30": ("jpeg", "codec", "JPEG q30", 27.0, 0.80, 0.18, 25.0, {"bits_mean": 110_000}),
+    "jpeg-q50": ("jpeg", "codec", "JPEG q50", 28.5, 0.85, 0.12, 14.0, {"bits_mean": 150_000}),
+    "jpeg-q90": ("jpeg", "codec", "JPEG q90", 34.0, 0.95, 0.04, 3.0, {"bits_mean": 380_000}),
+    "sd-vae-ft-mse": (
+        "diffusers-vae", "continuous", "SD-VAE ft-MSE", 24.5, 0.71, 0.09, 4.7,
+        {"bits": 4 * 32 * 32 * 16, "tokens": 1024, "bits_per_token": 64, "latent_shape": [4, 32, 32], "codebook": "4 ch x 16 bit"},
+    ),
+    "cosmos-di16x16": (
+        "cosmos", "discrete", "Cosmos DI16x16", 19.5, 0.49, 0.21, 4.6,
+        {"bits": 256 * math.log2(64000), "tokens": 256, "bits_per_token": math.log2(64000), "latent_shape": [16, 16], "codebook": "64000"},
+    ),
+    "identity": (
+        "identity", "identity", "Identity", math.inf, 1.0, 0.0, 0.0,
+        {"bits": PIXEL_BITS, "tokens": None, "bits_per_token": None, "latent_shape": [], "codebook": ""},
+    ),
+}
+
+METRIC_INFO = {
+    "psnr": {"higher_is_better": True, "unit": "dB", "description": "per-image PSNR, data range 255"},
+    "ssim": {"higher_is_better": True, "unit": "", "description": "per-image SSIM"},
+    "lpips": {"higher_is_better": False, "unit": "", "description": "LPIPS alex"},
+    "rfid": {"higher_is_better": False, "unit": "", "description": "FID between reconstructions and originals"},
+}
+
+
+def _per_image(rng, name, n, spec, degrade):
+    _, kind, _, psnr, ssim, lpips, _, comp = spec
+    rows = []
+    for i in range(n):
+        if math.isinf(psnr):
+            p, s, l = math.inf, 1.0, 0.0
+        else:
+            p = float(psnr + rng.normal(0, 2.0)) - degrade.get("psnr", 0.0)
+            s = float(np.clip(ssim + rng.normal(0, 0.05), 0.01, 0.999)) - degrade.get("ssim", 0.0)
+            l = float(np.clip(lpips + rng.normal(0, 0.03), 0.001, 0.99)) + degrade.get("lpips", 0.0)
+        bits = float(rng.normal(comp["bits_mean"], comp["bits_mean"] * 0.2)) if kind == "codec" else float(comp["bits"])
+        rows.append({"key": f"img_{i:04d}.jpg", "psnr": p, "ssim": s, "lpips": l, "bits": round(bits)})
+    return rows
+
+
+def write_synthetic_suite(root: Path, *, suite: str = "synthetic", seed: int = 0, degrade: dict | None = None,
+                          datasets: dict | None = None, tokenizers: dict | None = None, protocol: str = "standard") -> Path:
+    """Write every (tokenizer, dataset) job under ``root/suite``; ``degrade`` maps a tokenizer
+    name to metric worsenings ({"psnr": dB lower, "lpips": higher, "rfid": higher})."""
+    rng = np.random.default_rng(seed)
+    degrade = degrade or {}
+    proto = PROTOCOLS[protocol]
+    out = Path(root) / suite
+    for dataset, (dtype, n) in (datasets or DATASETS).items():
+        for name, spec in (tokenizers or TOKENIZERS).items():
+            ttype, kind, display, *_rest = spec
+            worse = degrade.get(name, {})
+            rows = _per_image(rng, name, n, spec, worse)
+            skipped = {}
+            columns = ["key", "psnr", "ssim", "lpips", "bits"]
+            if name == "cosmos-di16x16" and dtype == "imagenet":
+                skipped = {"lpips": "weights missing: alexnet-owt-7be5be79.pth (on_missing_weights: skip)"}
+                columns = ["key", "psnr", "ssim", "bits"]
+                for r in rows:
+                    r.pop("lpips")
+            comp = spec[7]
+            bits = np.array([r["bits"] for r in rows], dtype=float)
+            metrics = {m: float(np.mean([r[m] for r in rows])) for m in ("psnr", "ssim", "lpips") if m in columns}
+            rfid = spec[6] + worse.get("rfid", 0.0)
+            summary = {
+                "suite": suite,
+                "job": job_id(name, dataset, RES),
+                "status": "ok",
+                "tokenizer": {"name": name, "type": ttype, "kind": kind, "display_name": display},
+                "dataset": {"name": dataset, "type": dtype},
+                "resolution": RES,
+                "protocol": {"name": proto.name, "version": proto.version, "fingerprint": proto.fingerprint},
+                "metrics": {**metrics, "rfid": rfid},
+                "metric_info": {k: v for k, v in METRIC_INFO.items() if k not in skipped},
+                "skipped_metrics": skipped,
+                "rfid": {"rfid": rfid, "n": n, "n_ref": n, "feature_dim": 2048, "unreliable": True,
+                         "reason": f"N = {n} images < feature dimension 2048"},
+                "compression": {
+                    "bits_per_image": float(bits.mean()),
+                    "ratio": float(np.mean(PIXEL_BITS / bits)),
+                    "tokens": comp.get("tokens"),
+                    "bits_per_token": comp.get("bits_per_token"),
+                    "latent_shape": comp.get("latent_shape", []),
+                    "codebook": comp.get("codebook", ""),
+                    "per_image": kind == "codec",
+                },
+                "counts": {"images": n, "skipped": 0, "reference_images": n},
+                "skipped_files": [],
+            }
+            manifest = {"protocol": proto.to_dict(), "protocol_fingerprint": proto.fingerprint, "seed": seed,
+                        "versions": {"torch": "2.14.1", "wetok_bench": "0.1.0"}}
+            write_job(out / job_id(name, dataset, RES), summary, rows, columns, manifest)
+    return out
+
+
+def _photo_crops(size: int = 64) -> np.ndarray:
+    """Three real photos (skimage), centre-cropped and reduced to size x size: N x 3 x H x W uint8."""
+    import skimage.data
+    from PIL import Image
+
+    crops = []
+    for photo in (skimage.data.astronaut(), skimage.data.chelsea(), skimage.data.coffee()):
+        side = min(photo.shape[:2])
+        top, left = (photo.shape[0] - side) // 2, (photo.shape[1] - side) // 2
+        image = Image.fromarray(photo[top : top + side, left : left + side]).resize((size, size), Image.BILINEAR)
+        crops.append(np.asarray(image).transpose(2, 0, 1))
+    return np.stack(crops)
+
+
+def _degrade(images: np.ndarray, name: str) -> np.ndarray:
+    """A stand-in reconstruction: JPEG at the job's quality, a blur for the VAE, posterised for Cosmos."""
+    import io
+
+    from PIL import Image, ImageFilter
+
+    out = []
+    for chw in images:
+        image = Image.fromarray(chw.transpose(1, 2, 0))
+        if name.startswith("jpeg-q"):
+            buffer = io.BytesIO()
+            image.save(buffer, format="JPEG", quality=int(name[6:]))
+            image = Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+        elif name == "sd-vae-ft-mse":
+            image = image.filter(ImageFilter.GaussianBlur(1.0))
+        elif name == "cosmos-di16x16":
+            image = Image.fromarray((np.asarray(image) // 32 * 32).astype(np.uint8))
+        out.append(np.asarray(image).transpose(2, 0, 1))
+    return np.stack(out)
+
+
+def add_grids(suite_dir: Path, names=("jpeg-q10", "sd-vae-ft-mse", "identity"), dataset: str = "coco-sample") -> list[Path]:
+    """Save grid images (3 real photos, two fixed and one worst) for some jobs with ``save_grid``."""
+    from wetok_bench.report.grids import save_grid
+
+    originals = _photo_crops()
+    written = []
+    for name in names:
+        recon = _degrade(originals, name)
+        written.append(save_grid(
+            Path(suite_dir) / job_id(name, dataset, RES), originals, recon, ["astronaut", "chelsea", "coffee"],
+            fixed=[True, True, False], worst=[False, False, True], values=[{"lpips": 0.1}, {"lpips": 0.2}, {"lpips": 0.5}],
+        ))
+    return written
