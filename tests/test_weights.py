@@ -1,0 +1,148 @@
+"""Weights resolution: explicit path, $WETOK_BENCH_HOME/weights, torch hub cache, download,
+sha256 checks and the offline error; and the `weights` CLI commands."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from wetok_bench import weights as w
+from wetok_bench.cli import cli
+from wetok_bench.errors import MissingWeightsError, UsageError
+
+
+def write(path: Path, payload: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(payload)
+    return path
+
+
+def sha(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+@pytest.fixture
+def spec(monkeypatch, tmp_path) -> w.WeightsFile:
+    """A registry entry whose full sha256 is that of b"good weights", served from a local URL."""
+    source = write(tmp_path / "server" / "model.pth", b"good weights")
+    entry = w.WeightsFile(
+        name="test-model", filename="model-abc.pth", url=source.as_uri(), used_by="tests", sha256=sha(b"good weights")
+    )
+    monkeypatch.setitem(w.KNOWN_WEIGHTS, entry.name, entry)
+    return entry
+
+
+def home_copy(spec: w.WeightsFile, payload: bytes) -> Path:
+    return write(w.weights_dir() / spec.filename, payload)
+
+
+def hub_copy(spec: w.WeightsFile, payload: bytes) -> Path:
+    return write(Path(torch.hub.get_dir()) / "checkpoints" / spec.filename, payload)
+
+
+def test_home_dir_follows_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("WETOK_BENCH_HOME", str(tmp_path / "h"))
+    assert w.weights_dir() == tmp_path / "h" / "weights"
+    # torch hub's folder follows TORCH_HOME (set per test by conftest)
+    assert Path(torch.hub.get_dir()) == Path(os.environ["TORCH_HOME"]) / "hub"
+
+
+def test_resolution_order(spec, tmp_path):
+    explicit = write(tmp_path / "mine.pth", b"good weights")
+    hub = hub_copy(spec, b"good weights")
+    assert w.resolve_weights(spec.name) == hub
+    home = home_copy(spec, b"good weights")
+    assert w.resolve_weights(spec.name) == home  # home wins over torch hub's cache
+    assert w.resolve_weights(spec.name, explicit) == explicit  # an explicit path wins over both
+
+
+def test_bad_copies_are_skipped_and_rechecked_after_change(spec):
+    home = home_copy(spec, b"tampered weights")
+    hub = hub_copy(spec, b"good weights")
+    assert w.resolve_weights(spec.name) == hub
+    # a verified copy that changes afterwards is hashed again, not trusted from the stamp
+    hub.write_bytes(b"changed after verification")
+    with pytest.raises(MissingWeightsError):
+        w.resolve_weights(spec.name)
+    home.write_bytes(b"good weights")
+    assert w.resolve_weights(spec.name) == home
+
+
+def test_prefix_checksum_like_torch_hub(monkeypatch):
+    payload = b"alexnet-like bytes"
+    entry = dataclasses.replace(w.KNOWN_WEIGHTS["lpips-alex-backbone"], sha256_prefix=sha(payload)[:8])
+    monkeypatch.setitem(w.KNOWN_WEIGHTS, entry.name, entry)
+    hub = hub_copy(entry, b"something else")
+    with pytest.raises(MissingWeightsError):
+        w.resolve_weights(entry.name)
+    hub.write_bytes(payload)
+    assert w.resolve_weights(entry.name) == hub
+
+
+def test_explicit_path_errors(spec, tmp_path):
+    with pytest.raises(UsageError, match="not found"):
+        w.resolve_weights(spec.name, tmp_path / "missing.pth")
+    bad = write(tmp_path / "bad.pth", b"tampered")
+    with pytest.raises(UsageError, match=f"does not match the sha256 of 'test-model' \\({spec.sha256}\\)"):
+        w.resolve_weights(spec.name, bad)
+    with pytest.raises(UsageError, match="unknown weights 'nope'"):
+        w.resolve_weights("nope")
+
+
+def test_offline_error_names_file_sha_url_and_folder(spec):
+    with pytest.raises(MissingWeightsError) as info:
+        w.resolve_weights(spec.name)
+    message = str(info.value)
+    for part in (spec.filename, spec.sha256, spec.url, str(w.weights_dir()), "weights fetch test-model"):
+        assert part in message
+
+
+def test_download_when_online_is_verified(spec, monkeypatch, tmp_path):
+    monkeypatch.delenv("WETOK_BENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    path = w.resolve_weights(spec.name)
+    assert path == w.weights_dir() / spec.filename and path.read_bytes() == b"good weights"
+    # a download whose bytes do not match is discarded, leaving no partial file behind
+    corrupt = dataclasses.replace(spec, name="test-corrupt", filename="corrupt.pth")
+    monkeypatch.setitem(w.KNOWN_WEIGHTS, corrupt.name, dataclasses.replace(corrupt, sha256=sha(b"other")))
+    with pytest.raises(MissingWeightsError):
+        w.resolve_weights("test-corrupt")
+    assert sorted(p.name for p in w.weights_dir().iterdir() if not p.name.endswith(".sha256.json")) == [spec.filename]
+
+
+def test_cli_weights_list(spec):
+    home_copy(spec, b"good weights")
+    result = CliRunner().invoke(cli, ["weights", "list"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert lines[0] == f"weights folder: {w.weights_dir()}"
+    assert any(line.startswith("test-model") and "present" in line for line in lines)
+    alex = next(line for line in lines if line.startswith("lpips-alex-backbone"))
+    assert "MISSING" in alex and "alexnet-owt-7be5be79.pth" in alex
+
+
+def test_cli_weights_fetch_without_network(spec, monkeypatch, tmp_path):
+    unreachable = dataclasses.replace(spec, url=(tmp_path / "nowhere" / "model.pth").as_uri())
+    monkeypatch.setitem(w.KNOWN_WEIGHTS, spec.name, unreachable)
+    result = CliRunner().invoke(cli, ["weights", "fetch", "test-model"])
+    assert result.exit_code == 1
+    assert "test-model: FAILED" in result.stderr and spec.filename in result.stderr
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+    unknown = CliRunner().invoke(cli, ["weights", "fetch", "no-such-weights"])
+    assert unknown.exit_code == 2
+    assert unknown.stderr.startswith("error: unknown weights 'no-such-weights'") and "lpips" in unknown.stderr
+
+
+def test_cli_weights_fetch_present_and_groups(spec):
+    home_copy(spec, b"good weights")
+    result = CliRunner().invoke(cli, ["weights", "fetch", "test-model"])
+    assert result.exit_code == 0 and "already present" in result.output
+    assert w.expand_names(["lpips"]) == ["lpips-alex-backbone", "lpips-vgg-backbone"]
+    assert w.expand_names(["all"]) == list(w.KNOWN_WEIGHTS)
