@@ -126,10 +126,9 @@ def test_same_values_as_score_command(image_folder, tmp_path):
     result = CliRunner().invoke(cli, ["score", str(ref_dir), str(rec_dir), "--metrics", "psnr,ssim", "--out", str(out)])
     assert result.exit_code == 0, result.output
     scored = json.loads(out.read_text())
-    per_image = scored["per_image"]
-    items = per_image.items() if isinstance(per_image, dict) else [(r["key"], r) for r in per_image]
-    for key, values in items:
-        original_key = next(k for k in rows if Path(k).with_suffix(".png").as_posix() == key)
+    assert len(scored["per_image"]) == len(rows) == 7
+    for values in scored["per_image"]:
+        original_key = next(k for k in rows if Path(k).with_suffix(".png").as_posix() == values["path"])
         assert float(values["psnr"]) == pytest.approx(float(rows[original_key]["psnr"]), abs=1e-9)
         assert float(values["ssim"]) == pytest.approx(float(rows[original_key]["ssim"]), abs=1e-9)
 
