@@ -79,9 +79,12 @@ def test_taef2_resolved_by_name_from_weights_folder(taef2_weights_dir):
         torch.testing.assert_close(tok.encode(expected["input"] * 2 - 1), expected["latent"], atol=1e-4, rtol=0)
 
 
-def test_taef2_missing_weights_names_the_file():
+def test_missing_weights_name_the_file_to_fetch():
     with pytest.raises(MissingWeightsError, match="taef2_encoder.pth"):
         create_taesd(model="taef2")
+    # the others default to their diffusers repo, looked up in the (empty) Hugging Face cache
+    with pytest.raises(MissingWeightsError, match="huggingface.co/madebyollin/taesdxl/resolve/main/config.json"):
+        create_taesd(model="taesdxl")
 
 
 # --- tiny random models through both loaders ------------------------------------------
