@@ -9,33 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torchvision
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.metrics.perceptual import LPIPSMetric
 from wetok_bench.weights import KNOWN_WEIGHTS
 
-
-def random_backbone_file(net: str, path: Path, seed: int = 0) -> Path:
-    """A full torchvision AlexNet/VGG16 state dict with random but non-trivial conv weights.
-
-    The classifier (unused by LPIPS) is stored as a broadcast zero so the VGG file stays tiny;
-    torchvision's ``load_state_dict`` copies it like any tensor.
-    """
-    torch.manual_seed(seed)
-    builder = torchvision.models.alexnet if net == "alex" else torchvision.models.vgg16
-    model = builder(weights=None)
-    state = {}
-    for name, tensor in model.state_dict().items():
-        if name.startswith("features.") and name.endswith("weight"):
-            tensor = torch.nn.init.kaiming_normal_(torch.empty_like(tensor))
-        elif name.startswith("features."):
-            tensor = torch.randn_like(tensor) * 0.1
-        else:
-            tensor = torch.zeros(1).expand(tensor.shape)
-        state[name] = tensor
-    torch.save(state, path)
-    return path
+from helpers_lpips import random_backbone_file  # noqa: F401 - re-exported for other test modules
 
 
 def lpips_package_reference(net: str, backbone: Path) -> torch.nn.Module:
