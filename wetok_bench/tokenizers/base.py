@@ -176,8 +176,9 @@ class Tokenizer(abc.ABC):
         """(reconstruction, bits per image) for images ``x`` in [-1, 1].
 
         Checks the size against ``downsample`` (error, or pad-then-crop when the size policy
-        is ``pad``), and raises :class:`TokenizerOutputError` on NaN/Inf or a wrong shape.
-        The reconstruction is float32 and not clamped.
+        is ``pad``) and raises :class:`TokenizerOutputError` on a wrong output shape. NaN/Inf
+        are left for the caller to find (:func:`find_non_finite`), since only it knows the
+        images' names. The reconstruction is float32 and not clamped.
         """
         height, width = x.shape[-2:]
         pad_h, pad_w = (-height) % self.downsample, (-width) % self.downsample
