@@ -1,0 +1,114 @@
+"""Reference statistics cache: hits, misses, corruption and atomic writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from wetok_bench.metrics import ref_cache
+from wetok_bench.metrics.fid import FeatureStats
+from wetok_bench.metrics.ref_cache import cache_path, cached_reference_stats, default_cache_dir
+
+KEY = {
+    "images": "sha256-of-image-list",
+    "resolution": 256,
+    "preprocess": "short-side-bilinear-antialias+center-crop",
+    "protocol": "protocol-fingerprint",
+    "feature_kind": "inception-v3-compat",
+    "feature_weights_sha256": "abc123",
+}
+
+
+class Counting:
+    """A compute() that returns fixed statistics and counts its calls."""
+
+    def __init__(self, seed: int = 0) -> None:
+        rng = np.random.default_rng(seed)
+        self.stats = FeatureStats(8).update(torch.from_numpy(rng.normal(size=(30, 8)) + 2.0))
+        self.calls = 0
+
+    def __call__(self) -> FeatureStats:
+        self.calls += 1
+        return self.stats
+
+
+def same_stats(a: FeatureStats, b: FeatureStats) -> bool:
+    return a.n == b.n and torch.equal(a.mean(), b.mean()) and torch.equal(a.covariance(), b.covariance())
+
+
+def test_hit_on_same_key_and_miss_on_changed_key(tmp_path):
+    compute = Counting()
+    first, hit = cached_reference_stats(KEY, compute, tmp_path)
+    assert hit is False and compute.calls == 1
+    # key order does not matter: the file name comes from canonical JSON
+    again, hit = cached_reference_stats(dict(reversed(list(KEY.items()))), compute, tmp_path)
+    assert hit is True and compute.calls == 1
+    assert same_stats(again, compute.stats)
+    other, hit = cached_reference_stats({**KEY, "feature_weights_sha256": "def456"}, Counting(1), tmp_path)
+    assert hit is False
+    assert not same_stats(other, compute.stats)
+    assert len(list(tmp_path.glob("*.pt"))) == 2
+
+
+def test_default_folder_is_under_wetok_bench_home(_isolated_home):
+    assert default_cache_dir() == _isolated_home / "cache" / "reference_stats"
+    cached_reference_stats(KEY, Counting())
+    assert cache_path(KEY).is_file() and cache_path(KEY).parent == default_cache_dir()
+
+
+def test_truncated_file_is_detected_and_recomputed(tmp_path):
+    compute = Counting()
+    cached_reference_stats(KEY, compute, tmp_path)
+    path = cache_path(KEY, tmp_path)
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.warns(UserWarning, match="cannot be read"):
+        stats, hit = cached_reference_stats(KEY, compute, tmp_path)
+    assert hit is False and compute.calls == 2 and same_stats(stats, compute.stats)
+    # overwritten with a good file
+    assert cached_reference_stats(KEY, compute, tmp_path)[1] is True
+
+
+def test_altered_payload_and_foreign_key_are_detected(tmp_path):
+    compute = Counting()
+    cached_reference_stats(KEY, compute, tmp_path)
+    path = cache_path(KEY, tmp_path)
+    record = torch.load(path, weights_only=True)
+    record["state"]["outer"][0, 0] += 1.0
+    torch.save(record, path)
+    with pytest.warns(UserWarning, match="checksum"):
+        assert cached_reference_stats(KEY, compute, tmp_path)[1] is False
+    record = torch.load(path, weights_only=True)
+    record["key"] = record["key"].replace("abc123", "zzz")
+    torch.save(record, path)
+    with pytest.warns(UserWarning, match="key differs"):
+        assert cached_reference_stats(KEY, compute, tmp_path)[1] is False
+    assert compute.calls == 3
+
+
+def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
+    compute = Counting()
+    cached_reference_stats(KEY, compute, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [cache_path(KEY, tmp_path).name]
+
+    # a crash while rewriting a stale file leaves the old bytes in place (never a half-written
+    # file under the final name) and removes the temporary file
+    path = cache_path(KEY, tmp_path)
+    stale = path.read_bytes()[:200]
+    path.write_bytes(stale)
+
+    def failing_save(obj, handle):
+        handle.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ref_cache.torch, "save", failing_save)
+    with pytest.warns(UserWarning), pytest.raises(OSError, match="disk full"):
+        cached_reference_stats(KEY, compute, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert path.read_bytes() == stale
+
+
+def test_compute_must_return_feature_stats(tmp_path):
+    with pytest.raises(TypeError, match="FeatureStats"):
+        cached_reference_stats(KEY, lambda: {"mu": 0}, tmp_path)
+    assert list(tmp_path.iterdir()) == []

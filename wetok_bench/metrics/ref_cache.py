@@ -1,0 +1,121 @@
+"""Cache of reference (original-image) Inception statistics, keyed by everything that defines them.
+
+The reference pass over a dataset's originals is the same for every tokenizer, so its
+:class:`~wetok_bench.metrics.fid.FeatureStats` are stored once per key. The caller's key names
+the image list fingerprint, the preprocessing and resolution, the metric protocol fingerprint,
+the feature kind and the feature weights' sha256; any change gives another file.
+
+File layout: ``<cache_dir>/<sha256 of the canonical key JSON>.pt``, a ``torch.save`` of
+``{"format", "key" (canonical JSON text), "payload_sha256", "state"}`` where ``state`` is
+``FeatureStats.state_dict()``. Files are written to a temporary file in the same folder and
+moved into place with ``os.replace``, so readers never see half a file. On load the key text
+and the payload checksum are verified; a corrupt, truncated or mismatched file is reported with
+a warning, recomputed and overwritten.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from wetok_bench.errors import UsageError
+from wetok_bench.hashing import canonical_json, sha256_json
+from wetok_bench.metrics.fid import FeatureStats
+
+#: Bumped when the file layout or the meaning of the stored states changes.
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """``<WETOK_BENCH_HOME>/cache/reference_stats``."""
+    from wetok_bench.weights import home_dir
+
+    return home_dir() / "cache" / "reference_stats"
+
+
+def cache_path(key: dict, cache_dir: Path | None = None) -> Path:
+    """File that holds (or will hold) the statistics for ``key``."""
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return folder / f"{sha256_json({'format': CACHE_FORMAT, 'key': key})}.pt"
+
+
+def payload_sha256(state: dict[str, torch.Tensor]) -> str:
+    """sha256 over the tensors of ``state`` (names, dtypes, shapes and bytes, in name order)."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
+def cached_reference_stats(
+    key: dict, compute: Callable[[], FeatureStats], cache_dir: Path | None = None
+) -> tuple[FeatureStats, bool]:
+    """Reference statistics for ``key``: from the cache when valid, else ``compute()`` and store.
+
+    Args:
+        key: JSON-serialisable dict naming everything that defines the statistics (image-list
+            fingerprint, preprocessing and resolution, protocol fingerprint, feature kind,
+            feature weights sha256).
+        compute: called on a miss; returns the statistics.
+        cache_dir: folder for the files; default :func:`default_cache_dir`.
+
+    Returns:
+        ``(stats, hit)``: ``hit`` is True when the statistics came from the cache.
+    """
+    if not isinstance(key, dict) or not key:
+        raise UsageError("reference statistics cache key must be a non-empty dict")
+    path = cache_path(key, cache_dir)
+    key_text = canonical_json(key)
+    if path.exists():
+        stats, problem = _read(path, key_text)
+        if stats is not None:
+            return stats, True
+        warnings.warn(f"reference statistics cache {path} is unusable ({problem}); recomputing", stacklevel=2)
+    stats = compute()
+    if not isinstance(stats, FeatureStats):
+        raise TypeError(f"compute() must return FeatureStats, got {type(stats).__name__}")
+    _write(path, key_text, stats)
+    return stats, False
+
+
+def _read(path: Path, key_text: str) -> tuple[FeatureStats | None, str]:
+    """(stats, "") for a valid file, else (None, what is wrong)."""
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - a truncated or foreign file fails in many ways
+        return None, f"cannot be read: {type(error).__name__}"
+    if not isinstance(record, dict) or record.get("format") != CACHE_FORMAT:
+        return None, "unknown format"
+    if record.get("key") != key_text:
+        return None, "stored key differs from the requested key"
+    state = record.get("state")
+    if not isinstance(state, dict) or record.get("payload_sha256") != payload_sha256(state):
+        return None, "payload checksum mismatch"
+    try:
+        return FeatureStats.from_state_dict(state), ""
+    except UsageError as error:
+        return None, str(error)
+
+
+def _write(path: Path, key_text: str, stats: FeatureStats) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = stats.state_dict()
+    record = {"format": CACHE_FORMAT, "key": key_text, "payload_sha256": payload_sha256(state), "state": state}
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(record, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
