@@ -698,7 +698,6 @@ def _save_grids(suite, job, tokenizer, records, rows, folder) -> None:
     image payloads; ``grids/index.json`` lists them with their per-image values.
     """
     from wetok_bench.data.loader import iterate_batches
-    from wetok_bench.results import write_json
 
     grids = suite.settings["grids"]
     by_key = {r.key: r for r in records}
@@ -710,30 +709,26 @@ def _save_grids(suite, job, tokenizer, records, rows, folder) -> None:
     chosen = list(dict.fromkeys(fixed + worst))
     if not chosen:
         return
-    grid_dir = folder / "grids"
-    entries = []
-    index = 0
+    from wetok_bench.protocols import round_to_u8
+    from wetok_bench.report.grids import save_grid
+
+    originals, recons, keys = [], [], []
     for batch in iterate_batches([by_key[key] for key in chosen], job.resolution, 1):
         for i, key in enumerate(batch.keys):
             original = batch.images[i : i + 1].to(tokenizer.device)
             generator = torch.Generator(device=tokenizer.device).manual_seed(_batch_seed(suite.settings["seed"], key))
             recon, _ = tokenizer.reconstruct(suite.protocol.original_float(original), generator=generator)
-            from wetok_bench.protocols import round_to_u8
-
-            name = f"{index:03d}.png"
-            _save_png(original[0], grid_dir / "original" / name)
-            _save_png(round_to_u8(recon[0]), grid_dir / "recon" / name)
-            entries.append({"file": name, "key": key, "fixed": key in fixed, "worst": key in worst,
-                            **{m: row_by_key[key].get(m) for m in ("psnr", "ssim", "lpips")}})
-            index += 1
-    write_json(grid_dir / "index.json", {"rank_metric": rank_metric, "images": entries})
-
-
-def _save_png(image_u8: torch.Tensor, path: Path) -> None:
-    from PIL import Image
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(image_u8.permute(1, 2, 0).cpu().numpy()).save(path)
+            originals.append(original[0].cpu())
+            recons.append(round_to_u8(recon[0]).cpu())
+            keys.append(key)
+    if not keys:
+        return
+    if len({tuple(o.shape) for o in originals}) > 1:
+        return  # "original" resolution with mixed sizes: no common grid
+    save_grid(folder, torch.stack(originals), torch.stack(recons), keys,
+              fixed=[k in fixed for k in keys], worst=[k in worst for k in keys],
+              values=[{m: row_by_key[k].get(m) for m in ("psnr", "ssim", "lpips")} for k in keys],
+              rank_metric=rank_metric)
 
 
 # --- printing and dry runs -----------------------------------------------------------------------------
