@@ -159,3 +159,40 @@ def test_other_protocol_fingerprint_is_unusable(recorded, tmp_path):
     other = _suite(tmp_path / "wetok", protocol="wetok")
     done = _check(other, "--baseline", baseline)
     assert done.exit_code == 2 and "protocol fingerprint" in done.output
+
+
+def _ci_suite_variant(tmp_path, tokenizer_yaml: str):
+    """suites/ci.yaml with its tokenizers replaced and results written under tmp_path."""
+    from conftest import REPO
+
+    text = (REPO / "suites" / "ci.yaml").read_text()
+    head, _, rest = text.partition("tokenizers:\n")
+    tail = rest[rest.index("metrics:"):]
+    path = tmp_path / "ci_variant.yaml"
+    path.write_text(head + "tokenizers:\n" + tokenizer_yaml + tail)
+    return path
+
+
+@pytest.mark.slow
+def test_committed_ci_baseline_reproduces_and_a_degraded_codec_fails(tmp_path):
+    """A real run of the CI suite's JPEG q80 job holds against baselines/ci_baseline.json; the same
+    job name encoding at quality 60 (a deliberately degraded tokenizer) fails on PSNR and SSIM."""
+    from conftest import REPO
+
+    full = json.loads((REPO / "baselines" / "ci_baseline.json").read_text())
+    full["entries"] = [e for e in full["entries"] if e["tokenizer"] == "jpeg-q80"]
+    baseline = tmp_path / "ci_jpeg_q80.json"
+    baseline.write_text(json.dumps(full))
+    runner = CliRunner()
+    honest = _ci_suite_variant(tmp_path, "  - {type: codec, format: jpeg, quality: 80}\n")
+    done = runner.invoke(cli, ["run", str(honest), "--out", str(tmp_path / "ok"), "--quiet"])
+    assert done.exit_code == 0, done.output
+    done = _check(tmp_path / "ok" / "ci", "--baseline", baseline)
+    assert done.exit_code == 0, done.output
+    degraded = _ci_suite_variant(tmp_path, "  - {type: codec, format: jpeg, quality: 60, name: jpeg-q80}\n")
+    done = runner.invoke(cli, ["run", str(degraded), "--out", str(tmp_path / "bad"), "--quiet"])
+    assert done.exit_code == 0, done.output
+    done = _check(tmp_path / "bad" / "ci", "--baseline", baseline)
+    assert done.exit_code == 1, done.output
+    failing = {line.split()[4] for line in done.output.splitlines() if line.startswith("REGRESSION")}
+    assert failing == {"psnr", "ssim"}  # fewer bits too, but that is better, not a regression

@@ -20,7 +20,8 @@ Outcomes and exit codes:
   baseline recorded (the numbers would not be comparable).
 
 Values: ``summary.metrics`` (the runner's means), ``summary.rfid.rfid`` and
-``summary.compression.bits_per_image``. ``inf`` (lossless PSNR) equals ``inf``; ``nan`` always
+``summary.compression.bits_per_image``; ``--record`` keeps those whose direction is known
+(``metric_info`` or the built-in table), leaving auxiliary numbers such as counts out. ``inf`` (lossless PSNR) equals ``inf``; ``nan`` always
 fails.
 """
 
@@ -310,6 +311,10 @@ def _library_versions(jobs: list[JobResult]) -> dict[str, str]:
     return versions
 
 
+def _known_direction(metric: str, info: dict) -> bool:
+    return isinstance((info.get(metric) or {}).get("higher_is_better"), bool) or metric in BUILTIN_HIGHER_IS_BETTER
+
+
 def record_baseline(results_paths: Iterable[str | Path], out_path: str | Path) -> Path:
     """Write a recorded baseline (JSON if ``out_path`` ends in ``.json``, else YAML) from results."""
     out = Path(out_path)
@@ -330,8 +335,9 @@ def record_baseline(results_paths: Iterable[str | Path], out_path: str | Path) -
         previous = protocols.setdefault(str(protocol.get("name")), protocol["fingerprint"])
         if previous != protocol["fingerprint"]:
             raise UsageError(f"results mix two fingerprints of protocol {protocol.get('name')!r}; record one run at a time")
-        values = result_values(summary)
         info = summary.get("metric_info") or {}
+        # only numbers with a known direction can be gated (auxiliary counts are left out)
+        values = {m: v for m, v in result_values(summary).items() if _known_direction(m, info)}
         tokenizer, dataset, resolution = result_key(summary)
         entries.append({
             "tokenizer": tokenizer,
@@ -341,8 +347,8 @@ def record_baseline(results_paths: Iterable[str | Path], out_path: str | Path) -
             "images": (summary.get("counts") or {}).get("images"),
             "metrics": values,
             "metric_info": {
-                m: {"higher_is_better": info.get(m, {}).get("higher_is_better", BUILTIN_HIGHER_IS_BETTER.get(m)),
-                    "unit": info.get(m, {}).get("unit", "bits" if m == "bits_per_image" else "")}
+                m: {"higher_is_better": (info.get(m) or {}).get("higher_is_better", BUILTIN_HIGHER_IS_BETTER.get(m)),
+                    "unit": (info.get(m) or {}).get("unit", "bits" if m == "bits_per_image" else "")}
                 for m in values
             },
         })

@@ -243,6 +243,7 @@ def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: 
             reasons.setdefault(row.rfid_reason or "fewer images than the feature dimension", []).append(row.tokenizer)
     for reason, names in reasons.items():
         notes.append(f"† rFID unreliable ({reason}): {', '.join(names)}.")
+    skipped: dict[tuple[str, str], list[str]] = {}
     for row in board.rows:
         stat = row.stats.get("psnr")
         if stat is not None and stat.n_infinite:
@@ -251,7 +252,9 @@ def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: 
                 "(PSNR = inf), so mean PSNR is inf and has no interval."
             )
         for metric, reason in row.skipped.items():
-            notes.append(f"{row.tokenizer}: {metric} skipped - {reason}")
+            skipped.setdefault((metric, reason), []).append(row.tokenizer)
+    for (metric, reason), names in skipped.items():
+        notes.append(f"{', '.join(names)}: {metric} skipped - {reason}")
         if not (row.job.folder / "per_image.csv").is_file():
             notes.append(f"{row.tokenizer}: per_image.csv missing, summary means shown without interval.")
     for job in failed:
