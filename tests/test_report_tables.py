@@ -139,3 +139,16 @@ def test_markdown_and_html_rows(boards):
     fragment = tables.to_html(table)
     assert fragment.count("<tr>") == 1 + len(table.rows)
     assert 'data-sort="Infinity"' in fragment  # identity's PSNR sorts as +inf
+
+
+def test_failed_jobs_are_noted_not_ranked(tmp_path):
+    import json
+
+    suite = write_synthetic_suite(tmp_path, datasets={"coco-sample": ("coco", 8)})
+    path = suite / "sd-vae-ft-mse__coco-sample__256" / "summary.json"
+    summary = json.loads(path.read_text())
+    summary.update(status="failed", error="tokenizer returned NaN")
+    path.write_text(json.dumps(summary))
+    (board,) = build_leaderboards(load_results([suite]), n_resamples=20)
+    assert "sd-vae-ft-mse" not in [r.name for r in board.rows] and len(board.rows) == 6
+    assert "sd-vae-ft-mse: job failed - tokenizer returned NaN" in board.notes
