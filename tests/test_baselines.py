@@ -42,7 +42,7 @@ def test_published_records_carry_their_source():
         assert record.citation and record.url.startswith("https://") and record.protocol_notes
     # the figures of the WeTok abstract (references.md), as recorded
     wetok = {(r.model, r.metric): r.value for r in published.records if r.source == "wetok-paper"}
-    assert wetok[("flux-vae", "rfid")] == 0.18 and wetok[("wetok-general-cr768", "rfid")] == 3.49
+    assert wetok[("flux-vae", "rfid")] == 0.18 and wetok[("wetok-general-c768", "rfid")] == 3.49
     assert any("to be filled from the paper" in what for _, what in published.pending)
 
 

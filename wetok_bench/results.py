@@ -48,6 +48,8 @@ from wetok_bench.errors import UsageError
 from wetok_bench.metrics.aggregate import jsonable
 
 SCHEMA_VERSION = 1
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 SUMMARY_FILE = "summary.json"
 PER_IMAGE_FILE = "per_image.csv"
 MANIFEST_FILE = "manifest.json"
@@ -76,6 +78,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
