@@ -18,7 +18,6 @@ is an error.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -27,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wetok_bench.errors import MissingWeightsError, UsageError
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256
 
 
 @dataclass(frozen=True)
@@ -159,22 +158,7 @@ def verify(spec: WeightsFile, path: Path) -> bool:
     """True when ``path`` matches the recorded sha256 (or its prefix); cached per size+mtime."""
     if spec.sha256 is None and spec.sha256_prefix is None:
         return path.stat().st_size > 0
-    stat = path.stat()
-    stamp = path.with_name(path.name + ".sha256.json")
-    key = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    digest = None
-    try:
-        cached = json.loads(stamp.read_text())
-        if {k: cached.get(k) for k in key} == key:
-            digest = cached["sha256"]
-    except (OSError, ValueError, KeyError):
-        pass
-    if digest is None:
-        digest = sha256_file(path)
-        try:
-            stamp.write_text(json.dumps({**key, "sha256": digest}))
-        except OSError:
-            pass  # a read-only folder (CI's shared weights) only costs a re-hash next time
+    digest = cached_sha256(path)
     if spec.sha256 is not None:
         return digest == spec.sha256
     return digest.startswith(spec.sha256_prefix or "")

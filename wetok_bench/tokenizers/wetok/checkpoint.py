@@ -19,7 +19,6 @@ only the tensors the model uses are copied into it, and the mapping is dropped a
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch
 from torch import nn
 
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256
 
 EMA_PREFIX = "model_ema."
 #: Parts whose EMA weights may be absent (frozen during stage-2 training): raw weights are used.
@@ -149,33 +148,5 @@ def load_weights(model: nn.Module, path: str | os.PathLike, *, use_ema: bool = T
 
 
 def checkpoint_sha256(path: str | os.PathLike) -> str:
-    """Full sha256 of a checkpoint, cached in ``<file>.sha256.json`` keyed by size and mtime.
-
-    Hashing a multi-GB release takes tens of seconds, so it is done once per file version; a
-    read-only folder only costs a re-hash per process (the value is also cached in memory).
-    """
-    path = Path(path).resolve()
-    stat = path.stat()
-    stamp = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
-    memo_key = (str(path), stat.st_size, stat.st_mtime_ns)
-    if memo_key in _SHA_MEMO:
-        return _SHA_MEMO[memo_key]
-    sidecar = path.with_name(path.name + ".sha256.json")
-    digest = None
-    try:
-        cached = json.loads(sidecar.read_text())
-        if {k: cached.get(k) for k in stamp} == stamp:
-            digest = str(cached["sha256"])
-    except (OSError, ValueError, KeyError, AttributeError):
-        pass
-    if digest is None:
-        digest = sha256_file(path)
-        try:
-            sidecar.write_text(json.dumps({**stamp, "sha256": digest}))
-        except OSError:
-            pass
-    _SHA_MEMO[memo_key] = digest
-    return digest
-
-
-_SHA_MEMO: dict[tuple[str, int, int], str] = {}
+    """Full sha256 of a checkpoint, cached per file version (:func:`~wetok_bench.hashing.cached_sha256`)."""
+    return cached_sha256(path)
