@@ -8,6 +8,7 @@ Every command turns its flags into a call of one library function. Errors the us
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -35,6 +36,9 @@ class _Group(click.Group):
             sys.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
+        except BrokenPipeError:  # output piped into `head` and the like
+            sys.stderr = open(os.devnull, "w")
+            sys.exit(0)
         except Exception as error:  # noqa: BLE001 - the last resort keeps the one-line promise
             if ctx.find_root().params.get("debug"):
                 raise
@@ -157,24 +161,12 @@ def list_tokenizers() -> None:
 
 
 def _card_state(card) -> str:
-    from wetok_bench.errors import WetokBenchError
-    from wetok_bench.weights import resolve_checkpoint
+    """``present`` / ``missing`` for checkpoints on the Hugging Face hub (looked up locally only)."""
+    from wetok_bench.weights import checkpoint_present
 
     if not card.source.startswith("hf://"):
         return "-"
-    try:
-        resolve_checkpoint(card.source) if _offline_lookup() else None
-    except WetokBenchError:
-        return "missing"
-    return "present"
-
-
-def _offline_lookup() -> bool:
-    """Card checks never download: they only look in the local caches."""
-    import os
-
-    os.environ.setdefault("WETOK_BENCH_OFFLINE", "1")
-    return True
+    return "present" if checkpoint_present(card.source) else "missing"
 
 
 @list_group.command("protocols")

@@ -238,12 +238,12 @@ def expand_names(names: list[str]) -> list[str]:
 HF_PREFIX = "hf://"
 
 
-def resolve_checkpoint(location: str | os.PathLike, *, what: str = "checkpoint") -> Path:
+def resolve_checkpoint(location: str | os.PathLike, *, what: str = "checkpoint", download: bool = True) -> Path:
     """Local path of a tokenizer checkpoint given as a path or ``hf://owner/repo/path/in/repo``.
 
     Paths expand ``~`` and ``${VAR}``. ``hf://`` locations are looked up in the Hugging Face
     cache first and downloaded only when online; when neither works the error names the repo,
-    the file and how to place it offline.
+    the file and how to place it offline. ``download=False`` only looks locally.
     """
     text = os.fspath(location)
     if not text.startswith(HF_PREFIX):
@@ -264,7 +264,7 @@ def resolve_checkpoint(location: str | os.PathLike, *, what: str = "checkpoint")
         hf_hub_download = None
     if hf_hub_download is not None:
         for local_only in (True, False):
-            if not local_only and offline():
+            if not local_only and (offline() or not download):
                 break
             try:
                 return Path(hf_hub_download(repo_id, filename, local_files_only=local_only))
@@ -275,3 +275,29 @@ def resolve_checkpoint(location: str | os.PathLike, *, what: str = "checkpoint")
         f"download https://huggingface.co/{repo_id}/resolve/main/{filename} and put it at "
         f"{local_copy} (or give its local path in the suite)"
     )
+
+
+def checkpoint_present(location: str) -> bool:
+    """Whether a checkpoint location is available locally, without downloading anything.
+
+    Paths must exist; ``hf://owner/repo/file`` must be in the Hugging Face cache (or under the
+    weights folder); ``hf://owner/repo[/subfolder]`` (a repo or folder, as diffusers and Cosmos
+    cards name them) needs a snapshot of that repo in the cache.
+    """
+    try:
+        resolve_checkpoint(location, download=False)
+        return True
+    except (UsageError, MissingWeightsError):
+        pass
+    text = os.fspath(location)
+    if not text.startswith(HF_PREFIX):
+        return False
+    owner_repo = text[len(HF_PREFIX):].split("/")[:2]
+    if len(owner_repo) < 2:
+        return False
+    try:
+        from huggingface_hub import constants
+    except ImportError:  # pragma: no cover
+        return False
+    snapshots = Path(constants.HF_HUB_CACHE) / f"models--{owner_repo[0]}--{owner_repo[1]}" / "snapshots"
+    return snapshots.is_dir() and any(snapshots.iterdir())
