@@ -55,7 +55,7 @@ def rel_err(ours: torch.Tensor, reference: torch.Tensor) -> float:
 def test_compat_features_equal_torch_fidelity_extractor(fidelity_inception_weights, photos):
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    images = nchw(photo_crops(photos, 2, 64, seed=1))
+    images = nchw(photo_crops(photos, 1, 64, seed=1))
     reference = FeatureExtractorInceptionV3(
         "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(fidelity_inception_weights)
     )
@@ -63,7 +63,7 @@ def test_compat_features_equal_torch_fidelity_extractor(fidelity_inception_weigh
         (expected,) = reference(images)
     extractor = build_inception("inception-v3-compat", fidelity_inception_weights)
     features = extractor(images)
-    assert features.dtype == torch.float64 and tuple(features.shape) == (2, 2048)
+    assert features.dtype == torch.float64 and tuple(features.shape) == (1, 2048)
     assert float(expected.std()) > 1e-3  # random weights that do not collapse the features
     assert rel_err(features, expected) < 1e-6
     assert (extractor.kind, extractor.dim) == ("inception-v3-compat", 2048)
@@ -128,14 +128,14 @@ def test_pytorch_fid_port_matches_cleanfid_module_run_the_pytorch_fid_way(pytorc
     reference = InceptionV3([InceptionV3.BLOCK_INDEX_BY_DIM[dim]], resize_input=False).eval()
 
     # protocol 'wetok': float images in [-1, 1] enter the Inception as (x + 1) / 2
-    signed = nchw(photo_crops(photos, 2, 40, seed=4)).float() / 127.5 - 1.0
+    signed = nchw(photo_crops(photos, 1, 40, seed=4)).float() / 127.5 - 1.0
     images = (signed + 1.0) / 2.0
     with torch.no_grad():
         # pytorch-fid: bilinear resize to 299 (align_corners=False), then 2x - 1 inside the module
         (expected,) = reference(F.interpolate(images, size=(299, 299), mode="bilinear", align_corners=False))
         expected = F.adaptive_avg_pool2d(expected, (1, 1)).flatten(1)
     features = build_inception("pytorch-fid", pytorch_fid_inception_weights, feature_dim=dim)(images)
-    assert tuple(features.shape) == (2, dim) and features.dtype == torch.float64
+    assert tuple(features.shape) == (1, dim) and features.dtype == torch.float64
     assert float(expected.std()) > 1e-3
     assert rel_err(features, expected) < 1e-5
 

@@ -24,7 +24,6 @@ once for a reference set that is compared with many others.
 
 from __future__ import annotations
 
-import math
 from typing import Union
 
 import torch
@@ -296,7 +295,7 @@ def fid_result(ref: Moments | FrechetReference, other: FeatureStats, *, ref_n: i
         if count is not None and count < dim
     ]
     return {
-        KEY_RFID: value if math.isfinite(value) else float("nan"),
+        KEY_RFID: value,
         KEY_N_REF: n_ref,
         KEY_N: n,
         KEY_FEATURE_DIM: dim,
