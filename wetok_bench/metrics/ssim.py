@@ -37,6 +37,8 @@ UNIFORM_SIZE = 7
 # Filtered planes held at once are bounded so large images do not exhaust memory: the batch is
 # processed in chunks of at most this many float64 values per filtered quantity.
 _MAX_VALUES_PER_CHUNK = 1 << 23
+# Output columns per band-matrix product (see _filter_last_dim); 32 was fastest at 256 and 1024 px.
+_BLOCK = 32
 
 
 def window_1d(window: Literal["gaussian", "uniform"]) -> tuple[torch.Tensor, bool]:
@@ -51,19 +53,43 @@ def window_1d(window: Literal["gaussian", "uniform"]) -> tuple[torch.Tensor, boo
     raise UsageError(f"unknown SSIM window {window!r} (known: gaussian, uniform)")
 
 
+def _band_matrix(taps: torch.Tensor, block: int) -> torch.Tensor:
+    """(block + k - 1) x block matrix whose column j holds the taps at rows j .. j + k - 1."""
+    k = taps.numel()
+    band = torch.zeros(block + k - 1, block, dtype=taps.dtype, device=taps.device)
+    cols = torch.arange(block, device=taps.device)
+    for i in range(k):
+        band[cols + i, cols] = taps[i]
+    return band
+
+
+def _filter_last_dim(x: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    """Valid 1-D correlation with ``taps`` along the last dimension (length shrinks by k - 1).
+
+    Done as a matrix product of overlapping windows with a small band matrix: far faster in
+    float64 than a grouped ``conv2d`` on CPU (which has no fast double path) and on GPU alike.
+    """
+    k = taps.numel()
+    length = x.shape[-1]
+    valid = length - k + 1
+    block = min(_BLOCK, valid)
+    n_blocks = -(-valid // block)
+    pad = n_blocks * block + k - 1 - length
+    if pad:  # outputs that read the padding are cut off below
+        x = F.pad(x, (0, pad))
+    windows = x.unfold(-1, block + k - 1, block)
+    return (windows @ _band_matrix(taps, block)).flatten(-2)[..., :valid]
+
+
 def _filter_valid(planes: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
     """Separable filtering of N x P x H x W planes, keeping only fully covered pixels."""
-    channels = planes.shape[1]
-    k = taps.numel()
-    horizontal = taps.view(1, 1, 1, k).expand(channels, 1, 1, k)
-    vertical = taps.view(1, 1, k, 1).expand(channels, 1, k, 1)
-    out = F.conv2d(planes, horizontal, groups=channels)
-    return F.conv2d(out, vertical, groups=channels)
+    rows = _filter_last_dim(planes, taps)
+    return _filter_last_dim(rows.transpose(-1, -2), taps).transpose(-1, -2)
 
 
 def _ssim_chunk(x: torch.Tensor, y: torch.Tensor, taps: torch.Tensor, sample_cov: bool, data_range: float) -> torch.Tensor:
     c = x.shape[1]
-    # One grouped convolution filters all five quantities of every channel at once.
+    # One filtering pass covers all five quantities of every channel at once.
     stacked = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     ux, uy, uxx, uyy, uxy = _filter_valid(stacked, taps).split(c, dim=1)
     n = taps.numel() ** 2
