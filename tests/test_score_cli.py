@@ -159,3 +159,24 @@ def test_unknown_metric_lists_valid_ones(tmp_path, folders):
     result = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--metrics", "psnr,fid", "--out", str(tmp_path / "o.json")])
     assert result.exit_code == 2
     assert "fid" in result.stderr and "psnr, ssim, lpips, rfid" in result.stderr
+
+
+def test_score_wetok_lpips_both_backbones(tmp_path, folders):
+    ref, rec = folders
+    alex = random_backbone_file("alex", tmp_path / "w" / "alex.pth")
+    vgg = random_backbone_file("vgg", tmp_path / "w" / "vgg.pth")
+    base = ("score", ref, rec, "--protocol", "wetok", "--metrics", "lpips", "--device", "cpu")
+    one = CliRunner().invoke(cli, [str(a) for a in (*base, "--lpips-weights", alex, "--out", tmp_path / "x.json")])
+    assert one.exit_code == 2 and "one weights file per backbone" in one.stderr
+
+    out = tmp_path / "scores.json"
+    result = invoke(*base, "--lpips-weights", f"alex={alex}", "--lpips-weights", f"vgg={vgg}", "--out", out)
+    assert result.exit_code == 0, result.output
+    data = strict_json(out.read_text())
+    assert set(data["means"]) == {"lpips", "lpips_vgg"}
+    to_t = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float() / 127.5 - 1  # noqa: E731
+    for net, key in (("alex", "lpips"), ("vgg", "lpips_vgg")):
+        reference = lpips_package_reference(net, alex if net == "alex" else vgg)
+        for row in data["per_image"]:
+            expected = reference(to_t(load(ref / row["path"])), to_t(load(rec / row["recon_path"]))).item()
+            assert row[key] == pytest.approx(expected, abs=1e-6), (net, row["path"])
