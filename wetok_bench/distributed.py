@@ -58,13 +58,18 @@ def shutdown(ctx: DistContext) -> None:
         dist.destroy_process_group()
 
 
-def rank_slice(items: Sequence[T], ctx: DistContext) -> Sequence[T]:
-    """The contiguous part of ``items`` this rank measures: ``[n*r//w, n*(r+1)//w)``.
+def rank_slice(items: Sequence[T], ctx: DistContext, unit: int = 1) -> Sequence[T]:
+    """The contiguous part of ``items`` this rank measures, cut at multiples of ``unit``.
 
-    Slices of all ranks are disjoint and cover ``items`` exactly once.
+    ``items`` is taken as ``u = ceil(n / unit)`` blocks of ``unit`` items (the last may be
+    shorter); rank r gets blocks ``[u*r//w, u*(r+1)//w)``. Slices of all ranks are disjoint and
+    cover ``items`` exactly once. With ``unit`` = the batch size, every batch is the batch one
+    process would form, so per-image values do not depend on the number of ranks.
     """
-    n = len(items)
-    return items[n * ctx.rank // ctx.world_size : n * (ctx.rank + 1) // ctx.world_size]
+    n, unit = len(items), max(1, int(unit))
+    blocks = -(-n // unit)
+    lo, hi = blocks * ctx.rank // ctx.world_size, blocks * (ctx.rank + 1) // ctx.world_size
+    return items[min(n, lo * unit) : min(n, hi * unit)]
 
 
 def all_reduce_sum_(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:

@@ -5,8 +5,9 @@ For each dataset x resolution the originals' Inception statistics come from the 
 the images once: decode -> uint8 originals -> ``tokenizer.reconstruct`` -> the protocol's views
 -> per-image PSNR/SSIM/LPIPS rows and the reconstructions' float64 Inception sums.
 
-Resumability: a rank's slice is cut into shards of ``shard_size`` images; each finished shard
-(rows, skipped files and partial sums) is written atomically under ``<job>/.partial/``. A run
+Resumability: a rank's slice is cut into shards of ``shard_size`` images (rounded up to whole
+batches); each finished shard (rows, skipped files and partial sums) is written atomically
+under ``<job>/.partial/``. A run
 started again with the same command reuses every shard whose fingerprint (suite, protocol,
 tokenizer, dataset, world size, shard size) matches and recomputes the rest; a changed
 fingerprint discards the partial state instead of mixing it in.
@@ -168,7 +169,8 @@ class ReferenceStore:
         from wetok_bench.data.loader import iterate_batches
         from wetok_bench.metrics.fid import FeatureStats
 
-        mine = D.rank_slice(records, self.ctx)
+        # Slices cut at batch boundaries: the same batches as one process, hence the same features.
+        mine = D.rank_slice(records, self.ctx, unit=self.suite.settings["batch_size"])
         stats = None
         bar = Progress(len(mine), label, enabled=self.progress and self.ctx.is_main)
         for batch in iterate_batches(mine, resolution, self.suite.settings["batch_size"], **_loader_kwargs(self.suite, self.evaluator)):
@@ -285,11 +287,16 @@ class JobRunner:
         from wetok_bench.data.loader import iterate_batches
 
         self._prepare_partial()
-        mine = list(D.rank_slice(records, self.ctx))
-        size = self.suite.settings["shard_size"]
+        batch = self.suite.settings["batch_size"]
+        mine = list(D.rank_slice(records, self.ctx, unit=batch))
+        # Slices and shards are cut at batch boundaries, so every batch holds the images one
+        # process would batch together: per-image values do not depend on the number of ranks.
+        size = math.ceil(self.suite.settings["shard_size"] / batch) * batch
         # Every rank walks the same number of shards (the largest slice's), so the per-shard
         # failure exchange below always pairs up; a rank with fewer images gets empty shards.
-        n_shards = math.ceil(math.ceil(len(records) / self.ctx.world_size) / size)
+        largest = max(len(D.rank_slice(records, D.DistContext(r, self.ctx.world_size), unit=batch))
+                      for r in range(self.ctx.world_size))
+        n_shards = math.ceil(largest / size)
         shards = [mine[i * size : (i + 1) * size] for i in range(n_shards)]
         merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0, "computed": 0}
         bar = Progress(len(mine), f"{self.job.id}", enabled=self.progress and self.ctx.is_main)
@@ -794,25 +801,18 @@ def describe_dry_run(suite: Suite, only: Sequence[str] | None = None, num_images
 
 
 def _describe_spec(spec: dict) -> str:
-    from wetok_bench.weights import resolve_checkpoint
-
     from wetok_bench.tokenizers.cards import known_cards
+    from wetok_bench.weights import checkpoint_present
 
     parts = []
     card = known_cards().get(spec.get("model")) if isinstance(spec.get("model"), str) else None
     if card is not None and card.source.startswith("hf://") and not any(k in spec for k in ("checkpoint", "path", "pretrained")):
-        try:
-            parts.append(f"weights={resolve_checkpoint(card.source)}")
-        except WetokBenchError:
-            parts.append(f"weights={card.source} (MISSING)")
+        parts.append(f"weights={card.source}" + ("" if checkpoint_present(card.source) else " (MISSING)"))
     for key, value in spec.items():
         if key in ("type", "name"):
             continue
         text = f"{key}={value}"
-        if key in ("checkpoint", "encoder", "decoder", "path") and isinstance(value, str):
-            try:
-                resolve_checkpoint(value)
-            except WetokBenchError:
-                text += " (MISSING)"
+        if key in ("checkpoint", "encoder", "decoder", "path") and isinstance(value, str) and not checkpoint_present(value):
+            text += " (MISSING)"
         parts.append(text)
     return ", ".join(parts) or "(defaults)"

@@ -1,0 +1,115 @@
+"""torchrun on CPU (gloo, 2 processes) gives the single-process results: same per-image values
+bit for bit, same counts, every image measured once, and the same statistics in float64."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from helpers_inception import write_fidelity_inception_weights
+from helpers_lpips import random_backbone_file
+from helpers_runs import CORRUPT, cli_env, photo_folder, read_rows, run_here
+
+pytest.importorskip("torch.distributed.run")
+pytestmark = pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
+
+JOB = "jpeg-q30__imgs__64"
+
+
+def _reference_stats(home: Path):
+    """The reference-statistics cache file a run left in ``home`` (exactly one dataset)."""
+    from wetok_bench.metrics.fid import FeatureStats
+
+    (path,) = (home / "cache" / "reference_stats").glob("*.pt")
+    return FeatureStats.from_state_dict(torch.load(path, weights_only=True)["state"])
+
+
+def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home):
+    # 8 photos + 1 corrupt file = 9 records: an odd count, so the ranks' slices differ in size
+    # (with batch_size 2 they are cut at batch boundaries: 4 and 5 records).
+    images = photo_folder(tmp_path / "images", photos, count=8)
+    weights = tmp_path / "weights"
+    suite = {
+        "name": "dist",
+        "datasets": [{"type": "folder", "name": "imgs", "root": str(images)}],
+        "tokenizers": [{"type": "codec", "format": "jpeg", "quality": 30}],
+        "metrics": ["psnr", "ssim", "lpips", "rfid"],
+        "resolution": 64,
+        "batch_size": 2,
+        "shard_size": 3,
+        "num_workers": 0,
+        "device": "cpu",
+        "output": str(tmp_path / "unused"),
+        "weights": {
+            "inception": str(write_fidelity_inception_weights(weights / "inception.pth")),
+            "lpips_alex": str(random_backbone_file("alex", weights / "alex.pth")),
+        },
+    }
+    suite_file = tmp_path / "suite.yaml"
+    suite_file.write_text(yaml.safe_dump(suite))
+
+    single = run_here(suite_file, tmp_path / "one")
+    assert single.exit_code == 0
+
+    # The distributed run gets its own cache home: it must compute the reference statistics
+    # across both ranks, not read the single run's.
+    home = tmp_path / "home2"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "wetok_bench", "run", str(suite_file), "--quiet", "--out", str(tmp_path / "two")]
+    result = subprocess.run(command, env=cli_env(home), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.stdout.count(JOB) == 1  # only rank 0 prints the table
+
+    one, two = tmp_path / "one" / "dist" / JOB, tmp_path / "two" / "dist" / JOB
+    rows_one, rows_two = read_rows(one), read_rows(two)
+    # Bit-identical per-image values (the CSV text holds the full float repr), same order.
+    assert rows_two == rows_one
+    keys = [r["key"] for r in rows_two]
+    expected = sorted(p.name for p in images.iterdir() if p.name != CORRUPT)
+    assert sorted(keys) == expected and len(set(keys)) == len(keys) == 8
+
+    s1, s2 = (json.loads((f / "summary.json").read_text()) for f in (one, two))
+    m2 = json.loads((two / "manifest.json").read_text())
+    assert m2["world_size"] == 2 and m2["images"] == 8
+    assert s2["counts"] == s1["counts"] == {"images": 8, "skipped": 1, "selected": 9, "reference_images": 8}
+    assert s2["skipped_files"] == s1["skipped_files"] and [s["key"] for s in s2["skipped_files"]] == [CORRUPT]
+    for name in ("psnr", "ssim", "lpips"):
+        assert s2["metrics"][name] == s1["metrics"][name]  # means of identical values in the same order
+
+    # Reference statistics: per-rank float64 sums, all-reduced, equal the one-process sums to
+    # float64 rounding (different shift and summation order only).
+    ref1, ref2 = _reference_stats(_isolated_home), _reference_stats(home)
+    assert ref1.n == ref2.n == 8
+    torch.testing.assert_close(ref2.mean(), ref1.mean(), rtol=1e-12, atol=1e-15)
+    torch.testing.assert_close(ref2.covariance(), ref1.covariance(), rtol=1e-10, atol=1e-15)
+
+    # rFID: with 8 images against 2048 features both covariances are rank-deficient, and the
+    # trace of the matrix square root turns float64 rounding of their ~1e-16 eigenvalues into
+    # ~1e-7 of absolute noise: merely splitting the same float64 features in two sums moves the
+    # distance by ~1e-7 relative at n = 8, by ~6e-15 at n = 3000 (measured with synthetic
+    # features). The 1e-9 relative bound belongs to well-conditioned statistics; the sums
+    # themselves are checked tightly above, and 2e-5 still fails a lost or duplicated image.
+    assert s2["metrics"]["rfid"] == pytest.approx(s1["metrics"]["rfid"], rel=2e-5)
+    assert s1["rfid"]["n"] == s2["rfid"]["n"] == s1["rfid"]["n_ref"] == 8
+
+    assert not (two / ".partial").exists() and not (tmp_path / "two" / "dist" / ".wetok-bench.lock").exists()
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 8])
+@pytest.mark.parametrize("unit", [1, 2, 5])
+def test_rank_slices_cover_once_at_batch_boundaries(world, unit):
+    from wetok_bench.distributed import DistContext, rank_slice
+
+    for n in range(0, 23):
+        items = list(range(n))
+        slices = [rank_slice(items, DistContext(rank=r, world_size=world), unit=unit) for r in range(world)]
+        assert [i for s in slices for i in s] == items  # disjoint, in order, each item once
+        assert all(s[0] % unit == 0 for s in slices if s)  # every slice starts a batch
+        sizes = sorted(len(s) for s in slices)
+        assert sizes[-1] - sizes[0] <= unit  # balanced to within one batch
