@@ -63,10 +63,18 @@ class NaNTokenizer(_Blur):
 
 
 class Slow(_Blur):
-    """Sleeps ``$TEST_SLOW_S`` seconds per batch, so a test can kill a run mid-way."""
+    """Sleeps ``$TEST_SLOW_S`` seconds per batch, so a test can kill a run mid-way.
+
+    With ``$TEST_CALL_LOG`` set, each call appends a line (the batch size) to that file, so a
+    test can count how many images a resumed run measured again.
+    """
 
     def reconstruct(self, x, *, generator=None):
         time.sleep(float(os.environ.get("TEST_SLOW_S", "0.3")))
+        log = os.environ.get("TEST_CALL_LOG")
+        if log:
+            with open(log, "a") as handle:
+                handle.write(f"{x.shape[0]}\n")
         return super().reconstruct(x, generator=generator)
 
 

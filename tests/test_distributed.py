@@ -4,8 +4,10 @@ bit for bit, same counts, every image measured once, and the same statistics in 
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,11 +17,24 @@ import yaml
 from helpers_inception import write_fidelity_inception_weights
 from helpers_lpips import random_backbone_file
 from helpers_runs import CORRUPT, cli_env, photo_folder, read_rows, run_here
+from wetok_bench.lock import LOCK_FILE
 
 pytest.importorskip("torch.distributed.run")
 pytestmark = pytest.mark.skipif(not torch.distributed.is_gloo_available(), reason="torch built without gloo")
 
 JOB = "jpeg-q30__imgs__64"
+
+
+def _write(path: Path, suite: dict) -> Path:
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def _torchrun(suite_file: Path, out: Path, home: Path) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc_per_node=2 -m wetok_bench run SUITE`` on CPU (gloo)."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               "-m", "wetok_bench", "run", str(suite_file), "--quiet", "--out", str(out)]
+    return subprocess.run(command, env=cli_env(home), capture_output=True, text=True, timeout=300)
 
 
 def _reference_stats(home: Path):
@@ -51,8 +66,7 @@ def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home)
             "lpips_alex": str(random_backbone_file("alex", weights / "alex.pth")),
         },
     }
-    suite_file = tmp_path / "suite.yaml"
-    suite_file.write_text(yaml.safe_dump(suite))
+    suite_file = _write(tmp_path / "suite.yaml", suite)
 
     single = run_here(suite_file, tmp_path / "one")
     assert single.exit_code == 0
@@ -60,9 +74,7 @@ def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home)
     # The distributed run gets its own cache home: it must compute the reference statistics
     # across both ranks, not read the single run's.
     home = tmp_path / "home2"
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               "-m", "wetok_bench", "run", str(suite_file), "--quiet", "--out", str(tmp_path / "two")]
-    result = subprocess.run(command, env=cli_env(home), capture_output=True, text=True, timeout=300)
+    result = _torchrun(suite_file, tmp_path / "two", home)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert result.stdout.count(JOB) == 1  # only rank 0 prints the table
 
@@ -99,6 +111,29 @@ def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home)
     assert s1["rfid"]["n"] == s2["rfid"]["n"] == s1["rfid"]["n_ref"] == 8
 
     assert not (two / ".partial").exists() and not (tmp_path / "two" / "dist" / ".wetok-bench.lock").exists()
+
+
+def test_torchrun_on_a_locked_folder_stops_every_rank_with_the_message(tmp_path, photos):
+    images = photo_folder(tmp_path / "images", photos, count=3)
+    suite_file = _write(tmp_path / "suite.yaml", {
+        "name": "dist", "datasets": [{"type": "folder", "root": str(images)}], "tokenizers": [{"type": "identity"}],
+        "metrics": ["psnr"], "resolution": 64, "num_workers": 0, "device": "cpu"})
+    folder = tmp_path / "out" / "dist"
+    folder.mkdir(parents=True)
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        holder = {"host": socket.gethostname(), "pid": owner.pid, "started": time.time()}
+        (folder / LOCK_FILE).write_text(json.dumps(holder))
+        result = _torchrun(suite_file, tmp_path / "out", tmp_path / "home")
+    finally:
+        owner.kill()
+        owner.wait()
+    assert result.returncode != 0
+    # Both ranks stop on the lock's message; none is left to die in a collective.
+    assert result.stderr.count(f"is in use by another run (pid {owner.pid}") == 2, result.stderr[-3000:]
+    assert "internal error" not in result.stderr and "Connection reset" not in result.stderr
+    assert json.loads((folder / LOCK_FILE).read_text()) == holder  # the owner's lock is untouched
+    assert [p.name for p in folder.iterdir()] == [LOCK_FILE]  # nothing written
 
 
 @pytest.mark.parametrize("world", [1, 2, 3, 8])

@@ -472,9 +472,18 @@ def run_suite(
         dev = resolve_device(device_name, ctx)
         out_dir = Path(os.path.expandvars(str(out or suite.settings["output"]))).expanduser() / suite.name
         jobs = select_jobs(suite, only)
-        lock = FolderLock(out_dir) if ctx.is_main else contextlib.nullcontext()
-        with lock:
-            D.barrier(ctx)
+        with contextlib.ExitStack() as held:
+            refused = None
+            if ctx.is_main:
+                try:
+                    held.enter_context(FolderLock(out_dir))
+                except UsageError as error:
+                    refused = str(error)
+            # Every rank learns whether rank 0 got the lock, so all of them stop with its message
+            # (a rank left waiting in a collective would die of a torn connection instead).
+            refused = D.broadcast_object(refused, ctx)
+            if refused is not None:
+                raise UsageError(refused)
             return RunReport(suite, _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress), out_dir)
     finally:
         D.shutdown(ctx)
