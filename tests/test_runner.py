@@ -27,6 +27,7 @@ from wetok_bench.suite import parse_suite
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 import plugin_tokenizers  # noqa: E402
+from helpers_inception import fidelity_inception_weights  # noqa: E402,F401  (session fixture)
 
 
 @pytest.fixture
@@ -133,14 +134,24 @@ def test_same_values_as_score_command(image_folder, tmp_path):
         assert float(values["ssim"]) == pytest.approx(float(rows[original_key]["ssim"]), abs=1e-9)
 
 
-def test_batch_size_independent_and_deterministic(image_folder, tmp_path):
-    run_suite(_suite(image_folder, tmp_path / "a", batch_size=1), only=["jpeg-q40"], progress=False)
-    run_suite(_suite(image_folder, tmp_path / "b", batch_size=5), only=["jpeg-q40"], progress=False)
-    a, b = (_rows(tmp_path / x / "t" / "jpeg-q40__imgs__64") for x in "ab")
-    assert [r["key"] for r in a] == [r["key"] for r in b]
+def test_batch_size_independent_and_deterministic(image_folder, tmp_path, fidelity_inception_weights):
+    from helpers_lpips import random_backbone_file
+
+    metrics = {"metrics": ["psnr", "ssim", "lpips", "rfid"],
+               "weights": {"inception": str(fidelity_inception_weights),
+                           "lpips_alex": str(random_backbone_file("alex", tmp_path / "alex.pth"))}}
+    outcomes = {}
+    for name, batch in (("a", 1), ("b", 5), ("c", 5)):
+        report = run_suite(_suite(image_folder, tmp_path / name, batch_size=batch, **metrics), only=["jpeg-q40"], progress=False)
+        outcomes[name] = report.outcomes[0].summary
+    a, b, c = (_rows(tmp_path / x / "t" / "jpeg-q40__imgs__64") for x in "abc")
+    assert a and [r["key"] for r in a] == [r["key"] for r in b]
+    assert b == c  # same suite, same seed: identical per-image values
     for ra, rb in zip(a, b):
-        assert float(ra["psnr"]) == pytest.approx(float(rb["psnr"]), abs=1e-5)
-        assert float(ra["ssim"]) == pytest.approx(float(rb["ssim"]), abs=1e-5)
+        for metric in ("psnr", "ssim", "lpips"):
+            assert float(ra[metric]) == pytest.approx(float(rb[metric]), abs=1e-5)
+    assert outcomes["a"]["rfid"]["unreliable"]  # 7 images, 2048 features
+    assert outcomes["a"]["metrics"]["rfid"] == pytest.approx(outcomes["b"]["metrics"]["rfid"], rel=1e-6)
 
 
 def test_failing_tokenizer_fails_its_job_only(image_folder, tmp_path, plugins, monkeypatch):
