@@ -124,7 +124,8 @@ class ReconstructionEvaluator:
             from wetok_bench.metrics.inception import build_inception
 
             self.inception = build_inception(self.protocol.fid_extractor, inception_weights, device=self.device)
-            self._recon_stats = FeatureStats(self.inception.dim)
+            # kept where the features are made: no per-batch copies, and NCCL reduces CUDA tensors
+            self._recon_stats = FeatureStats(self.inception.dim, device=self.device)
 
     # --- per batch -----------------------------------------------------------------------
 
@@ -187,7 +188,7 @@ class ReconstructionEvaluator:
     def reset(self) -> None:
         """Forget the reconstructions seen so far (the networks stay loaded)."""
         if self._recon_stats is not None:
-            self._recon_stats = FeatureStats(self._recon_stats.dim)
+            self._recon_stats = FeatureStats(self._recon_stats.dim, device=self.device)
 
     def compute(self, reference_stats: FeatureStats | None) -> dict:
         """Set-level results: :func:`~wetok_bench.metrics.fid.fid_result` against the reference.
