@@ -135,6 +135,16 @@ class ReferenceStore:
     def __init__(self, suite: Suite, evaluator, ctx: D.DistContext, progress: bool) -> None:
         self.suite, self.evaluator, self.ctx, self.progress = suite, evaluator, ctx, progress
         self._memo: dict[tuple[str, Any], Any] = {}
+        self._frechet: dict[int, Any] = {}
+
+    def frechet(self, stats) -> Any:
+        """The Frechet reference (factorised covariance) of ``stats``, built once per reference:
+        every tokenizer measured on the same dataset reuses it."""
+        from wetok_bench.metrics.fid import FrechetReference
+
+        if id(stats) not in self._frechet:
+            self._frechet[id(stats)] = FrechetReference(stats)
+        return self._frechet[id(stats)]
 
     def get(self, dataset_name: str, dataset_fp: dict, records: Sequence, resolution) -> Any:
         from wetok_bench.metrics.ref_cache import cached_reference_stats
@@ -574,7 +584,8 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, ou
     if not ctx.is_main:
         return JobOutcome(job=job, status="ok", folder=folder)
     skipped.extend({"key": key, "reason": reason} for key, reason in getattr(dataset, "missing", []) if key in {r.key for r in records})
-    summary = _summary(suite, job, tokenizer, setup, rows, skipped, stats, ref_stats, len(records))
+    reference = refs.frechet(ref_stats) if ref_stats is not None and ref_stats.n >= 2 else None
+    summary = _summary(suite, job, tokenizer, setup, rows, skipped, stats, ref_stats, reference, len(records))
     images_per_s = len(rows) / wall if wall > 0 else 0.0
     manifest = _manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx, wall, images_per_s, compute_s, len(rows))
     columns = ["key", *[c for c in _metric_columns(rows)], "bits", "height", "width"]
@@ -603,7 +614,7 @@ def _metric_columns(rows: list[dict]) -> list[str]:
     return [k for k in (rows[0] if rows else {}) if k not in skip]
 
 
-def _summary(suite, job, tokenizer, setup, rows, skipped, stats, ref_stats, n_selected) -> dict:
+def _summary(suite, job, tokenizer, setup, rows, skipped, stats, ref_stats, reference, n_selected) -> dict:
     from wetok_bench.metrics.aggregate import METRICS, summarize
     from wetok_bench.metrics.fid import fid_result
 
@@ -620,8 +631,8 @@ def _summary(suite, job, tokenizer, setup, rows, skipped, stats, ref_stats, n_se
         "protocol": {"name": suite.protocol.name, "version": suite.protocol.version, "fingerprint": suite.protocol.fingerprint},
     }
     rfid = None
-    if ref_stats is not None and stats is not None and stats.n >= 2 and ref_stats.n >= 2:
-        rfid = fid_result(ref_stats, stats)
+    if reference is not None and stats is not None and stats.n >= 2:
+        rfid = fid_result(reference, stats, ref_n=ref_stats.n)
         metrics["rfid"] = rfid["rfid"]
     elif "rfid" in setup.metrics:
         setup.skipped.setdefault("rfid", "fewer than 2 images measured")

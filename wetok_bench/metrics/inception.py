@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256
 
 #: Extractor kinds and the registry names of their weights files (wetok_bench.weights).
 WEIGHTS_NAME = {
@@ -73,7 +73,7 @@ class InceptionFeatures:
         self._forward = forward
         self.dim = dim
         self.weights_path = weights_path
-        self.weights_sha256 = sha256_file(weights_path)
+        self.weights_sha256 = cached_sha256(weights_path)
         self.device = device
         self.input_dtype = "uint8" if kind == "inception-v3-compat" else "float in [0, 1]"
 

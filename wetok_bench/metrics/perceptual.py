@@ -21,7 +21,7 @@ from typing import Literal
 import torch
 
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256, sha256_file
 from wetok_bench.metrics.psnr import check_image_pair
 from wetok_bench.weights import resolve_weights
 
@@ -105,8 +105,8 @@ class LPIPSMetric:
         load_backbone(model, state, path)
         self.model = model.eval().requires_grad_(False).to(self.device)
         self.backbone_path = path
-        self.backbone_sha256 = sha256_file(path)
-        self.heads_sha256 = sha256_file(linear_heads_path(net))
+        self.backbone_sha256 = cached_sha256(path)
+        self.heads_sha256 = sha256_file(linear_heads_path(net))  # small; no sidecar inside the installed package
 
     def __call__(self, ref: torch.Tensor, rec: torch.Tensor) -> torch.Tensor:
         """LPIPS of each pair of B x 3 x H x W float images in [-1, 1], as float64 [B]."""
