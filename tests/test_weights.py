@@ -127,7 +127,18 @@ def test_cli_weights_list(spec):
     assert "MISSING" in alex and "alexnet-owt-7be5be79.pth" in alex
 
 
+def test_cli_weights_fetch_offline_does_not_try(spec, monkeypatch, tmp_path):
+    reachable = tmp_path / "model.pth"
+    reachable.write_bytes(b"good weights")
+    monkeypatch.setitem(w.KNOWN_WEIGHTS, spec.name, dataclasses.replace(spec, url=reachable.as_uri()))
+    result = CliRunner().invoke(cli, ["weights", "fetch", "test-model"])  # conftest sets WETOK_BENCH_OFFLINE
+    assert result.exit_code == 1 and "downloads disabled" in result.stderr
+    assert not (w.weights_dir() / spec.filename).exists()
+
+
 def test_cli_weights_fetch_without_network(spec, monkeypatch, tmp_path):
+    monkeypatch.delenv("WETOK_BENCH_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     unreachable = dataclasses.replace(spec, url=(tmp_path / "nowhere" / "model.pth").as_uri())
     monkeypatch.setitem(w.KNOWN_WEIGHTS, spec.name, unreachable)
     result = CliRunner().invoke(cli, ["weights", "fetch", "test-model"])

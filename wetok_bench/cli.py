@@ -230,6 +230,11 @@ def weights_fetch(names: tuple[str, ...]) -> None:
         if found:
             click.echo(f"{name}: already present at {found}")
             continue
+        if w.offline():
+            failed += 1
+            click.echo(f"{name}: FAILED (downloads disabled by WETOK_BENCH_OFFLINE / HF_HUB_OFFLINE); "
+                       f"{w.missing_message(spec)}", err=True)
+            continue
         try:
             click.echo(f"{name}: fetched to {w.fetch(spec)}")
         except OSError as error:

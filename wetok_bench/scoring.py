@@ -19,9 +19,6 @@ originals once.
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
 from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
@@ -39,6 +36,7 @@ from wetok_bench.metrics.evaluator import VALID_METRICS, ReconstructionEvaluator
 from wetok_bench.metrics.fid import FeatureStats
 from wetok_bench.metrics.ref_cache import cached_reference_stats
 from wetok_bench.protocols import MetricProtocol, get_protocol, u8_to_signed_float
+from wetok_bench.results import write_json
 
 #: How many offending files an error message lists before "and N more".
 _LIST_AT_MOST = 5
@@ -130,19 +128,6 @@ def _reference_key(ref_dir: Path, pairs: list[tuple[str, str]], evaluator: Recon
         "protocol_fingerprint": evaluator.protocol.fingerprint,
         "features": evaluator.inception.fingerprint(),
     }
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def score_folders(
@@ -246,5 +231,5 @@ def score_folders(
         }
     )
     if out is not None:
-        _write_json_atomic(Path(out), result)
+        write_json(Path(out), result)
     return result
