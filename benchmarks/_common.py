@@ -428,3 +428,50 @@ def print_table(title: str, rows: list[tuple[str, str]]) -> None:
     print(f"\n{title}\n" + "-" * (width + 20))
     for label, value in rows:
         print(f"{label:<{width}}  {value}")
+
+
+def main_with_repeats(name: str, description: str, run: Any, default_repeats: int) -> None:
+    """The shared ``main`` of the speed benchmarks: parse flags, run, write the figures JSON."""
+    parser = base_parser(description, images=32)
+    parser.add_argument("--repeats", type=int, default=default_repeats,
+                        help=f"repeats of every measurement; each figure is the best (default {default_repeats})")
+    args = parser.parse_args()
+    setup_torch(args.threads)
+    with workdir(args.workdir) as root:
+        figures = run(root, args.images, args.batch_size, args.repeats)
+    path = write_figures(name, figures, args.json)
+    print(f"\nfigures written to {path}")
+
+
+@dataclass
+class IdentitySetup:
+    """What the speed benchmarks share: photo crops, metric weights, the suite, its evaluator,
+    the identity tokenizer and the image paths."""
+
+    env: dict
+    images: Path
+    data: dict
+    suite: Any
+    evaluator: Any
+    tokenizer: Any
+    paths: list[Path]
+
+
+def identity_setup(root: Path, name: str, n_images: int, batch_size: int) -> IdentitySetup:
+    """Write the inputs and build the networks once, as ``run`` would, for the identity tokenizer."""
+    import torch
+
+    from wetok_bench.data.registry import create_dataset
+    from wetok_bench.runner import build_evaluator, resolve_metric_weights
+    from wetok_bench.suite import parse_suite
+    from wetok_bench.tokenizers.registry import create_tokenizer
+
+    env = environment()
+    images = write_photo_crops(root / "images", n_images)
+    weights = write_metric_weights(root / "weights")
+    data = suite_data(name, images, root / "results", weights, batch_size=batch_size)
+    suite = parse_suite(data)
+    evaluator = build_evaluator(suite, resolve_metric_weights(suite), torch.device("cpu"))
+    tokenizer = create_tokenizer({"type": "identity"})
+    paths = [r.path for r in create_dataset(data["datasets"][0]).records()]
+    return IdentitySetup(env, images, data, suite, evaluator, tokenizer, paths)

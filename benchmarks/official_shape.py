@@ -81,32 +81,13 @@ def official_shape_pass(paths, resolution: int, batch_size: int, evaluator, toke
 
 
 def main() -> None:
-    parser = C.base_parser(__doc__.splitlines()[0], images=32)
-    parser.add_argument("--repeats", type=int, default=1, help="repeats of every measurement; each figure is the best (default 1)")
-    args = parser.parse_args()
-    C.setup_torch(args.threads)
-    with C.workdir(args.workdir) as root:
-        figures = run(root, args.images, args.batch_size, args.repeats)
-    path = C.write_figures("official_shape", figures, args.json)
-    print(f"\nfigures written to {path}")
+    C.main_with_repeats("official_shape", __doc__.splitlines()[0], run, default_repeats=1)
 
 
 def run(root: Path, n_images: int, batch_size: int, repeats: int) -> dict:
-    import torch
-
-    from wetok_bench.data.registry import create_dataset
-    from wetok_bench.runner import build_evaluator, resolve_metric_weights
-    from wetok_bench.suite import parse_suite
-    from wetok_bench.tokenizers.registry import create_tokenizer
-
-    env = C.environment()
-    images = C.write_photo_crops(root / "images", n_images)
-    weights = C.write_metric_weights(root / "weights")
-    data = C.suite_data("official_shape", images, root / "results", weights, batch_size=batch_size)
-    suite = parse_suite(data)
-    evaluator = build_evaluator(suite, resolve_metric_weights(suite), torch.device("cpu"))
-    tokenizer = create_tokenizer({"type": "identity"})
-    paths = [r.path for r in create_dataset(data["datasets"][0]).records()]
+    setup = C.identity_setup(root, "official_shape", n_images, batch_size)
+    env, images, data, suite = setup.env, setup.images, setup.data, setup.suite
+    evaluator, tokenizer, paths = setup.evaluator, setup.tokenizer, setup.paths
     U.warm_up(evaluator, 256, batch_size)
 
     samples: dict[str, list] = {"official": [], "cold": [], "warm": []}

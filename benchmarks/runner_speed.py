@@ -32,32 +32,13 @@ import unavoidable as U  # noqa: E402
 
 
 def main() -> None:
-    parser = C.base_parser(__doc__.splitlines()[0], images=32)
-    parser.add_argument("--repeats", type=int, default=2, help="repeats of every measurement; each figure is the best (default 2)")
-    args = parser.parse_args()
-    C.setup_torch(args.threads)
-    with C.workdir(args.workdir) as root:
-        figures = run(root, args.images, args.batch_size, args.repeats)
-    path = C.write_figures("runner_speed", figures, args.json)
-    print(f"\nfigures written to {path}")
+    C.main_with_repeats("runner_speed", __doc__.splitlines()[0], run, default_repeats=2)
 
 
 def run(root: Path, n_images: int, batch_size: int, repeats: int) -> dict:
-    import torch
-
-    from wetok_bench.data.registry import create_dataset
-    from wetok_bench.runner import build_evaluator, resolve_metric_weights
-    from wetok_bench.suite import parse_suite
-    from wetok_bench.tokenizers.registry import create_tokenizer
-
-    env = C.environment()
-    images = C.write_photo_crops(root / "images", n_images)
-    weights = C.write_metric_weights(root / "weights")
-    data = C.suite_data("runner_speed", images, root / "results", weights, batch_size=batch_size)
-    suite = parse_suite(data)
-    evaluator = build_evaluator(suite, resolve_metric_weights(suite), torch.device("cpu"))
-    tokenizer = create_tokenizer({"type": "identity"})
-    paths = [r.path for r in create_dataset(data["datasets"][0]).records()]
+    setup = C.identity_setup(root, "runner_speed", n_images, batch_size)
+    env, images, data, suite = setup.env, setup.images, setup.data, setup.suite
+    evaluator, tokenizer, paths = setup.evaluator, setup.tokenizer, setup.paths
     U.warm_up(evaluator, 256, batch_size)
 
     samples: dict[str, list] = {"parts": [], "cold": [], "warm": []}
