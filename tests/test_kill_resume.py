@@ -24,7 +24,7 @@ from helpers_runs import CORRUPT, TESTS, cli_env, photo_folder, read_rows
 from wetok_bench.lock import LOCK_FILE
 
 JOB = "slow__imgs__64"
-SHARD_RE = re.compile(r"rank0000-of-0001_shard(\d{6})\.pt$")
+SHARD_RE = re.compile(r"^shard(\d{6})\.pt$")
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """torch.distributed plumbing for the runner: ranks, exact slices, float64 reductions, gathers.
 
 Launch with ``torchrun --nproc_per_node=N -m wetok_bench run SUITE`` (multi-node: torchrun's
-rendezvous flags). Each rank takes a contiguous, disjoint slice of the sorted image list, so
-every image is measured exactly once whatever N is (no padding duplicates, unlike
-``DistributedSampler(drop_last=False)``). Without torchrun's environment everything here is a
+rendezvous flags). Each rank takes a contiguous, disjoint block of the sorted image list's
+shards (:class:`ShardPlan`), so every image is measured exactly once whatever N is (no padding
+duplicates, unlike ``DistributedSampler(drop_last=False)``). Without torchrun's environment everything here is a
 no-op on one process.
 """
 
@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Sequence, TypeVar
+from typing import Any
 
 import torch
 import torch.distributed as dist
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -58,27 +56,6 @@ def shutdown(ctx: DistContext) -> None:
         dist.destroy_process_group()
 
 
-def rank_slice(items: Sequence[T], ctx: DistContext, unit: int = 1) -> Sequence[T]:
-    """The contiguous part of ``items`` this rank measures, cut at multiples of ``unit``.
-
-    ``items`` is taken as ``u = ceil(n / unit)`` blocks of ``unit`` items (the last may be
-    shorter); rank r gets blocks ``[u*r//w, u*(r+1)//w)``. Slices of all ranks are disjoint and
-    cover ``items`` exactly once. With ``unit`` = the batch size, every batch is the batch one
-    process would form, so per-image values do not depend on the number of ranks.
-    """
-    n, unit = len(items), max(1, int(unit))
-    blocks = -(-n // unit)
-    lo, hi = blocks * ctx.rank // ctx.world_size, blocks * (ctx.rank + 1) // ctx.world_size
-    return items[min(n, lo * unit) : min(n, hi * unit)]
-
-
-def all_reduce_sum_(tensor: torch.Tensor, ctx: DistContext) -> torch.Tensor:
-    """In-place SUM across ranks (float64 stays float64); no-op on one process."""
-    if ctx.enabled:
-        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
-    return tensor
-
-
 def gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
     """Every rank's ``obj`` in rank order (on every rank); ``[obj]`` on one process."""
     if not ctx.enabled:
@@ -88,13 +65,54 @@ def gather_objects(obj: Any, ctx: DistContext) -> list[Any]:
     return out
 
 
-def broadcast_object(obj: Any, ctx: DistContext) -> Any:
-    """Rank 0's ``obj`` on every rank."""
+def broadcast_object(obj: Any, ctx: DistContext, src: int = 0) -> Any:
+    """Rank ``src``'s ``obj`` on every rank."""
     if not ctx.enabled:
         return obj
     box = [obj]
-    dist.broadcast_object_list(box, src=0)
+    dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """Global shards of a sorted record list, and which rank measures each.
+
+    Shard ``g`` holds records ``[g*size, (g+1)*size)``; ``size`` is the suite's shard size
+    rounded up to whole batches, so a shard's batches are the ones a single process forms.
+    Rank ``r`` takes the contiguous block of shards ``[G*r//w, G*(r+1)//w)``. Because the
+    shards do not depend on the number of ranks, neither do per-image values, the partial sums
+    of each shard, nor (merged in shard order) the totals: 1 rank and N ranks give the same bits.
+    """
+
+    n: int
+    size: int
+    world_size: int = 1
+
+    @classmethod
+    def build(cls, n: int, batch_size: int, shard_size: int, world_size: int) -> "ShardPlan":
+        batch_size = max(1, batch_size)
+        return cls(n=n, size=-(-max(1, shard_size) // batch_size) * batch_size, world_size=world_size)
+
+    @property
+    def count(self) -> int:
+        return -(-self.n // self.size)
+
+    def bounds(self, shard: int) -> tuple[int, int]:
+        return shard * self.size, min(self.n, (shard + 1) * self.size)
+
+    def shards_of(self, rank: int) -> range:
+        return range(self.count * rank // self.world_size, self.count * (rank + 1) // self.world_size)
+
+    def owner(self, shard: int) -> int:
+        return next(r for r in range(self.world_size) if shard in self.shards_of(r))
+
+    @property
+    def max_per_rank(self) -> int:
+        return max(len(self.shards_of(r)) for r in range(self.world_size))
+
+    def images_of(self, rank: int) -> int:
+        return sum(hi - lo for lo, hi in map(self.bounds, self.shards_of(rank)))
 
 
 def barrier(ctx: DistContext) -> None:

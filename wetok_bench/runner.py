@@ -5,14 +5,16 @@ For each dataset x resolution the originals' Inception statistics come from the 
 the images once: decode -> uint8 originals -> ``tokenizer.reconstruct`` -> the protocol's views
 -> per-image PSNR/SSIM/LPIPS rows and the reconstructions' float64 Inception sums.
 
-Resumability: a rank's slice is cut into shards of ``shard_size`` images (rounded up to whole
-batches); each finished shard (rows, skipped files and partial sums) is written atomically
-under ``<job>/.partial/``. A run
-started again with the same command reuses every shard whose fingerprint (suite, protocol,
-tokenizer, dataset, world size, shard size) matches and recomputes the rest; a changed
-fingerprint discards the partial state instead of mixing it in.
+Shards: the sorted image list is cut into global shards of ``shard_size`` images (rounded up to
+whole batches; :class:`~wetok_bench.distributed.ShardPlan`); each rank measures a contiguous
+block of them. Each finished shard (rows, skipped files and partial float64 sums) is written
+atomically to ``<job>/.partial/shardNNNNNN.pt``. A run started again with the same command
+reuses every shard whose fingerprint (suite, protocol, tokenizer, dataset, shard and batch
+size) matches and recomputes the rest; a changed fingerprint discards the partial state
+instead of mixing it in.
 
-Distributed: see :mod:`wetok_bench.distributed`. Rank 0 alone writes results.
+Distributed: shards are folded in shard order (:class:`OrderedFold`), so 1 and N ranks give
+bit-identical per-image values, statistics and rFID. Rank 0 alone writes results.
 """
 
 from __future__ import annotations
@@ -176,23 +178,65 @@ class ReferenceStore:
         return stats
 
     def _compute(self, records: Sequence, resolution, label: str):
+        """Originals' statistics, shard by shard (see :class:`~wetok_bench.distributed.ShardPlan`),
+        folded in shard order: the same bits for any number of ranks."""
         from wetok_bench.data.loader import iterate_batches
         from wetok_bench.metrics.fid import FeatureStats
 
-        # Slices cut at batch boundaries: the same batches as one process, hence the same features.
-        mine = D.rank_slice(records, self.ctx, unit=self.suite.settings["batch_size"])
-        stats = None
-        bar = Progress(len(mine), label, enabled=self.progress and self.ctx.is_main)
-        for batch in iterate_batches(mine, resolution, self.suite.settings["batch_size"], **_loader_kwargs(self.suite, self.evaluator)):
-            if len(batch.keys):
-                features = self.evaluator.reference_features(batch.images.to(self.evaluator.device, non_blocking=True))
-                if stats is None:
-                    stats = FeatureStats(features.shape[1])
-                stats.update(features)
-            bar.update(len(batch.keys) + len(batch.skipped))
+        settings = self.suite.settings
+        plan = D.ShardPlan.build(len(records), settings["batch_size"], settings["shard_size"], self.ctx.world_size)
+        fold = OrderedFold(plan, self.ctx)
+        bar = Progress(plan.images_of(self.ctx.rank), label, enabled=self.progress and self.ctx.is_main)
+        for shard in plan.shards_of(self.ctx.rank):
+            lo, hi = plan.bounds(shard)
+            stats = None
+            for batch in iterate_batches(records[lo:hi], resolution, settings["batch_size"], **_loader_kwargs(self.suite, self.evaluator)):
+                if len(batch.keys):
+                    features = self.evaluator.reference_features(batch.images.to(self.evaluator.device, non_blocking=True))
+                    stats = stats if stats is not None else FeatureStats(features.shape[1])
+                    stats.update(features)
+                bar.update(len(batch.keys) + len(batch.skipped))
+            fold.add(shard, stats.state_dict() if stats is not None else None)
         bar.close()
-        stats = stats if stats is not None else FeatureStats(_feature_dim(self.evaluator))
-        return _all_reduce_stats(stats, self.ctx)
+        total = fold.result()
+        return total if total is not None else FeatureStats(_feature_dim(self.evaluator))
+
+
+class OrderedFold:
+    """Merges per-shard feature statistics in global shard order, whatever the number of ranks.
+
+    Float64 addition is not associative: ``all_reduce`` of per-rank totals differs from one
+    process's running sum in the last bits, which a rank-deficient covariance (N < 2048) blows
+    up to 1e-6 in rFID. Folding the same per-shard states in the same order gives identical
+    bits. Rank 0 folds its own shards as they finish; other ranks keep theirs (one d x d state
+    per shard) until :meth:`result` passes them to rank 0 in order.
+    """
+
+    def __init__(self, plan: D.ShardPlan, ctx: D.DistContext) -> None:
+        self.plan, self.ctx = plan, ctx
+        self.total = None
+        self.pending: dict[int, dict | None] = {}
+
+    def _fold(self, state: dict | None) -> None:
+        if state is not None:
+            stats = _stats_from_state(state)
+            self.total = stats if self.total is None else self.total.merge(stats)
+
+    def add(self, shard: int, state: dict | None) -> None:
+        """Record shard ``shard``'s state; call in increasing shard order."""
+        if self.ctx.is_main:
+            self._fold(state)
+        else:
+            self.pending[shard] = state
+
+    def result(self):
+        """The folded statistics on rank 0 (None elsewhere); a collective call on every rank."""
+        for shard in range(len(self.plan.shards_of(0)), self.plan.count):
+            owner = self.plan.owner(shard)
+            state = D.broadcast_object(self.pending.pop(shard, None) if self.ctx.rank == owner else None, self.ctx, src=owner)
+            if self.ctx.is_main:
+                self._fold(state)
+        return self.total if self.ctx.is_main else None
 
 
 class _CacheMiss(Exception):
@@ -207,12 +251,6 @@ def _stats_from_state(state: dict):
     from wetok_bench.metrics.fid import FeatureStats
 
     return FeatureStats.from_state_dict(state)
-
-
-def _all_reduce_stats(stats, ctx: D.DistContext):
-    if ctx.enabled:
-        stats.all_reduce()
-    return stats
 
 
 def _feature_dim(evaluator) -> int | None:
@@ -270,7 +308,8 @@ class JobRunner:
         D.barrier(self.ctx)
 
     def _shard_path(self, index: int) -> Path:
-        return self.partial / f"rank{self.ctx.rank:04d}-of-{self.ctx.world_size:04d}_shard{index:06d}.pt"
+        # Global shard numbers: a resumed run finds its shards whatever the number of ranks.
+        return self.partial / f"shard{index:06d}.pt"
 
     def _load_shard(self, index: int, keys: list[str]) -> dict | None:
         path = self._shard_path(index)
@@ -297,21 +336,18 @@ class JobRunner:
         from wetok_bench.data.loader import iterate_batches
 
         self._prepare_partial()
-        batch = self.suite.settings["batch_size"]
-        mine = list(D.rank_slice(records, self.ctx, unit=batch))
-        # Slices and shards are cut at batch boundaries, so every batch holds the images one
-        # process would batch together: per-image values do not depend on the number of ranks.
-        size = math.ceil(self.suite.settings["shard_size"] / batch) * batch
-        # Every rank walks the same number of shards (the largest slice's), so the per-shard
-        # failure exchange below always pairs up; a rank with fewer images gets empty shards.
-        largest = max(len(D.rank_slice(records, D.DistContext(r, self.ctx.world_size), unit=batch))
-                      for r in range(self.ctx.world_size))
-        n_shards = math.ceil(largest / size)
-        shards = [mine[i * size : (i + 1) * size] for i in range(n_shards)]
+        settings = self.suite.settings
+        plan = D.ShardPlan.build(len(records), settings["batch_size"], settings["shard_size"], self.ctx.world_size)
+        mine = list(plan.shards_of(self.ctx.rank))
+        fold = OrderedFold(plan, self.ctx)
         merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0, "computed": 0}
-        bar = Progress(len(mine), f"{self.job.id}", enabled=self.progress and self.ctx.is_main)
+        bar = Progress(plan.images_of(self.ctx.rank), f"{self.job.id}", enabled=self.progress and self.ctx.is_main)
         failure: str | None = None
-        for index, shard_records in enumerate(shards):
+        # Every rank walks the same number of steps (the most shards any rank has), so the
+        # per-shard failure exchange below always pairs up.
+        for step in range(plan.max_per_rank):
+            index = mine[step] if step < len(mine) else None
+            shard_records = records[slice(*plan.bounds(index))] if index is not None else []
             keys = [r.key for r in shard_records]
             shard = self._load_shard(index, keys) if keys else {"rows": [], "skipped": [], "stats": None}
             if shard is None and failure is None:
@@ -340,12 +376,12 @@ class JobRunner:
             merged["rows"].extend(shard["rows"])
             merged["skipped"].extend(shard["skipped"])
             merged["compute_s"] += shard.get("compute_s", 0.0)
-            if shard["stats"] is not None:
-                stats = _stats_from_state(shard["stats"])
-                merged["stats"] = stats if merged["stats"] is None else merged["stats"].merge(stats)
+            if index is not None:
+                fold.add(index, shard["stats"])
         bar.close()
         if failure is not None:
             raise JobFailed(failure)
+        merged["stats"] = fold.result()
         return merged
 
     def _measure(self, shard_records: Sequence, iterate_batches, bar: Progress) -> dict:
@@ -572,8 +608,8 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, ou
             "selection": sha256_json([r.key for r in records]),
             "resolution": job.resolution,
             "metrics": setup.metrics,
-            "world_size": ctx.world_size,
             "shard_size": suite.settings["shard_size"],
+            "batch_size": suite.settings["batch_size"],
         }
         ref_stats = refs.get(job.dataset.name, dataset_fp, records, job.resolution) if "rfid" in setup.metrics else None
         merged = JobRunner(suite, job, tokenizer, evaluator, folder, ctx, fingerprint, progress).run(records)
@@ -597,16 +633,11 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, ou
 
 
 def _gather(merged: dict, evaluator, ctx: D.DistContext):
-    from wetok_bench.metrics.fid import FeatureStats
-
-    dim = _feature_dim(evaluator)
-    stats = merged["stats"] if merged["stats"] is not None else (FeatureStats(dim) if dim else None)
-    if stats is not None and ctx.enabled:
-        stats.all_reduce()
+    """Rows and skips of every rank on rank 0, in shard order; the folded statistics (rank 0)."""
     parts = D.gather_objects({"rows": merged["rows"], "skipped": merged["skipped"], "compute_s": merged["compute_s"]}, ctx)
     rows = [row for part in parts for row in part["rows"]]
     skipped = [s for part in parts for s in part["skipped"]]
-    return rows, skipped, stats, max(p["compute_s"] for p in parts)
+    return rows, skipped, merged["stats"], max(p["compute_s"] for p in parts)
 
 
 def _metric_columns(rows: list[dict]) -> list[str]:
