@@ -9,6 +9,11 @@ fi
 # shellcheck disable=SC1091
 . "$venv/bin/activate"
 if ! python -c "import wetok_bench, pytest" 2>/dev/null || [ pyproject.toml -nt "$venv/.wetok-installed" ]; then
-    python -m pip install -q -e ".[test]"
+    log="$venv/install.log"
+    if ! python -m pip install -e ".[test]" >"$log" 2>&1; then
+        cat "$log" >&2
+        echo "installing wetok-bench failed (log above, also in $log)" >&2
+        exit 1
+    fi
     touch "$venv/.wetok-installed"
 fi

@@ -169,7 +169,8 @@ def missing_message(spec: WeightsFile) -> str:
     return (
         f"weights '{spec.name}' ({spec.filename}) not found and could not be downloaded; "
         f"download {spec.url} (sha256 {checksum}) and put it in {weights_dir()} "
-        f"(or set WETOK_BENCH_HOME, or pass its path), or run `wetok-bench weights fetch {spec.name}` "
+        f"(the weights folder: $WETOK_BENCH_WEIGHTS, else $WETOK_BENCH_HOME/weights), or pass its path, "
+        f"or run `wetok-bench weights fetch {spec.name}` "
         f"where there is network"
     )
 
