@@ -58,3 +58,17 @@ def test_console_entry_point_runs_as_module(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"error: reference folder not found: {tmp_path / 'a'}"
+
+
+def test_doctor_reports_versions_and_weights():
+    from click.testing import CliRunner
+
+    from wetok_bench.cli import cli
+
+    result = CliRunner().invoke(cli, ["doctor"])
+    assert result.exit_code == 0, result.output
+    from importlib.metadata import version
+
+    assert f"torch            {version('torch')}" in result.output
+    assert "taef2-encoder" in result.output and "missing" in result.output  # per-test empty home
+    assert "disabled" in result.output  # conftest sets the offline switch

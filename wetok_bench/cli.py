@@ -197,6 +197,27 @@ def list_suites() -> None:
         click.echo(str(path))
 
 
+@cli.command()
+def doctor() -> None:
+    """Environment report: versions, devices, folders, and which weights are present."""
+    import torch
+
+    from wetok_bench import weights as w
+    from wetok_bench.runner import git_commit, library_versions
+
+    for name, version in library_versions().items():
+        click.echo(f"{name:16s} {version}")
+    click.echo(f"{'git commit':16s} {git_commit() or '-'}")
+    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if torch.cuda.is_available() else []
+    click.echo(f"{'cuda':16s} {', '.join(gpus) or 'not available (runs on the CPU)'}")
+    click.echo(f"{'torch threads':16s} {torch.get_num_threads()}")
+    click.echo(f"{'home':16s} {w.home_dir()}")
+    click.echo(f"{'weights folder':16s} {w.weights_dir()}")
+    click.echo(f"{'downloads':16s} {'disabled (offline switch set)' if w.offline() else 'allowed when the network answers'}")
+    for spec in w.KNOWN_WEIGHTS.values():
+        click.echo(f"  {spec.name:24s} {'present' if w.find_local(spec) else 'missing'}")
+
+
 # --- weights -----------------------------------------------------------------------------
 
 
