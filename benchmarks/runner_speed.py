@@ -37,7 +37,7 @@ def main() -> None:
 
 def run(root: Path, n_images: int, batch_size: int, repeats: int) -> dict:
     setup = C.identity_setup(root, "runner_speed", n_images, batch_size)
-    env, images, data, suite = setup.env, setup.images, setup.data, setup.suite
+    env, data = setup.env, setup.data
     evaluator, tokenizer, paths = setup.evaluator, setup.tokenizer, setup.paths
     U.warm_up(evaluator, 256, batch_size)
 

@@ -11,6 +11,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WETOK_BENCH_OFFLINE", "1")
 
+# Session fixtures that write random (kaiming-initialised) Inception weights files, shared by
+# every test that needs one.
+from helpers_inception import fidelity_inception_weights, pytorch_fid_inception_weights  # noqa: E402,F401
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 VECTORS = SHARED / "vectors"

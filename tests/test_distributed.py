@@ -4,10 +4,8 @@ bit for bit, same counts, every image measured once, and the same statistics in 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,7 @@ import yaml
 from helpers_inception import write_fidelity_inception_weights
 from helpers_lpips import random_backbone_file
 from helpers_runs import CORRUPT, cli_env, photo_folder, read_rows, run_here
+from helpers_lock import hold_lock
 from wetok_bench.lock import LOCK_FILE
 
 pytest.importorskip("torch.distributed.run")
@@ -115,11 +114,9 @@ def test_torchrun_on_a_locked_folder_stops_every_rank_with_the_message(tmp_path,
         "name": "dist", "datasets": [{"type": "folder", "root": str(images)}], "tokenizers": [{"type": "identity"}],
         "metrics": ["psnr"], "resolution": 64, "num_workers": 0, "device": "cpu"})
     folder = tmp_path / "out" / "dist"
-    folder.mkdir(parents=True)
-    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    owner = hold_lock(folder)
     try:
-        holder = {"host": socket.gethostname(), "pid": owner.pid, "started": time.time()}
-        (folder / LOCK_FILE).write_text(json.dumps(holder))
+        holder = json.loads((folder / LOCK_FILE).read_text())
         result = _torchrun(suite_file, tmp_path / "out", tmp_path / "home")
     finally:
         owner.kill()

@@ -16,7 +16,6 @@ import pytest
 import skimage.filters
 import torch
 import torch.nn.functional as F
-from helpers_inception import fidelity_inception_weights, pytorch_fid_inception_weights  # noqa: F401 - fixtures
 from PIL import Image
 
 from wetok_bench.errors import MissingWeightsError, UsageError

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 import yaml
 from click.testing import CliRunner
 from PIL import Image
@@ -27,7 +26,6 @@ from wetok_bench.suite import parse_suite
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 import plugin_tokenizers  # noqa: E402
-from helpers_inception import fidelity_inception_weights  # noqa: E402,F401  (session fixture)
 
 
 @pytest.fixture
@@ -209,25 +207,44 @@ def test_nan_output_error_or_skip(image_folder, tmp_path, plugins):
 
 
 def test_folder_lock(image_folder, tmp_path):
-    import subprocess
+    from helpers_lock import hold_lock
+
+    from wetok_bench.errors import UsageError
 
     out = tmp_path / "out" / "t"
-    out.mkdir(parents=True)
+    owner = hold_lock(out)
+    try:
+        with pytest.raises(UsageError, match=f"in use by another run \\(pid {owner.pid}"):
+            run_suite(_suite(image_folder, tmp_path / "out"), progress=False)
+    finally:
+        owner.kill()
+        owner.wait()
+    # Its owner was killed: the lock file is still there, but the lock is free and taken over.
+    assert json.loads((out / LOCK_FILE).read_text())["pid"] == owner.pid
+    assert run_suite(_suite(image_folder, tmp_path / "out"), progress=False).exit_code == 0
+    assert not (out / LOCK_FILE).exists()
+
+
+def test_lock_without_flock_uses_the_pid_file(tmp_path, monkeypatch):
+    """File systems without flock: a live owner's pid file refuses, a dead owner's is taken over."""
+    import socket
+    import subprocess
+
+    from wetok_bench import lock as L
+    from wetok_bench.errors import UsageError
+
+    monkeypatch.setattr(L, "fcntl", None)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        import socket
-
-        (out / LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": sleeper.pid, "started": 0}))
-        from wetok_bench.errors import UsageError
-
-        with pytest.raises(UsageError, match=f"in use by another run \\(pid {sleeper.pid}"):
-            run_suite(_suite(image_folder, tmp_path / "out"), progress=False)
+        (tmp_path / LOCK_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": sleeper.pid, "started": 0}))
+        with pytest.raises(UsageError, match=f"pid {sleeper.pid}"):
+            L.FolderLock(tmp_path).acquire()
     finally:
         sleeper.kill()
         sleeper.wait()
-    # The owner is gone: the stale lock is taken over and released at the end.
-    assert run_suite(_suite(image_folder, tmp_path / "out"), progress=False).exit_code == 0
-    assert not (out / LOCK_FILE).exists()
+    with L.FolderLock(tmp_path) as held:
+        assert held.held and json.loads((tmp_path / LOCK_FILE).read_text())["pid"] == os.getpid()
+    assert not (tmp_path / LOCK_FILE).exists()
 
 
 def test_dry_run_lists_jobs_and_missing(image_folder, tmp_path):

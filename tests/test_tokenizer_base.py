@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from wetok_bench.errors import TokenizerOutputError, UsageError
 from wetok_bench.tokenizers import registry
 from wetok_bench.tokenizers.base import (
-    Compression,
     Tokenizer,
     continuous_compression,
     discrete_compression,

@@ -41,7 +41,7 @@ from wetok_bench.errors import MissingWeightsError, TokenizerOutputError, UsageE
 from wetok_bench.hashing import sha256_json
 from wetok_bench.lock import FolderLock
 from wetok_bench.progress import Progress
-from wetok_bench.results import job_id, write_job, write_json
+from wetok_bench.results import write_job, write_json
 from wetok_bench.suite import Job, Suite, TokenizerEntry
 from wetok_bench.tokenizers.base import Tokenizer, find_non_finite
 
