@@ -81,7 +81,7 @@ class FeatureStats:
         x = x - self.shift
         self.n += x.shape[0]
         self.sum += x.sum(dim=0)
-        self.outer += x.T @ x
+        self.outer.addmm_(x.T, x)  # in place: no d x d temporary per batch
         return self
 
     def rebase(self, shift: torch.Tensor) -> FeatureStats:
