@@ -164,9 +164,9 @@ class ReferenceStore:
         }
         cached = None
         if self.ctx.is_main:
-            with contextlib.suppress(Exception):
-                # Only a hit is taken here; on a miss every rank computes its slice below.
-                cached, hit = cached_reference_stats(key, _raise_miss)
+            with contextlib.suppress(_CacheMiss):
+                # Only a hit is taken here; on a miss every rank computes its shards below.
+                cached, _ = cached_reference_stats(key, _raise_miss)
         cached = D.broadcast_object(cached.state_dict() if cached is not None else None, self.ctx)
         if cached is not None:
             stats = _stats_from_state(cached)
@@ -340,7 +340,7 @@ class JobRunner:
         plan = D.ShardPlan.build(len(records), settings["batch_size"], settings["shard_size"], self.ctx.world_size)
         mine = list(plan.shards_of(self.ctx.rank))
         fold = OrderedFold(plan, self.ctx)
-        merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0, "computed": 0}
+        merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0}
         bar = Progress(plan.images_of(self.ctx.rank), f"{self.job.id}", enabled=self.progress and self.ctx.is_main)
         failure: str | None = None
         # Every rank walks the same number of steps (the most shards any rank has), so the
@@ -365,7 +365,6 @@ class JobRunner:
                 if shard is not None:
                     shard["compute_s"] = time.perf_counter() - start
                     self._save_shard(index, shard)
-                    merged["computed"] += len(keys)
             elif shard is not None:
                 bar.update(len(keys))
             if self.ctx.enabled:
