@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
+from unittest.mock import patch
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = REPO / "tests"
@@ -259,7 +260,7 @@ def _timed(owner: Any, attribute: str, watch: Stopwatch, on_call: Any = None) ->
         with watch:
             return original(*args, **kwargs)
 
-    with _replaced(owner, attribute, wrapper):
+    with patch.object(owner, attribute, wrapper):
         yield
 
 
@@ -301,8 +302,8 @@ def time_run_suite(data: dict) -> RunnerTiming:
         return tok
 
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_replaced(runner, "build_evaluator", instrumented_evaluator))
-        stack.enter_context(_replaced(runner, "_load_tokenizer", instrumented_tokenizer))
+        stack.enter_context(patch.object(runner, "build_evaluator", instrumented_evaluator))
+        stack.enter_context(patch.object(runner, "_load_tokenizer", instrumented_tokenizer))
         for label, owner, attribute in RUNNER_STAGES:  # after the two above, so it times them
             stack.enter_context(_timed(getattr(runner, owner) if owner else runner, attribute, watches[label]))
         stack.enter_context(_timed(loader, "load_rgb", inside["decode"], on_call=lambda: count.__setitem__(0, count[0] + 1)))
@@ -323,16 +324,6 @@ def time_run_suite(data: dict) -> RunnerTiming:
 def _call_timed(watch: Stopwatch, function: Any, *args: Any, **kwargs: Any) -> Any:
     with watch:
         return function(*args, **kwargs)
-
-
-@contextlib.contextmanager
-def _replaced(owner: Any, attribute: str, value: Any) -> Iterator[None]:
-    original = getattr(owner, attribute)
-    setattr(owner, attribute, value)
-    try:
-        yield
-    finally:
-        setattr(owner, attribute, original)
 
 
 def best_of(samples: list[Any]) -> Any:

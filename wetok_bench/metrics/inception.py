@@ -27,6 +27,7 @@ import threading
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator
+from unittest.mock import patch
 
 import torch
 import torch.nn.functional as F
@@ -208,7 +209,7 @@ def _build_pytorch_fid(path: Path, state_dict: dict, feature_dim: int):
     block = inception_pytorch.InceptionV3.BLOCK_INDEX_BY_DIM[feature_dim]
     with (
         _CLEANFID_LOADER_LOCK,
-        _replaced(inception_pytorch, "load_state_dict_from_url", lambda *a, **k: state_dict),
+        patch.object(inception_pytorch, "load_state_dict_from_url", lambda *a, **k: state_dict),
         warnings.catch_warnings(),
     ):
         # clean-fid calls torchvision's inception_v3 with the deprecated `pretrained=False`
@@ -227,16 +228,6 @@ def _build_pytorch_fid(path: Path, state_dict: dict, feature_dim: int):
         return features
 
     return network, forward
-
-
-@contextlib.contextmanager
-def _replaced(module, name: str, value) -> Iterator[None]:
-    original = getattr(module, name)
-    setattr(module, name, value)
-    try:
-        yield
-    finally:
-        setattr(module, name, original)
 
 
 @contextlib.contextmanager
