@@ -19,12 +19,13 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from wetok_bench.errors import TokenizerOutputError, UsageError
+from wetok_bench.hashing import sha256_json
 
 TokenizerKind = Literal["discrete", "continuous", "codec", "identity"]
 SizePolicy = Literal["error", "pad"]
@@ -105,6 +106,44 @@ def continuous_compression(
         latent_shape=(channels, h, w),
         codebook=f"{channels} ch x {bits_per_value:g} bit",
     )
+
+
+def image_seed(seed: int, key: str) -> int:
+    """Seed of one image's noise: a 60-bit integer derived from the run's seed and the image key.
+
+    Keyed by the image, not by its batch or rank, so a value never depends on batch size, rank
+    count, resume point or device.
+    """
+    return int(sha256_json([int(seed), str(key)])[:15], 16)
+
+
+class ImageNoise:
+    """Gaussian noise for a batch, drawn image by image from each image's own CPU generator.
+
+    The draw for image ``i`` depends only on ``seeds[i]`` and on how much noise was drawn for
+    that image before (generators advance per image), never on the batch it sits in or on the
+    compute device: the values are drawn in float32 on the CPU and then moved.
+    """
+
+    def __init__(self, seeds: Sequence[int]) -> None:
+        self.seeds = [int(s) for s in seeds]
+        self._generators = [torch.Generator().manual_seed(s) for s in self.seeds]
+
+    @classmethod
+    def for_images(cls, seed: int, keys: Sequence[str]) -> "ImageNoise":
+        """Noise for the images ``keys`` under the run seed ``seed`` (see :func:`image_seed`)."""
+        return cls([image_seed(seed, key) for key in keys])
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def randn(
+        self, shape: Sequence[int], *, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
+        """Standard normal noise of shape ``(B, *shape)``: one draw of ``shape`` per image."""
+        shape = tuple(int(n) for n in shape)
+        drawn = torch.stack([torch.randn(shape, generator=g, dtype=torch.float32) for g in self._generators])
+        return drawn.to(device=device, dtype=dtype)
 
 
 def parse_precision(precision: str) -> torch.dtype:
