@@ -4,6 +4,9 @@ Every reported metric is described in :data:`METRICS` (direction, unit, definiti
 lm-eval's ``higher_is_better`` table; reports and the regression check read the direction here.
 
 Aggregation: the mean over images of the per-image values (never a mean of batch means).
+Under protocol ``wetok``, :func:`protocol_aggregates` adds the official WeTok script's own
+aggregate of PSNR and SSIM (``psnr_official``, ``ssim_official``), so that a paper number can be
+compared digit for digit; see its docstring.
 
 PSNR of identical images is +inf. Policy: ``psnr`` is the plain mean over all images, so a
 single identical pair makes it +inf (it is an honest statement that the error vanished on that
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -78,6 +81,77 @@ def summarize(rows: Mapping[str, np.ndarray]) -> dict[str, Any]:
             finite = values[np.isfinite(values)]
             out[KEY_PSNR_FINITE_MEAN] = float(finite.mean()) if finite.size else None
             out[KEY_PSNR_INF_COUNT] = int(np.isposinf(values).sum())
+    return out
+
+
+# Protocols whose reference script aggregates per batch: name -> (ranks, images per batch per
+# rank). The official WeTok scripts run `torchrun --nproc_per_node=8 ... --batch_size 100`
+# (scripts/evaluation/imagenet_evaluation_256_dist.sh).
+OFFICIAL_LAYOUTS: dict[str, tuple[int, int]] = {"wetok": (8, 100)}
+OFFICIAL_KEYS: dict[str, str] = {"psnr": "psnr_official", "ssim": "ssim_official"}
+
+
+def official_batches(num_images: int, world_size: int, batch_size: int) -> list[np.ndarray]:
+    """Index batches of ``DataLoader(batch_size, sampler=DistributedSampler(shuffle=False, drop_last=False))``.
+
+    The sampler pads the index list cyclically to a multiple of ``world_size`` (so images
+    ``0, 1, ...`` are seen twice when ``num_images`` is not divisible), rank ``r`` takes every
+    ``world_size``-th index from ``r``, and its loader cuts that into batches of ``batch_size``
+    (the last one short). Returns every rank's batches, rank 0 first; indices into the sorted
+    image list.
+    """
+    if num_images < 1 or world_size < 1 or batch_size < 1:
+        raise ValueError(f"need positive sizes, got {num_images=}, {world_size=}, {batch_size=}")
+    total = -(-num_images // world_size) * world_size
+    padded = np.resize(np.arange(num_images), total)  # cyclic repetition, as the sampler pads
+    batches = []
+    for rank in range(world_size):
+        shard = padded[rank::world_size]
+        batches.extend(shard[start : start + batch_size] for start in range(0, shard.size, batch_size))
+    return batches
+
+
+def official_batch_mean(values: Sequence[float], world_size: int, batch_size: int) -> float:
+    """Mean over all ranks' batches of each batch's mean, as the official WeTok script reduces.
+
+    ``values`` are per-image values in the order of the sorted image list. Padded duplicates
+    count, and a short last batch weighs as much as a full one. Computed in float64 (the script
+    accumulates in float32 on the GPU and all-reduces with NCCL; that rounding, about 1e-6
+    relative, is not reproduced).
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    batches = official_batches(values.size, world_size, batch_size)
+    return float(np.mean([values[batch].mean() for batch in batches]))
+
+
+def protocol_aggregates(
+    protocol: Any,
+    per_image: Mapping[str, Sequence[float]],
+    *,
+    world_size: int | None = None,
+    batch_size: int | None = None,
+) -> dict[str, float]:
+    """Aggregates a protocol's reference script reports beside the mean over images.
+
+    ``protocol`` is a :class:`~wetok_bench.protocols.MetricProtocol` or its name; ``per_image``
+    maps metric names to per-image values in the order of the sorted image list. Under ``wetok``
+    returns ``psnr_official`` and ``ssim_official`` (those of ``psnr`` / ``ssim`` present and
+    non-empty): :func:`official_batch_mean` over the official 8-rank x batch-100 layout
+    (``world_size`` / ``batch_size`` override it, e.g. 8 x 125 for the official MS-COCO script).
+    Every other protocol returns ``{}``. A +inf PSNR makes ``psnr_official`` +inf, as it does
+    in the script.
+    """
+    name = getattr(protocol, "name", protocol)
+    if name not in OFFICIAL_LAYOUTS:
+        return {}
+    ranks, batch = OFFICIAL_LAYOUTS[name]
+    ranks = world_size if world_size is not None else ranks
+    batch = batch_size if batch_size is not None else batch
+    out: dict[str, float] = {}
+    for metric, key in OFFICIAL_KEYS.items():
+        values = per_image.get(metric)
+        if values is not None and len(values):
+            out[key] = official_batch_mean(values, ranks, batch)
     return out
 
 
