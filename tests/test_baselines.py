@@ -37,13 +37,30 @@ def test_every_baseline_file_is_valid(path):
 def test_published_records_carry_their_source():
     published = load_published(BASELINES)
     assert len(baseline_files(BASELINES)) >= 4
-    assert {r.source for r in published.records} >= {"wetok-paper", "sd-vae-model-cards", "open-magvit2-docs"}
+    assert {r.source for r in published.records} >= {
+        "wetok-paper", "sd-vae-model-cards", "seed-voken-open-magvit2-docs", "seed-voken-ibq-docs", "seed-voken-in-domain"
+    }
     for record in published.records:
         assert record.citation and record.url.startswith("https://") and record.protocol_notes
     # the figures of the WeTok abstract (references.md), as recorded
     wetok = {(r.model, r.metric): r.value for r in published.records if r.source == "wetok-paper"}
     assert wetok[("flux-vae", "rfid")] == 0.18 and wetok[("wetok-general-c768", "rfid")] == 3.49
     assert any("to be filled from the paper" in what for _, what in published.pending)
+    # SEED-Voken docs/Open-MAGVIT2.md "Performance comparison" table, 256 and original resolution
+    om = {(r.model, r.dataset, r.resolution, r.metric): r.value for r in published.records
+          if r.source == "seed-voken-open-magvit2-docs"}
+    assert om[("open-magvit2-pretrain-256-262144", "imagenet-val", "original", "rfid")] == 0.78
+    assert om[("cosmos-di16x16", "coco-val2017", "original", "psnr")] == 20.45
+    assert om[("show-o-lfq-8192", "imagenet-val", 256, "ssim")] == 0.59
+
+
+def test_original_resolution_is_a_published_resolution():
+    from wetok_bench.baselines import validate_published
+
+    ok = {**GOOD, "records": [{**GOOD["records"][0], "resolution": "original"}]}
+    assert validate_published(ok) == []
+    bad = {**GOOD, "records": [{**GOOD["records"][0], "resolution": "native"}]}
+    assert any("'original'" in p for p in validate_published(bad))
 
 
 GOOD = {

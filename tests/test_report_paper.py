@@ -26,7 +26,7 @@ def paper(tmp_path_factory):
     summary_path.write_text(json.dumps(summary))
     rows = [r for b in build_leaderboards(load_results([suite])) for r in b.rows]
     tables = build_paper_tables(rows, load_published(REPO / "baselines"))
-    return suite, {t.dataset: paper_table(t) for t in tables}
+    return suite, {t.dataset: paper_table(t) for t in tables if t.resolution == 256}
 
 
 def _row(table, label):
@@ -60,9 +60,20 @@ def test_paper_name_maps_a_result_and_unrun_models_are_listed(paper):
 def test_sources_are_cited_and_missing_tables_marked(paper):
     _, tables = paper
     text = to_markdown(tables["imagenet-val"])
-    assert "https://arxiv.org/abs/2508.05599" in text and "https://github.com/TencentARC/Open-MAGVIT2" in text
+    assert "https://arxiv.org/abs/2508.05599" in text and "https://github.com/TencentARC/SEED-Voken/blob/main/docs/Open-MAGVIT2.md" in text
     assert "to be filled from the paper" in text
     assert "Ours measured on: imagenet-sample (30 images)" in text
     cited = {c.text.split("[")[1].rstrip("]") for r in tables["imagenet-val"].rows for c in r if "[" in c.text}
-    assert cited == {"1", "2"}
+    assert cited == {"1", "2", "3", "4"}  # WeTok abstract, SEED-Voken Open-MAGVIT2, IBQ and in-domain tables
     assert r"\toprule" in to_latex(tables["coco-val2017"])
+
+
+def test_original_resolution_gets_its_own_table(paper):
+    published = load_published(REPO / "baselines")
+    tables = [t for t in build_paper_tables([], published) if t.resolution == "original"]
+    assert {t.dataset for t in tables} == {"imagenet-val", "coco-val2017"}
+    imagenet = paper_table(next(t for t in tables if t.dataset == "imagenet-val"))
+    assert "original resolution" in imagenet.title
+    # SEED-Voken docs/Open-MAGVIT2.md, "Original" rows: Open-MAGVIT2 2^18 rFID 0.78 on ImageNet
+    assert _row(imagenet, "Open-MAGVIT2 (2^18)")["rFID published"].value == 0.78
+    assert _row(imagenet, "Cosmos DI16x16")["PSNR published"].value == 20.56

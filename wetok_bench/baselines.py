@@ -29,7 +29,8 @@ Matching measured results to published records (used by the paper tables):
   equal; ``paper_name`` lets a suite map its own job name onto the published name.
 * dataset: ``summary["dataset"]["paper_name"]`` if present; otherwise ``imagenet-val`` when the
   dataset's type or name contains "imagenet", ``coco-val2017`` when it contains "coco".
-* resolution: equal integers.
+* resolution: equal integers, or both ``"original"`` (images at their own size, padded to the
+  tokenizer's factor and cropped back).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ class PublishedRecord:
         model: card / paper name results are matched on (see the module doc).
         label: how the source names the tokenizer (shown in tables).
         dataset: ``imagenet-val`` or ``coco-val2017``.
-        resolution: image side in pixels.
+        resolution: image side in pixels, or ``"original"`` (each image at its own size).
         metric: one of :data:`KNOWN_METRICS`.
         value: the published number, in the metric's unit.
         protocol_notes: how the source measured it (protocols differ from ours).
@@ -79,7 +80,7 @@ class PublishedRecord:
     model: str
     label: str
     dataset: str
-    resolution: int
+    resolution: int | str
     metric: str
     value: float
     compression_ratio: float | None = None
@@ -150,8 +151,8 @@ def validate_published(data: Any) -> list[str]:
             problems.append(f"{where}: dataset {record['dataset']!r} not one of {', '.join(PAPER_DATASETS)}")
         if "value" in record and not _is_number(record["value"]):
             problems.append(f"{where}: value {record['value']!r} is not a finite number")
-        if "resolution" in record and not (isinstance(record["resolution"], int) and record["resolution"] > 0):
-            problems.append(f"{where}: resolution {record['resolution']!r} is not a positive integer")
+        if "resolution" in record and not _is_resolution(record["resolution"]):
+            problems.append(f"{where}: resolution {record['resolution']!r} is not a positive integer or 'original'")
         ratio = record.get("compression_ratio")
         if ratio is not None and not (_is_number(ratio) and ratio > 0):
             problems.append(f"{where}: compression_ratio {ratio!r} is not a positive number")
@@ -163,6 +164,13 @@ def validate_published(data: Any) -> list[str]:
             problems.append(f"{where}: duplicate record for (model, dataset, resolution, metric) {key}")
         seen.add(key)
     return problems
+
+
+def _is_resolution(value: Any) -> bool:
+    """A published resolution: a positive int (pixels per side) or ``"original"``."""
+    if value == "original":
+        return True
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def validate_recorded(data: Any) -> list[str]:
@@ -250,7 +258,7 @@ def load_published(folder: Path) -> PublishedSet:
                     model=record["model"],
                     label=record["label"],
                     dataset=record["dataset"],
-                    resolution=int(record["resolution"]),
+                    resolution=record["resolution"],
                     metric=record["metric"],
                     value=float(record["value"]),
                     compression_ratio=None if record.get("compression_ratio") is None else float(record["compression_ratio"]),

@@ -40,7 +40,7 @@ class PaperTable:
     """A paper-style table for one dataset, resolution and (measured) protocol."""
 
     dataset: str
-    resolution: int
+    resolution: int | str  # pixels per side, or "original"
     protocol: str | None
     rows: list[PaperRow]
     pending: list[tuple[str, str]] = field(default_factory=list)
@@ -65,12 +65,12 @@ def build_paper_tables(rows: list[Row], published: PublishedSet) -> list[PaperTa
     for row in rows:
         dataset = result_paper_dataset(row.job.summary)
         resolution = row.job.summary.get("resolution")
-        if dataset in PAPER_DATASETS and isinstance(resolution, int):
+        if dataset in PAPER_DATASETS and (isinstance(resolution, int) or resolution == "original"):
             protocol = (row.job.summary.get("protocol") or {}).get("name", "?")
             measured.setdefault((dataset, resolution, protocol), []).append(row)
     keys = set(measured) | {(d, r, None) for (d, r) in by_key if not any(k[:2] == (d, r) for k in measured)}
     tables = []
-    for dataset, resolution, protocol in sorted(keys, key=lambda k: (list(PAPER_DATASETS).index(k[0]), k[1], k[2] or "")):
+    for dataset, resolution, protocol in sorted(keys, key=lambda k: (list(PAPER_DATASETS).index(k[0]), _resolution_order(k[1]), k[2] or "")):
         records = by_key.get((dataset, resolution), [])
         members = measured.get((dataset, resolution, protocol), [])
         measured_on = sorted({f"{(r.job.summary.get('dataset') or {}).get('name', '?')} ({r.images} images)" for r in members})
@@ -85,6 +85,16 @@ def build_paper_tables(rows: list[Row], published: PublishedSet) -> list[PaperTa
             )
         )
     return tables
+
+
+def _resolution_order(resolution: int | str) -> tuple[int, int]:
+    """Fixed sizes in increasing order, then "original"."""
+    return (1, 0) if resolution == "original" else (0, int(resolution))
+
+
+def resolution_label(resolution: int | str) -> str:
+    """``256x256`` or ``original resolution``."""
+    return "original resolution" if resolution == "original" else f"{resolution}x{resolution}"
 
 
 def _paper_rows(rows: list[Row], records: list[PublishedRecord]) -> list[PaperRow]:
@@ -162,7 +172,8 @@ def paper_table(table: PaperTable) -> Table:
         )
     for citation, what in table.pending:
         notes.append(f"Not available here: {what} ({citation}).")
-    title = f"{PAPER_DATASETS[table.dataset]} at {table.resolution}x{table.resolution}, zero-shot reconstruction"
+    # zero-shot for most sources, in-domain for some (each source's protocol note says which)
+    title = f"{PAPER_DATASETS[table.dataset]} at {resolution_label(table.resolution)}, reconstruction"
     return Table(
         title=title,
         headers=headers,
