@@ -31,7 +31,7 @@ class _Blur(Tokenizer):
     def encode(self, x):
         return torch.nn.functional.avg_pool2d(x, 2)
 
-    def decode(self, code, *, generator=None):
+    def decode(self, code, *, noise=None):
         return torch.nn.functional.interpolate(code, scale_factor=2, mode="nearest")
 
     def compression(self, height, width):
@@ -44,18 +44,18 @@ class _Blur(Tokenizer):
 class Flaky(_Blur):
     """Raises on the batch that contains the image whose key is in ``$TEST_FAIL_KEYS``."""
 
-    def reconstruct(self, x, *, generator=None):
+    def reconstruct(self, x, **kwargs):
         self.calls = getattr(self, "calls", 0) + 1
         fail_at = int(os.environ.get("TEST_FAIL_AT_CALL", "0"))
         if fail_at and self.calls >= fail_at:
             raise RuntimeError("simulated tokenizer crash")
-        return super().reconstruct(x, generator=generator)
+        return super().reconstruct(x, **kwargs)
 
 
 class NaNTokenizer(_Blur):
     """Returns NaN for the second image of every batch."""
 
-    def decode(self, code, *, generator=None):
+    def decode(self, code, *, noise=None):
         out = super().decode(code)
         if out.shape[0] > 1:
             out[1, 0, 0, 0] = float("nan")
@@ -69,13 +69,13 @@ class Slow(_Blur):
     test can count how many images a resumed run measured again.
     """
 
-    def reconstruct(self, x, *, generator=None):
+    def reconstruct(self, x, **kwargs):
         time.sleep(float(os.environ.get("TEST_SLOW_S", "0.3")))
         log = os.environ.get("TEST_CALL_LOG")
         if log:
             with open(log, "a") as handle:
                 handle.write(f"{x.shape[0]}\n")
-        return super().reconstruct(x, generator=generator)
+        return super().reconstruct(x, **kwargs)
 
 
 def create_flaky(*, name: str = "flaky") -> Tokenizer:

@@ -75,7 +75,7 @@ class _Pool4(Tokenizer):
     def encode(self, x):
         return F.avg_pool2d(x, 4)
 
-    def decode(self, code, *, generator=None):
+    def decode(self, code, *, noise=None):
         return F.interpolate(code, scale_factor=4, mode="nearest")
 
     def compression(self, height, width):
@@ -117,7 +117,7 @@ def test_bad_size_policy_and_wrong_output_shape():
         _Pool4("pool4", size_policy="crop")
 
     class _Gray(_Pool4):
-        def decode(self, code, *, generator=None):
+        def decode(self, code, *, noise=None):
             return super().decode(code)[:, :1]
 
     with pytest.raises(TokenizerOutputError, match=r"returned shape \(1, 1, 8, 8\) for input \(1, 3, 8, 8\)"):
@@ -192,7 +192,7 @@ def test_entry_point_plugin_is_found_lazily_and_cannot_shadow_builtins(clean_reg
         "class Pool2(Tokenizer):\n"
         "    downsample = 2\n"
         "    def encode(self, x): return F.avg_pool2d(x, 2)\n"
-        "    def decode(self, code, *, generator=None): return F.interpolate(code, scale_factor=2)\n"
+        "    def decode(self, code, *, noise=None): return F.interpolate(code, scale_factor=2)\n"
         "    def compression(self, h, w): return continuous_compression(h, w, 2, 3, 8)\n"
         "    def fingerprint(self): return {'family': 'pool2'}\n"
         "def create(*, name='pool2', size_policy='error'):\n"

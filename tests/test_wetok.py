@@ -17,6 +17,7 @@ import yaml
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.tokenizers import create_tokenizer
+from wetok_bench.tokenizers.base import ImageNoise, image_seed
 from wetok_bench.tokenizers.cards import get_card
 from wetok_bench.tokenizers.wetok import CARDS, CheckpointError, WeTokConfig, WeTokTokenizer, create_wetok
 from wetok_bench.tokenizers.wetok.checkpoint import ema_key
@@ -185,6 +186,9 @@ def test_bad_inputs_are_usage_errors(tiny, expected):
         tiny.decode(torch.zeros(1, 4, 4, 3, dtype=torch.int64))
     with pytest.raises(UsageError, match="no generative decoder"):
         tiny.decode(expected["codes"], noise=torch.zeros(2, 16, 16, 16))
+    # the noise the runner gives every tokenizer is ignored by a non-generative one
+    assert torch.equal(tiny.decode(expected["codes"], noise=ImageNoise.for_images(0, ["a", "b"])),
+                       tiny.decode(expected["codes"]))
     with pytest.raises(UsageError, match="bf16"):
         WeTokTokenizer.from_checkpoint(CKPT, CONFIG, precision="fp16")
 
@@ -243,28 +247,35 @@ def test_generative_decoder_loads_ema_weights(gan):
 def test_generative_decoder_noise_is_reproducible(gan, expected):
     tok, ema = gan
     codes = expected["codes"][:1]
-    same_a = tok.decode(codes, generator=torch.Generator().manual_seed(7))
-    same_b = tok.decode(codes, generator=torch.Generator().manual_seed(7))
-    other = tok.decode(codes, generator=torch.Generator().manual_seed(8))
+    same_a = tok.decode(codes, noise=ImageNoise.for_images(7, ["a"]))
+    same_b = tok.decode(codes, noise=ImageNoise.for_images(7, ["a"]))
+    other = tok.decode(codes, noise=ImageNoise.for_images(8, ["a"]))
     assert torch.equal(same_a, same_b)
     assert (same_a - other).abs().max() > 1e-3
 
-    # the generator's draw is torch.randn of the latent's shape, and explicit noise goes to the decoder
-    noise = torch.randn(1, 16, 16, 16, generator=torch.Generator().manual_seed(7))
+    # the draw is torch.randn of the latent's shape from the image's own generator, and an
+    # explicit noise tensor goes to the decoder as it is
+    noise = torch.randn(1, 16, 16, 16, generator=torch.Generator().manual_seed(image_seed(7, "a")))
     assert torch.equal(tok.decode(codes, noise=noise), same_a)
     with torch.no_grad():
         direct = ema.decoder(tok.codes_to_latent(codes), noise)
     assert (tok.decode(codes, noise=noise) - direct).abs().max() < 1e-6
     with pytest.raises(UsageError, match="latent's shape"):
         tok.decode(codes, noise=noise[:, :8])
+    with pytest.raises(UsageError, match="noise for 2 images given with a batch of 1"):
+        tok.decode(codes, noise=ImageNoise.for_images(7, ["a", "b"]))
 
 
 def test_generative_decoder_seed_parameter(gan, expected):
     seeded = [create_wetok(checkpoint=str(gan[0].checkpoint), config=_gan_config(), seed=s) for s in (3, 3, 4)]
+    assert [t.noise_seed for t in seeded] == [3, 3, 4]
     outs = [t.decode(expected["codes"][:1]) for t in seeded]
     assert torch.equal(outs[0], outs[1]) and not torch.equal(outs[0], outs[2])
     assert torch.equal(outs[0], seeded[0].decode(expected["codes"][:1]))  # per call, not a running stream
-    assert "seeded with 3" in seeded[0].fingerprint()["noise"]
+    # without noise, image i of a call draws from the generator of key "#i" under the seed
+    keyed = seeded[0].decode(expected["codes"][:1], noise=ImageNoise.for_images(3, ["#0"]))
+    assert torch.equal(outs[0], keyed)
+    assert "seed 3" in seeded[0].fingerprint()["noise"]
 
 
 def _gan_config() -> dict:

@@ -43,7 +43,7 @@ from wetok_bench.lock import FolderLock
 from wetok_bench.progress import Progress
 from wetok_bench.results import write_job, write_json
 from wetok_bench.suite import Job, Suite, TokenizerEntry
-from wetok_bench.tokenizers.base import Tokenizer, find_non_finite
+from wetok_bench.tokenizers.base import ImageNoise, Tokenizer, find_non_finite
 
 PARTIAL_DIR = ".partial"
 
@@ -396,9 +396,9 @@ class JobRunner:
             skipped.extend({"key": k, "reason": r} for k, r in batch.skipped)
             if len(batch.keys):
                 original = batch.images.to(device, non_blocking=True)
-                generator = torch.Generator(device=device).manual_seed(_batch_seed(settings["seed"], batch.keys[0]))
+                noise = ImageNoise.for_images(_noise_seed(self.tokenizer, settings["seed"]), batch.keys)
                 try:
-                    recon, bits = self.tokenizer.reconstruct(protocol.original_float(original), generator=generator)
+                    recon, bits = self.tokenizer.reconstruct(protocol.original_float(original), noise=noise)
                 except (UsageError, TokenizerOutputError):
                     raise
                 except Exception as error:  # noqa: BLE001
@@ -438,10 +438,9 @@ class JobRunner:
         }
 
 
-def _batch_seed(seed: int, first_key: str) -> int:
-    """Seed for a batch's generator: the suite seed and the batch's first image, so a rerun or a
-    resumed run draws the same noise for the same batch."""
-    return int(sha256_json([seed, first_key])[:15], 16)
+def _noise_seed(tokenizer: Tokenizer, suite_seed: int) -> int:
+    """Seed of a tokenizer's per-image noise: its entry's ``seed`` when set, else the suite's."""
+    return tokenizer.noise_seed if tokenizer.noise_seed is not None else suite_seed
 
 
 def _name_files(keys: Sequence[str], limit: int = 5) -> str:
@@ -773,8 +772,8 @@ def _save_grids(suite, job, tokenizer, records, rows, folder) -> None:
     for batch in iterate_batches([by_key[key] for key in chosen], job.resolution, 1):
         for i, key in enumerate(batch.keys):
             original = batch.images[i : i + 1].to(tokenizer.device)
-            generator = torch.Generator(device=tokenizer.device).manual_seed(_batch_seed(suite.settings["seed"], key))
-            recon, _ = tokenizer.reconstruct(suite.protocol.original_float(original), generator=generator)
+            noise = ImageNoise.for_images(_noise_seed(tokenizer, suite.settings["seed"]), [key])
+            recon, _ = tokenizer.reconstruct(suite.protocol.original_float(original), noise=noise)
             originals.append(original[0].cpu())
             recons.append(round_to_u8(recon[0]).cpu())
             keys.append(key)

@@ -160,11 +160,26 @@ class Tokenizer(abc.ABC):
 
     Subclasses set ``kind``, ``downsample`` and implement ``encode``, ``decode``,
     ``compression`` and ``fingerprint``. Images are B x 3 x H x W float in [-1, 1].
+
+    Noise: a family that draws random numbers (a generative decoder, a posterior sample) takes
+    them from the :class:`ImageNoise` it is given, so each image's draw depends on its own seed
+    only. ``decode`` always receives it; ``encode`` receives it as ``encode(x, noise=...)`` when
+    the family sets ``encode_uses_noise``. A family with a ``seed`` parameter sets ``noise_seed``,
+    which the runner uses instead of the suite seed.
+
+    Tokens: discrete families set ``codebook_size`` (entries per group) and implement
+    :meth:`token_ids`.
     """
 
     kind: TokenizerKind = "continuous"
     #: Spatial factor: inputs must be multiples of it (1 for codecs).
     downsample: int = 1
+    #: Seed of this tokenizer's noise when its entry sets one (None: the run's seed applies).
+    noise_seed: int | None = None
+    #: Whether :meth:`encode` draws noise (then it is called as ``encode(x, noise=...)``).
+    encode_uses_noise: bool = False
+    #: Entries of one group's codebook (2**bits for an LFQ group); None for continuous tokenizers.
+    codebook_size: int | None = None
 
     def __init__(self, name: str, *, size_policy: SizePolicy = "error") -> None:
         if size_policy not in ("error", "pad"):
@@ -180,8 +195,12 @@ class Tokenizer(abc.ABC):
         """Code for images ``x`` (B x 3 x H x W float in [-1, 1], H and W multiples of downsample)."""
 
     @abc.abstractmethod
-    def decode(self, code: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Images (B x 3 x H x W float, nominally [-1, 1], not clamped) for a code."""
+    def decode(self, code: Any, *, noise: ImageNoise | None = None) -> torch.Tensor:
+        """Images (B x 3 x H x W float, nominally [-1, 1], not clamped) for a code.
+
+        ``noise`` (one generator per image of the batch) is for families that draw random
+        numbers when decoding; the others ignore it.
+        """
 
     @abc.abstractmethod
     def compression(self, height: int, width: int) -> Compression:
@@ -190,6 +209,21 @@ class Tokenizer(abc.ABC):
     @abc.abstractmethod
     def fingerprint(self) -> dict[str, Any]:
         """What identifies this tokenizer's outputs: weights sha256, config, precision."""
+
+    def token_ids(self, code: Any) -> torch.Tensor | None:
+        """Token ids of a code: int64, B x N x G (N token positions in raster order, G groups;
+        G = 1 for one codebook), values in ``[0, codebook_size)``. None for continuous
+        tokenizers and codecs (the default)."""
+        return None
+
+    def seeded_noise(self, batch: int) -> ImageNoise | None:
+        """The noise a family draws when it is given none: with ``noise_seed`` set, image ``i``
+        of the batch gets the generator of key ``"#i"`` (:meth:`ImageNoise.for_images`), so a
+        call is reproducible and an image's draw depends on its batch position only; without a
+        seed, None (the family then says what it does)."""
+        if self.noise_seed is None:
+            return None
+        return ImageNoise.for_images(self.noise_seed, [f"#{i}" for i in range(batch)])
 
     def code_bits(self, code: Any, height: int, width: int) -> torch.Tensor:
         """Bits of each image's code (float64, shape B). Codecs override with real sizes."""
@@ -210,15 +244,21 @@ class Tokenizer(abc.ABC):
     # --- what the harness calls --------------------------------------------------------
 
     def reconstruct(
-        self, x: torch.Tensor, *, generator: torch.Generator | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(reconstruction, bits per image) for images ``x`` in [-1, 1].
+        self, x: torch.Tensor, *, noise: ImageNoise | None = None, with_tokens: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(reconstruction, bits per image) for images ``x`` in [-1, 1]; with ``with_tokens``,
+        (reconstruction, bits, :meth:`token_ids` of the code).
 
-        Checks the size against ``downsample`` (error, or pad-then-crop when the size policy
-        is ``pad``) and raises :class:`TokenizerOutputError` on a wrong output shape. NaN/Inf
-        are left for the caller to find (:func:`find_non_finite`), since only it knows the
-        images' names. The reconstruction is float32 and not clamped.
+        ``noise`` has one generator per image of ``x``; it goes to ``decode`` (and to ``encode``
+        when the family sets ``encode_uses_noise``). Under the pad policy it is drawn for the
+        padded image's code, as the tokens and bits are. Checks the size against ``downsample``
+        (error, or pad-then-crop when the size policy is ``pad``) and raises
+        :class:`TokenizerOutputError` on a wrong output shape. NaN/Inf are left for the caller
+        to find (:func:`find_non_finite`), since only it knows the images' names. The
+        reconstruction is float32 and not clamped.
         """
+        if noise is not None and len(noise) != x.shape[0]:
+            raise UsageError(f"noise for {len(noise)} images given with a batch of {x.shape[0]}")
         height, width = x.shape[-2:]
         pad_h, pad_w = (-height) % self.downsample, (-width) % self.downsample
         if pad_h or pad_w:
@@ -230,15 +270,18 @@ class Tokenizer(abc.ABC):
                 )
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
         with torch.inference_mode():
-            code = self.encode(x)
+            code = self.encode(x, noise=noise) if self.encode_uses_noise else self.encode(x)
             bits = self.code_bits(code, x.shape[-2], x.shape[-1])
-            recon = self.decode(code, generator=generator)
+            tokens = self.token_ids(code) if with_tokens else None
+            recon = self.decode(code, noise=noise)
         recon = recon[..., :height, :width].float()
         if recon.shape != (x.shape[0], 3, height, width):
             raise TokenizerOutputError(
                 f"tokenizer {self.name!r} returned shape {tuple(recon.shape)} for input "
                 f"{(x.shape[0], 3, height, width)}"
             )
+        if with_tokens:
+            return recon, bits, tokens
         return recon, bits
 
 

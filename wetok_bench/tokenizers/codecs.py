@@ -23,7 +23,7 @@ from PIL import Image, features
 
 from wetok_bench.errors import UsageError, WetokBenchError
 from wetok_bench.protocols import round_to_u8, u8_to_signed_float
-from wetok_bench.tokenizers.base import Compression, Tokenizer
+from wetok_bench.tokenizers.base import Compression, ImageNoise, Tokenizer
 
 FORMATS = ("jpeg", "webp")
 #: JPEG chroma subsampling names Pillow accepts.
@@ -95,7 +95,7 @@ class CodecTokenizer(Tokenizer):
         Image.fromarray(np.ascontiguousarray(image)).save(buffer, **self.save_options())
         return buffer.getvalue()
 
-    def decode(self, code: list[bytes], *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def decode(self, code: list[bytes], *, noise: ImageNoise | None = None) -> torch.Tensor:
         """Decoded images (B x 3 x H x W float in [-1, 1], exactly ``u8 / 127.5 - 1``)."""
         images = []
         for data in code:

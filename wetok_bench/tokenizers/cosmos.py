@@ -31,6 +31,7 @@ from wetok_bench.hashing import sha256_file
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
     Compression,
+    ImageNoise,
     SizePolicy,
     Tokenizer,
     continuous_compression,
@@ -119,13 +120,20 @@ class CosmosTokenizer(Tokenizer):
         self.latent_channels = latent_channels
         self.dtype = dtype
         self.bits_per_value = bits_per_value
+        self.codebook_size = CODEBOOK_SIZE if kind == "discrete" else None
         self._sha256: dict[str, str] | None = None
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """CI: latent B x C x h x w; DI: token indices B x h x w (integers in [0, 64000))."""
         return _first(self.encoder(x.to(self.device, self.dtype)))
 
-    def decode(self, code: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def token_ids(self, code: torch.Tensor) -> torch.Tensor | None:
+        """DI: indices B x h x w as token ids B x (h*w) x 1 (raster order, int64); CI: None."""
+        if self.kind != "discrete":
+            return None
+        return code.to(torch.int64).reshape(code.shape[0], -1, 1)
+
+    def decode(self, code: torch.Tensor, *, noise: ImageNoise | None = None) -> torch.Tensor:
         """Images B x 3 x H x W (nominally [-1, 1]) from a latent (CI) or indices (DI)."""
         if self.kind == "continuous":
             code = code.to(self.device, self.dtype)

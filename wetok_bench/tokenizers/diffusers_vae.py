@@ -1,7 +1,7 @@
 """Diffusers ``AutoencoderKL`` baselines: the SD-VAE family, SDXL-VAE, SD 3.5 VAE, FLUX.1 VAE.
 
 Images in [-1, 1] go through the encoder; the code is the posterior's mode (deterministic, the
-default) or, with ``sample: true``, a draw from the posterior with a seeded generator. The
+default) or, with ``sample: true``, a draw from the posterior with per-image noise. The
 latent is decoded as is: the scaling and shift factors in the configs exist for diffusion
 training and play no part in reconstruction.
 
@@ -27,6 +27,7 @@ from wetok_bench.hashing import sha256_file
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
     Compression,
+    ImageNoise,
     SizePolicy,
     Tokenizer,
     continuous_compression,
@@ -110,8 +111,11 @@ class DiffusersVAE(Tokenizer):
         source: where the weights came from (repo id, folder, or single file), for the record.
         dtype: compute dtype of the network.
         sample: draw the latent from the posterior instead of taking its mode.
-        seed: seed of the posterior draw; each :meth:`encode` call starts from it again, so the
-            noise an image gets depends on the seed and its position in the batch only.
+        seed: seed of the posterior draw (``noise_seed``; None: the run's seed applies). The
+            draw comes from the :class:`ImageNoise` that :meth:`encode` is given (the runner's:
+            each image's own CPU generator, seeded by the seed and the image's key); without
+            one, image ``i`` of the call gets the generator of key ``"#i"`` under this seed
+            (0 when None), see :meth:`Tokenizer.seeded_noise`.
         bits_per_value: bits counted per latent value for the compression ratio.
     """
 
@@ -126,7 +130,7 @@ class DiffusersVAE(Tokenizer):
         source: dict[str, Any],
         dtype: torch.dtype = torch.float32,
         sample: bool = False,
-        seed: int = 0,
+        seed: int | None = None,
         bits_per_value: float = DEFAULT_BITS_PER_VALUE,
         size_policy: SizePolicy = "error",
     ) -> None:
@@ -137,14 +141,18 @@ class DiffusersVAE(Tokenizer):
         self.source = dict(source)
         self.sample = sample
         self.seed = seed
+        self.noise_seed = seed
+        self.encode_uses_noise = sample
         self.bits_per_value = bits_per_value
         config = vae.config
         self.latent_channels = int(config.latent_channels)
         self.downsample = 2 ** (len(config.block_out_channels) - 1)
         self._weights_sha256: dict[str, str] | None = None
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Latent (B x C x H/f x W/f, in the network's dtype) of images ``x`` in [-1, 1]."""
+    def encode(self, x: torch.Tensor, *, noise: ImageNoise | None = None) -> torch.Tensor:
+        """Latent (B x C x H/f x W/f, in the network's dtype) of images ``x`` in [-1, 1].
+
+        ``noise`` (used with ``sample`` only) gives each image's posterior draw."""
         height, width = x.shape[-2:]
         if height % self.downsample or width % self.downsample:
             # the encoder would crop silently; never let it
@@ -154,12 +162,15 @@ class DiffusersVAE(Tokenizer):
         posterior = self.vae.encode(x.to(self.device, self.dtype)).latent_dist
         if not self.sample:
             return posterior.mode()
-        # noise drawn on the CPU so that CPU and GPU runs get the same draw
-        generator = torch.Generator().manual_seed(self.seed)
-        noise = torch.randn(posterior.mean.shape, generator=generator, dtype=posterior.mean.dtype)
-        return posterior.mean + posterior.std * noise.to(posterior.mean.device)
+        if noise is None:
+            noise = self.seeded_noise(x.shape[0])
+        if noise is None:
+            noise = ImageNoise.for_images(0, [f"#{i}" for i in range(x.shape[0])])
+        # drawn per image on the CPU, so an image's draw is the same in any batch and on any device
+        eps = noise.randn(posterior.mean.shape[1:], device=posterior.mean.device, dtype=posterior.mean.dtype)
+        return posterior.mean + posterior.std * eps
 
-    def decode(self, code: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def decode(self, code: torch.Tensor, *, noise: ImageNoise | None = None) -> torch.Tensor:
         """Images (B x 3 x H x W, nominally [-1, 1]) decoded from a latent."""
         return self.vae.decode(code.to(self.device, self.dtype)).sample
 
@@ -186,10 +197,21 @@ class DiffusersVAE(Tokenizer):
             "config": _jsonable(config),
             "weights_sha256": self.weights_sha256(),
             "precision": str(self.dtype).removeprefix("torch."),
-            "latent": {"mode": "posterior-sample", "seed": self.seed} if self.sample else {"mode": "posterior-mode"},
+            "latent": _latent_record(self.sample, self.seed),
             "bits_per_value": self.bits_per_value,
             "diffusers_version": diffusers.__version__,
         }
+
+
+def _latent_record(sample: bool, seed: int | None) -> dict[str, Any]:
+    """How the latent is taken, for the fingerprint."""
+    if not sample:
+        return {"mode": "posterior-mode"}
+    return {
+        "mode": "posterior-sample",
+        "seed": seed,
+        "noise": "per image from its own CPU generator seeded by (seed, image key); the run's seed when seed is null",
+    }
 
 
 def create_diffusers_vae(
@@ -219,7 +241,7 @@ def create_diffusers_vae(
         config: a local folder holding the diffusers ``config.json`` for ``single_file``
             (``subfolder`` applies inside it).
         sample: draw the latent from the posterior (seeded) instead of taking its mode.
-        seed: seed of that draw (0 when not given).
+        seed: seed of that draw (when not given: the run's seed; 0 for direct library calls).
         precision: ``fp32`` (default), ``bf16`` or ``fp16`` (NaN for sdxl-vae).
         bits_per_value: bits counted per latent value for the compression ratio.
         size_policy: ``error`` (default) or ``pad`` for sizes not a multiple of the factor.
@@ -233,8 +255,6 @@ def create_diffusers_vae(
     dtype = parse_precision(precision)
     if dtype == torch.float16:
         warnings.warn(f"tokenizer {name!r}: {_FP16_NOTE}", stacklevel=2)
-    if sample and seed is None:
-        seed = 0
     if given["single_file"] is not None:
         vae, weights, source = _load_single_file(given["single_file"], given["config"], given["subfolder"])
     elif given["pretrained"] is not None:
@@ -252,7 +272,7 @@ def create_diffusers_vae(
         source=source,
         dtype=dtype,
         sample=sample,
-        seed=seed or 0,
+        seed=seed,
         bits_per_value=bits_per_value,
         size_policy=size_policy,
     )

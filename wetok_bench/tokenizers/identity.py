@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from wetok_bench.tokenizers.base import Compression, Tokenizer
+from wetok_bench.tokenizers.base import Compression, ImageNoise, Tokenizer
 
 #: Bits of one uncompressed pixel (uint8 RGB).
 BITS_PER_PIXEL = 24
@@ -25,7 +25,7 @@ class IdentityTokenizer(Tokenizer):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
-    def decode(self, code: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def decode(self, code: torch.Tensor, *, noise: ImageNoise | None = None) -> torch.Tensor:
         return code
 
     def compression(self, height: int, width: int) -> Compression:

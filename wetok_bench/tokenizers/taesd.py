@@ -42,6 +42,7 @@ from wetok_bench.hashing import sha256_file
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
     Compression,
+    ImageNoise,
     SizePolicy,
     Tokenizer,
     continuous_compression,
@@ -386,7 +387,7 @@ class TaesdTokenizer(Tokenizer):
         latent = self.encoder(images01).float()
         return self.quantize(latent) if self.latent_bits is not None else latent
 
-    def decode(self, code: torch.Tensor, *, generator: torch.Generator | None = None) -> torch.Tensor:
+    def decode(self, code: torch.Tensor, *, noise: ImageNoise | None = None) -> torch.Tensor:
         latent = self.dequantize(code) if self.latent_bits is not None else code.float()
         images01 = self.decoder(latent.to(self.device, self.dtype)).float()
         return images01 * 2 - 1

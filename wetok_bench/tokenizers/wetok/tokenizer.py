@@ -4,10 +4,15 @@ Encoding follows the official evaluation path (``VQModel.encode`` under ``ema_sc
 encoder -> latent -> signs -> codes. Decoding turns codes back into the +-1 latent and runs the
 decoder; the generative decoder of the compression-768 model also takes a noise tensor of the
 latent's shape. The official script draws that noise from the global RNG without a seed; here it
-comes from, in order: ``noise`` passed to :meth:`WeTokTokenizer.decode`, the ``generator``
-passed to it, a fresh generator seeded with the tokenizer's ``seed`` on every call, or the
-global RNG (not reproducible, and said so in the fingerprint). Noise is drawn on the CPU
-(or the generator's device), so a seed gives the same noise on any accelerator.
+comes from, in order: the ``noise`` passed to :meth:`WeTokTokenizer.decode` (an
+:class:`~wetok_bench.tokenizers.base.ImageNoise`: one standard-normal draw of the latent's
+shape per image from that image's own CPU generator; what the runner passes, seeded by the
+entry's ``seed`` or the run's seed and each image's key), a tensor passed as ``noise`` (used as
+is), the tokenizer's ``seed`` (image ``i`` of the call gets the ImageNoise generator of key
+``"#i"``, see :meth:`Tokenizer.seeded_noise`: reproducible, the same for every call), or the
+global RNG (``torch.randn`` of the batch's latent shape on the CPU: not reproducible, and said
+so in the fingerprint). Noise is always drawn in float32 on the CPU and then moved, so it is
+the same on every device.
 """
 
 from __future__ import annotations
@@ -21,7 +26,14 @@ from typing import Any
 import torch
 
 from wetok_bench.errors import UsageError
-from wetok_bench.tokenizers.base import Compression, SizePolicy, Tokenizer, discrete_compression, parse_precision
+from wetok_bench.tokenizers.base import (
+    Compression,
+    ImageNoise,
+    SizePolicy,
+    Tokenizer,
+    discrete_compression,
+    parse_precision,
+)
 from wetok_bench.tokenizers.wetok.checkpoint import checkpoint_sha256, load_weights
 from wetok_bench.tokenizers.wetok.config import WeTokConfig, load_config
 from wetok_bench.tokenizers.wetok.model import WeTokModel
@@ -57,7 +69,8 @@ class WeTokTokenizer(Tokenizer):
 
     Build it with :meth:`from_checkpoint`. Attributes: ``config`` (:class:`WeTokConfig`),
     ``model`` (the encoder/decoder module), ``weights`` (part -> ``"ema"``/``"raw"``: which
-    checkpoint weights were loaded), ``precision``, ``seed``.
+    checkpoint weights were loaded), ``precision``, ``seed`` (also ``noise_seed``: the seed of
+    the generative decoder's noise, None to take the run's), ``codebook_size`` (2**bits per group).
     """
 
     kind = "discrete"
@@ -85,6 +98,8 @@ class WeTokTokenizer(Tokenizer):
         self.downsample = self.config.downsample
         self.precision = precision
         self.seed = seed
+        self.noise_seed = seed
+        self.codebook_size = 2**self.config.bits_per_group
         self.weights = dict(weights or {})
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.card = card
@@ -153,6 +168,11 @@ class WeTokTokenizer(Tokenizer):
         """Codes (int64, B x H/f x W/f x groups; first channel of a group = least significant bit)."""
         return latent_to_codes(self.encode_latent(x), self.config.num_codebooks)
 
+    def token_ids(self, code: torch.Tensor) -> torch.Tensor:
+        """Codes B x h x w x groups as token ids B x (h*w) x groups (raster order, int64)."""
+        b, h, w, groups = code.shape
+        return code.to(torch.int64).reshape(b, h * w, groups)
+
     # --- decoding -------------------------------------------------------------------------
 
     def codes_to_latent(self, codes: torch.Tensor) -> torch.Tensor:
@@ -164,26 +184,17 @@ class WeTokTokenizer(Tokenizer):
             )
         return codes_to_latent(codes.to(self.device), self.config.bits_per_group)
 
-    def decode(
-        self,
-        code: torch.Tensor,
-        *,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
-    ) -> torch.Tensor:
+    def decode(self, code: torch.Tensor, *, noise: ImageNoise | torch.Tensor | None = None) -> torch.Tensor:
         """Images (B x 3 x H x W float32, not clamped) for codes B x h x w x groups.
 
-        ``noise`` and ``generator`` matter only for the generative decoder (see the module
-        docstring for where its noise comes from); ``noise`` for any other model is an error.
+        ``noise`` matters only for the generative decoder (see the module docstring for where
+        its noise comes from); other models ignore an :class:`ImageNoise` (the runner passes one
+        to every tokenizer) and refuse a noise tensor.
         """
-        return self.decode_latent(self.codes_to_latent(code), generator=generator, noise=noise)
+        return self.decode_latent(self.codes_to_latent(code), noise=noise)
 
     def decode_latent(
-        self,
-        quantized: torch.Tensor,
-        *,
-        generator: torch.Generator | None = None,
-        noise: torch.Tensor | None = None,
+        self, quantized: torch.Tensor, *, noise: ImageNoise | torch.Tensor | None = None
     ) -> torch.Tensor:
         """Images for a +-1 latent (what :meth:`quantize` returns)."""
         quantized = quantized.to(self.device, torch.float32)
@@ -191,28 +202,31 @@ class WeTokTokenizer(Tokenizer):
         if quantized.dim() != 4 or quantized.shape[1] != expected_channels:
             raise UsageError(f"WeTok latent must be B x {expected_channels} x h x w, got {tuple(quantized.shape)}")
         if self.config.gan_decoder:
-            noise = self._noise(quantized, noise, generator)
-        elif noise is not None:
-            raise UsageError(f"WeTok {self.name!r} has no generative decoder: it takes no noise")
+            noise = self._noise(quantized, noise)
+        elif isinstance(noise, torch.Tensor):
+            raise UsageError(f"WeTok {self.name!r} has no generative decoder: it takes no noise tensor")
+        else:
+            noise = None
         with torch.inference_mode(), self._autocast():
             images = self.model.decoder(quantized, noise)
         return images.float()
 
-    def _noise(
-        self, latent: torch.Tensor, noise: torch.Tensor | None, generator: torch.Generator | None
-    ) -> torch.Tensor:
-        if noise is not None:
+    def _noise(self, latent: torch.Tensor, noise: ImageNoise | torch.Tensor | None) -> torch.Tensor:
+        """The generative decoder's noise for ``latent`` (float32 on the device), drawn on the CPU."""
+        if isinstance(noise, torch.Tensor):
             if tuple(noise.shape) != tuple(latent.shape):
                 raise UsageError(
                     f"noise for the generative decoder must have the latent's shape {tuple(latent.shape)}, "
                     f"got {tuple(noise.shape)}"
                 )
             return noise.to(self.device, torch.float32)
-        if generator is None and self.seed is not None:
-            generator = torch.Generator().manual_seed(self.seed)
-        draw_device = generator.device if generator is not None else torch.device("cpu")
-        drawn = torch.randn(latent.shape, generator=generator, device=draw_device, dtype=torch.float32)
-        return drawn.to(self.device)
+        if noise is None:
+            noise = self.seeded_noise(latent.shape[0])
+        if noise is None:
+            return torch.randn(latent.shape, dtype=torch.float32).to(self.device)
+        if len(noise) != latent.shape[0]:
+            raise UsageError(f"noise for {len(noise)} images given with a batch of {latent.shape[0]}")
+        return noise.randn(latent.shape[1:], device=self.device, dtype=torch.float32)
 
     # --- accounting -----------------------------------------------------------------------
 
@@ -239,12 +253,15 @@ class WeTokTokenizer(Tokenizer):
                 "size": self.checkpoint.stat().st_size,
                 "sha256": self.checkpoint_sha256(),
             }
+        per_image = "torch.randn of the latent's shape per image, in float32 from that image's own CPU generator"
         if not self.config.gan_decoder:
             noise = None
         elif self.seed is not None:
-            noise = f"torch.randn from a CPU generator seeded with {self.seed} per decode call, unless given"
+            noise = (f"{per_image}, seeded by (seed {self.seed}, image key) under the runner; "
+                     f"direct calls without noise key the images by batch position")
         else:
-            noise = "global torch RNG unless a generator or noise is given (not reproducible)"
+            noise = (f"{per_image}, seeded by (the run's seed, image key) under the runner; direct "
+                     f"calls without noise draw from the global torch RNG (not reproducible)")
         return {
             "family": "wetok",
             "card": self.card,
