@@ -127,6 +127,24 @@ def test_kind_downsample_and_code_read_from_the_files(pairs):
     assert 0 <= int(indices.min()) and int(indices.max()) < 64000
 
 
+def test_token_ids_are_the_di_indices(pairs):
+    di = create_tokenizer({"type": "cosmos", "path": str(pairs["DI8"])})
+    ci = create_tokenizer({"type": "cosmos", "path": str(pairs["CI8"])})
+    x = images()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*torch.jit.load.*deprecated", category=FutureWarning)
+        encoder = torch.jit.load(str(pairs["DI8"] / "encoder.jit")).to(torch.bfloat16)
+    with torch.no_grad():
+        indices = encoder(x.to(torch.bfloat16))[0]  # B x 8 x 8, what NVIDIA's encoder returns first
+    recon, bits, tokens = di.reconstruct(x, with_tokens=True)
+    assert di.codebook_size == 8 * 8 * 8 * 5 * 5 * 5 and ci.codebook_size is None
+    assert tokens.dtype == torch.int64 and tokens.shape == (2, 64, 1)
+    assert torch.equal(tokens[..., 0], indices.long().reshape(2, 64))
+    assert torch.equal(tokens[1, 3 * 8 + 5, 0], indices[1, 3, 5].long())  # raster order: row 3, column 5
+    torch.testing.assert_close(recon, di.reconstruct(x)[0], rtol=0, atol=0)
+    assert ci.reconstruct(x, with_tokens=True)[2] is None  # a continuous latent has no token ids
+
+
 def test_discrete_compression_hand_computed(pairs):
     di16 = create_tokenizer({"type": "cosmos", "path": str(pairs["DI16"])})
     di8 = create_tokenizer({"type": "cosmos", "path": str(pairs["DI8"])})

@@ -200,6 +200,29 @@ def test_sampling_reproducible_with_seed(sd_like):
     assert "per image" in fp["latent"]["noise"]
 
 
+def test_sampled_latent_of_an_image_does_not_depend_on_its_batch(sd_like):
+    folder, vae = sd_like
+    tok = create_tokenizer({"type": "diffusers-vae", "pretrained": str(folder), "sample": True})
+    assert tok.encode_uses_noise and tok.noise_seed is None  # the run's seed applies
+    x, keys = images(batch=3), ["a", "b", "c"]
+    with torch.no_grad():
+        together = tok.encode(x, noise=ImageNoise.for_images(4, keys))
+        alone = torch.cat([tok.encode(x[i : i + 1], noise=ImageNoise.for_images(4, [keys[i]])) for i in range(3)])
+        reordered = tok.encode(x.flip(0), noise=ImageNoise.for_images(4, keys[::-1])).flip(0)
+        # diffusers' own posterior sample of image "b" with that image's generator
+        reference = vae.encode(x[1:2]).latent_dist.sample(generator=torch.Generator().manual_seed(image_seed(4, "b")))
+    torch.testing.assert_close(alone, together, rtol=0, atol=1e-5)  # last-bit differences of batched convs
+    torch.testing.assert_close(reordered, together, rtol=0, atol=1e-5)
+    torch.testing.assert_close(together[1:2], reference, rtol=0, atol=1e-5)
+    # reconstruct hands the same noise to encode: batch 3 and batch 1 give the same image
+    recon, _ = tok.reconstruct(x, noise=ImageNoise.for_images(4, keys))
+    single, _ = tok.reconstruct(x[2:], noise=ImageNoise.for_images(4, keys[2:]))
+    torch.testing.assert_close(single, recon[2:], rtol=0, atol=1e-5)
+    with torch.no_grad():
+        decoded = vae.decode(reference).sample
+    torch.testing.assert_close(tok.reconstruct(x[1:2], noise=ImageNoise.for_images(4, ["b"]))[0], decoded, rtol=0, atol=1e-5)
+
+
 def test_fingerprint_records_weights_config_precision(sd_like):
     folder, _ = sd_like
     fp32 = create_tokenizer({"type": "diffusers-vae", "pretrained": str(folder)}).fingerprint()

@@ -15,10 +15,12 @@ import torch.nn.functional as F
 from wetok_bench.errors import TokenizerOutputError, UsageError
 from wetok_bench.tokenizers import registry
 from wetok_bench.tokenizers.base import (
+    ImageNoise,
     Tokenizer,
     continuous_compression,
     discrete_compression,
     find_non_finite,
+    image_seed,
     parse_precision,
 )
 from wetok_bench.tokenizers.identity import IdentityTokenizer
@@ -122,6 +124,47 @@ def test_bad_size_policy_and_wrong_output_shape():
 
     with pytest.raises(TokenizerOutputError, match=r"returned shape \(1, 1, 8, 8\) for input \(1, 3, 8, 8\)"):
         _Gray("gray").reconstruct(torch.zeros(1, 3, 8, 8))
+
+
+class _Noisy(_Pool4):
+    """Adds the given per-image noise at encode time (as a posterior sample does) and at decode."""
+
+    encode_uses_noise = True
+
+    def encode(self, x, *, noise=None):
+        self.encode_noise = noise
+        return super().encode(x) + noise.randn((3, x.shape[-2] // 4, x.shape[-1] // 4))
+
+    def decode(self, code, *, noise=None):
+        self.decode_noise = noise
+        return super().decode(code)
+
+
+def test_noise_goes_to_encode_and_decode_and_must_fit_the_batch():
+    tok = _Noisy("noisy", size_policy="pad")
+    x = torch.zeros(2, 3, 6, 8)
+    noise = ImageNoise.for_images(0, ["a", "b"])
+    recon, bits = tok.reconstruct(x, noise=noise)
+    assert tok.encode_noise is noise and tok.decode_noise is noise
+    # the draw is for the padded image's code (8 x 8 -> 2 x 2 positions): torch.randn per image
+    expected = torch.stack([torch.randn(3, 2, 2, generator=torch.Generator().manual_seed(image_seed(0, k)))
+                            for k in ("a", "b")])
+    torch.testing.assert_close(recon, F.interpolate(expected, scale_factor=4)[..., :6, :8], rtol=0, atol=0)
+    with pytest.raises(UsageError, match="noise for 1 images given with a batch of 2"):
+        tok.reconstruct(x, noise=ImageNoise.for_images(0, ["a"]))
+    # a family that draws nothing at encode time is called as encode(x)
+    _Pool4("pool4").reconstruct(torch.zeros(1, 3, 4, 4), noise=ImageNoise.for_images(0, ["a"]))
+
+
+def test_token_ids_default_and_with_tokens():
+    tok = _Pool4("pool4")
+    assert tok.codebook_size is None and tok.noise_seed is None and tok.seeded_noise(2) is None
+    recon, bits, tokens = tok.reconstruct(torch.zeros(2, 3, 4, 4), with_tokens=True)
+    assert tokens is None and recon.shape == (2, 3, 4, 4) and bits.shape == (2,)
+    assert len(tok.reconstruct(torch.zeros(1, 3, 4, 4))) == 2
+    tok.noise_seed = 5
+    seeded = tok.seeded_noise(2)
+    assert seeded.seeds == [image_seed(5, "#0"), image_seed(5, "#1")]
 
 
 def test_find_non_finite_names_the_bad_images():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from unittest import mock
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,18 @@ def test_reconstruct_matches_vectors_and_counts_bits(tiny, expected):
     assert (recon - expected["recon"]).abs().max() < TOL
     # 16 x 16 tokens x 2 groups x 8 bits = 4096 bits per image
     assert bits.tolist() == [4096.0, 4096.0]
+
+
+def test_token_ids_are_the_official_codes_in_raster_order(tiny, expected):
+    recon, bits, tokens = tiny.reconstruct(expected["input"], with_tokens=True)
+    assert tiny.codebook_size == 2**8  # entries of one group: 8 bits per group
+    assert tokens.dtype == torch.int64 and tokens.shape == (2, 16 * 16, 2)
+    decidable = (expected["latent"].abs() >= TOL).permute(0, 2, 3, 1).reshape(2, 16, 16, 2, 8).all(-1)
+    flat = decidable.reshape(2, 256, 2)
+    assert torch.equal(tokens[flat], expected["codes"].reshape(2, 256, 2)[flat])
+    assert torch.equal(tokens[1, 5 * 16 + 9], tiny.encode(expected["input"])[1, 5, 9])  # row 5, column 9
+    assert int(tokens.max()) < tiny.codebook_size
+    assert (recon - expected["recon"]).abs().max() < TOL and bits.tolist() == [4096.0, 4096.0]
 
 
 def test_decoding_codes_equals_decoding_the_quantized_latent(tiny, expected):
@@ -276,6 +289,93 @@ def test_generative_decoder_seed_parameter(gan, expected):
     keyed = seeded[0].decode(expected["codes"][:1], noise=ImageNoise.for_images(3, ["#0"]))
     assert torch.equal(outs[0], keyed)
     assert "seed 3" in seeded[0].fingerprint()["noise"]
+
+
+def _three_images() -> torch.Tensor:
+    return torch.rand(3, 3, 16, 16, generator=torch.Generator().manual_seed(11)) * 2 - 1
+
+
+def test_generative_reconstruction_is_per_image_whatever_the_batch(gan):
+    tok, _ = gan
+    x, keys = _three_images(), ["a.png", "b.png", "c.png"]
+    together, _ = tok.reconstruct(x, noise=ImageNoise.for_images(5, keys))
+    alone = torch.cat([tok.reconstruct(x[i : i + 1], noise=ImageNoise.for_images(5, [keys[i]]))[0] for i in range(3)])
+    reordered, _ = tok.reconstruct(x.flip(0), noise=ImageNoise.for_images(5, keys[::-1]))
+    # batch 1 vs 3 convolutions may differ in the last bit; a different draw moves pixels by > 1e-2
+    torch.testing.assert_close(alone, together, rtol=0, atol=1e-5)
+    torch.testing.assert_close(reordered.flip(0), together, rtol=0, atol=1e-5)
+    # the noise matters: the same image under another key decodes differently
+    moved, _ = tok.reconstruct(x[:1], noise=ImageNoise.for_images(5, ["b.png"]))
+    assert (moved - together[:1]).abs().max() > 1e-2
+
+
+def test_generative_noise_is_drawn_on_the_cpu_then_moved(gan):
+    tok, _ = gan
+    x, keys = _three_images(), ["a.png", "b.png", "c.png"]
+    seen: list[torch.Tensor] = []
+    draws: list[dict] = []
+    real_randn = torch.randn
+
+    def spy_randn(*args, **kwargs):
+        draws.append(kwargs)
+        return real_randn(*args, **kwargs)
+
+    def spy_forward(z, noise=None):
+        seen.append(noise)
+        return decoder_forward(z, noise)
+
+    decoder_forward = tok.model.decoder.forward
+    with mock.patch.object(torch, "randn", spy_randn), mock.patch.object(tok.model.decoder, "forward", spy_forward):
+        tok.reconstruct(x, noise=ImageNoise.for_images(9, keys))
+    assert len(draws) == 3  # one draw per image, each from that image's generator
+    assert all(d["generator"].device.type == "cpu" and d.get("device") in (None, "cpu") for d in draws)
+    # what reaches the decoder is torch's CPU draw for each image's own seed, stacked
+    reference = torch.stack([
+        real_randn(16, 8, 8, generator=torch.Generator().manual_seed(image_seed(9, key))) for key in keys
+    ])
+    assert torch.equal(seen[0], reference)
+    # the draw is made before the move, so another device gets the same values
+    assert ImageNoise.for_images(9, keys).randn((16, 8, 8), device="meta").device.type == "meta"
+
+
+def test_pad_policy_draws_noise_for_the_padded_latent(gan):
+    tok, _ = gan
+    padding = WeTokTokenizer(tok.model, name="gan-pad", size_policy="pad")
+    x = _three_images()[..., :15, :13]
+    recon, bits = padding.reconstruct(x, noise=ImageNoise.for_images(2, ["a", "b", "c"]))
+    padded = torch.nn.functional.pad(x, (0, 1, 0, 1), mode="reflect")  # 16 x 14: latent 8 x 7
+    whole, _ = tok.reconstruct(padded, noise=ImageNoise.for_images(2, ["a", "b", "c"]))
+    assert torch.equal(recon, whole[..., :15, :13])
+    assert bits.tolist() == [8 * 7 * 16.0] * 3
+
+
+def test_generative_seed_parameter_under_the_runner(gan, tmp_path, photos):
+    """The entry's seed decides the noise (the suite's seed does not), and reproduces it; an entry
+    without a seed takes the suite's; values do not depend on the batch size."""
+    from helpers_runs import photo_folder, read_rows, run_here
+
+    folder = photo_folder(tmp_path / "imgs", photos, 3, size=40)
+    entry = {"type": "wetok", "checkpoint": str(gan[0].checkpoint), "config": _gan_config()}
+    suite = {
+        "name": "s", "datasets": [{"type": "folder", "name": "imgs", "root": str(folder)}],
+        "tokenizers": [{**entry, "name": "s3", "seed": 3}, {**entry, "name": "s3b", "seed": 3},
+                       {**entry, "name": "s4", "seed": 4}, {**entry, "name": "free"}],
+        "metrics": ["psnr"], "resolution": 16, "num_workers": 0, "device": "cpu",
+    }
+    runs = {}
+    for label, batch_size, seed in (("a", 3, 0), ("b", 1, 1)):
+        path = tmp_path / f"{label}.yaml"
+        path.write_text(yaml.safe_dump({**suite, "batch_size": batch_size, "seed": seed}))
+        run_here(path, tmp_path / label)
+        runs[label] = {t: read_rows(tmp_path / label / "s" / f"{t}__imgs__16") for t in ("s3", "s3b", "s4", "free")}
+    a, b = runs["a"], runs["b"]
+    assert len(a["s3"]) == 3
+    psnr = {t: [float(r["psnr"]) for r in rows] for t, rows in a.items()}
+    assert psnr["s3"] == psnr["s3b"]
+    assert all(abs(p - q) > 1e-3 for p, q in zip(psnr["s3"], psnr["s4"]))
+    close = lambda u, v: all(abs(float(r["psnr"]) - float(s["psnr"])) < 1e-4 for r, s in zip(u, v))  # noqa: E731
+    assert close(b["s3"], a["s3"])  # batch 1 and suite seed 1 vs batch 3 and suite seed 0
+    assert not close(b["free"], a["free"])  # no entry seed: the suite's seed applies
 
 
 def _gan_config() -> dict:
