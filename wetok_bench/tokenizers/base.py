@@ -192,7 +192,10 @@ class Tokenizer(abc.ABC):
 
     @abc.abstractmethod
     def encode(self, x: torch.Tensor) -> Any:
-        """Code for images ``x`` (B x 3 x H x W float in [-1, 1], H and W multiples of downsample)."""
+        """Code for images ``x`` (B x 3 x H x W float in [-1, 1], H and W multiples of downsample).
+
+        A family that sets ``encode_uses_noise`` takes ``encode(x, *, noise: ImageNoise | None)``.
+        """
 
     @abc.abstractmethod
     def decode(self, code: Any, *, noise: ImageNoise | None = None) -> torch.Tensor:

@@ -8,7 +8,8 @@ Suite entry::
       # config: configs/WeToK/Inference/ImageNet_downsample16_imagenet.yaml
       checkpoint: hf://GrayShine/WeTok/ImageNet/downsample16/WeTok.ckpt   # or a local path
       precision: fp32                           # or bf16
-      seed: 0                                   # noise of the generative (c768) decoder
+      seed: 0                                   # noise of the generative (c768) decoder, per image;
+                                                # default: the suite's seed
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ def create_wetok(
 
     Exactly one of ``model`` (a WeTok model card name) and ``config`` (official inference YAML
     path or mapping) describes the architecture. ``checkpoint`` is a local path or
-    ``hf://owner/repo/path``; with ``model`` it defaults to the card's source.
+    ``hf://owner/repo/path``; with ``model`` it defaults to the card's source. ``seed`` seeds
+    the generative decoder's per-image noise (``noise_seed``); without it the runner uses the
+    suite's seed.
     """
     if (model is None) == (config is None):
         raise UsageError(

@@ -98,7 +98,7 @@ CARDS: list[ModelCard] = [
         "configs/WeToK/Inference/GeneralDomain_compratio768_imagenet.yaml",
         _init_args(_F32, 32, 4, gan_decoder=True),
         "General-domain training data; f32, 4 groups x 8 bits per token; compression ratio 768; "
-        "generative decoder (noise input: set a seed for reproducible output). Stage-2 checkpoint: "
+        "generative decoder (noise input, drawn per image from the entry's or the suite's seed). Stage-2 checkpoint: "
         "the encoder may have no EMA weights, the raw (frozen) ones are used then.",
     ),
 ]
