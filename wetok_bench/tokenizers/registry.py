@@ -27,10 +27,13 @@ ENTRY_POINT_GROUP = "wetok_bench.tokenizers"
 _BUILTIN: dict[str, str] = {
     "wetok": "wetok_bench.tokenizers.wetok:create_wetok",
     "diffusers-vae": "wetok_bench.tokenizers.diffusers_vae:create_diffusers_vae",
+    "diffusers": "wetok_bench.tokenizers.diffusers_vae:create_diffusers_vae",  # alias
     "cosmos": "wetok_bench.tokenizers.cosmos:create_cosmos",
     "taesd": "wetok_bench.tokenizers.taesd:create_taesd",
     "codec": "wetok_bench.tokenizers.codecs:create_codec",
     "identity": "wetok_bench.tokenizers.identity:create_identity",
+    "open-magvit2": "wetok_bench.tokenizers.seed_voken:create_open_magvit2",
+    "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
 }
 
 _REGISTRY: dict[str, Factory | str] = dict(_BUILTIN)

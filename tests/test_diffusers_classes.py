@@ -1,0 +1,257 @@
+"""diffusers-vae family, one class per case: a tiny randomly initialised model of every supported
+diffusers autoencoder class is saved with ``save_pretrained``, loaded offline through a suite entry
+and the factory, and compared with diffusers' own encode/decode of the same model, written out
+below class by class (the posterior's mode where there is one). Factors, channels and
+compression ratios are hand-computed figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import torch
+
+from wetok_bench.errors import TokenizerOutputError, UsageError
+from wetok_bench.suite import parse_suite
+from wetok_bench.tokenizers import create_tokenizer
+from wetok_bench.tokenizers.base import image_seed
+
+diffusers = pytest.importorskip("diffusers")
+
+SIZE = 32  # images are 2 x 3 x 32 x 32
+
+
+def _kl(cls: str, channels: int):
+    return getattr(diffusers, cls)(
+        block_out_channels=(8, 16, 16),
+        down_block_types=("DownEncoderBlock2D",) * 3,
+        up_block_types=("UpDecoderBlock2D",) * 3,
+        layers_per_block=1,
+        norm_num_groups=8,
+        latent_channels=channels,
+        **({"sample_size": SIZE} if cls == "AutoencoderKLFlux2" else {}),
+    )
+
+
+def _video(cls: str, z_dim: int, **extra):
+    common = dict(base_dim=8, z_dim=z_dim, num_res_blocks=1, latents_mean=[0.0] * z_dim, latents_std=[1.0] * z_dim)
+    return getattr(diffusers, cls)(**{**common, **extra})
+
+
+def _dc():
+    return diffusers.AutoencoderDC(
+        latent_channels=4,
+        attention_head_dim=8,
+        encoder_block_types=("ResBlock", "ResBlock", "EfficientViTBlock"),
+        decoder_block_types=("ResBlock", "ResBlock", "EfficientViTBlock"),
+        encoder_block_out_channels=(8, 16, 16),
+        decoder_block_out_channels=(8, 16, 16),
+        encoder_layers_per_block=(1, 1, 1),
+        decoder_layers_per_block=(1, 1, 1),
+        encoder_qkv_multiscales=((), (), (5,)),
+        decoder_qkv_multiscales=((), (), (5,)),
+    )
+
+
+# name: (builder, diffusers reference code -> reconstruction, factor, latent channels, ratio at 32x32)
+# ratio = 32 * 32 * 24 bits / (latent values * 16 bits) or / (tokens * log2(codebook))
+def _mode(vae, x):
+    return vae.decode(vae.encode(x).latent_dist.mode()).sample
+
+
+def _mode_one_frame(vae, x):
+    return vae.decode(vae.encode(x[:, :, None]).latent_dist.mode()).sample[:, :, 0]
+
+
+def _latent(vae, x):
+    return vae.decode(vae.encode(x).latent).sample
+
+
+def _latents(vae, x):
+    return vae.decode(vae.encode(x).latents).sample
+
+
+CASES: dict[str, tuple[Callable[[], Any], Callable, int, int, float]] = {
+    # f4 (3 blocks), 4 channels: 8*8*4*16 = 4096 bits -> 24576 / 4096 = 6
+    "AutoencoderKL": (lambda: _kl("AutoencoderKL", 4), _mode, 4, 4, 6.0),
+    # f4, 8 channels (the real one: f8, 32): 8*8*8*16 = 8192 bits -> 3
+    "AutoencoderKLFlux2": (lambda: _kl("AutoencoderKLFlux2", 8), _mode, 4, 8, 3.0),
+    # 3 stages of dim_mult, 2 downsamplings: f4, z_dim 4 -> 6
+    "AutoencoderKLQwenImage": (
+        lambda: _video("AutoencoderKLQwenImage", 4, dim_mult=[1, 2, 2], temperal_downsample=[False, False]),
+        _mode_one_frame, 4, 4, 6.0,
+    ),
+    # Wan 2.1 layout: f4, z_dim 8 -> 8*8*8*16 = 8192 bits -> 3
+    "AutoencoderKLWan": (
+        lambda: _video("AutoencoderKLWan", 8, dim_mult=[1, 2, 2], temperal_downsample=[False, True], scale_factor_spatial=4),
+        _mode_one_frame, 4, 8, 3.0,
+    ),
+    # Wan 2.2 layout (residual blocks, 2x2 patchify): one downsampling x patch 2 = f4, z_dim 4 -> 6
+    "AutoencoderKLWan-2.2": (
+        lambda: _video(
+            "AutoencoderKLWan", 4, decoder_base_dim=8, dim_mult=[1, 1], temperal_downsample=[False], is_residual=True,
+            patch_size=2, in_channels=12, out_channels=12, scale_factor_spatial=4,
+        ),
+        _mode_one_frame, 4, 4, 6.0,
+    ),
+    # spatial_compression_ratio 4 over 3 blocks: f4, 4 channels -> 6
+    "AutoencoderKLHunyuanImage": (
+        lambda: diffusers.AutoencoderKLHunyuanImage(
+            in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(32, 32, 64), layers_per_block=1,
+            spatial_compression_ratio=4, sample_size=SIZE,
+        ),
+        _mode, 4, 4, 6.0,
+    ),
+    # 3 stages: f4, 4 channels -> 6
+    "AutoencoderDC": (_dc, _latent, 4, 4, 6.0),
+    # 3 encoder stages: f4, 4 channels -> 6
+    "AutoencoderTiny": (
+        lambda: diffusers.AutoencoderTiny(
+            encoder_block_out_channels=(8, 8, 8), decoder_block_out_channels=(8, 8, 8),
+            num_encoder_blocks=(1, 1, 1), num_decoder_blocks=(1, 1, 1), latent_channels=4,
+        ),
+        _latents, 4, 4, 6.0,
+    ),
+    # f4, 32 codes: 8*8 tokens * 5 bits = 320 bits -> 24576 / 320 = 76.8
+    "VQModel": (
+        lambda: diffusers.VQModel(
+            block_out_channels=(8, 16, 16), down_block_types=("DownEncoderBlock2D",) * 3,
+            up_block_types=("UpDecoderBlock2D",) * 3, layers_per_block=1, norm_num_groups=8, latent_channels=4,
+            num_vq_embeddings=32, vq_embed_dim=4,
+        ),
+        _latents, 4, 4, 76.8,
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> dict[str, tuple[Path, torch.nn.Module]]:
+    """Every case saved as a diffusers folder (``save_pretrained``), with the in-memory model."""
+    out = {}
+    for i, (case, (build, *_)) in enumerate(CASES.items()):
+        torch.manual_seed(i)
+        vae = build().eval()
+        folder = tmp_path_factory.mktemp(case.replace(".", "_"))
+        vae.save_pretrained(folder)
+        out[case] = folder, vae
+    return out
+
+
+def images(batch: int = 2) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(123)
+    return torch.rand(batch, 3, SIZE, SIZE, generator=generator) * 2 - 1
+
+
+def from_suite(folder: Path, **params: Any):
+    """The tokenizer a suite entry ``{type: diffusers, pretrained: folder}`` builds."""
+    suite = parse_suite(
+        {
+            "name": "tiny",
+            "datasets": [{"name": "samples", "type": "samples"}],
+            "tokenizers": [{"name": "vae", "type": "diffusers", "pretrained": str(folder), **params}],
+        }
+    )
+    return create_tokenizer(suite.tokenizers[0].spec)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_reconstruction_equals_diffusers_own(saved, case):
+    folder, vae = saved[case]
+    _, reference_code, *_ = CASES[case]
+    tok = from_suite(folder)
+    assert tok.adapter.class_name == json.loads((folder / "config.json").read_text())["_class_name"]
+    x = images()
+    recon, bits = tok.reconstruct(x)
+    with torch.no_grad():
+        reference = reference_code(vae, x)
+    assert recon.shape == reference.shape == x.shape
+    # same modules, same batch: bit-identical, except VQModel, where diffusers decodes
+    # z + (z_q - z) (the straight-through estimator, rounded in float32) and the code here decodes
+    # the codebook entries z_q of the indices themselves (3.2e-6 measured)
+    atol = 1e-5 if case == "VQModel" else 0.0
+    torch.testing.assert_close(recon, reference, rtol=0, atol=atol)
+    assert bits.tolist() == [SIZE * SIZE * 24 / CASES[case][4]] * 2
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_factor_channels_and_ratio_from_the_model(saved, case):
+    folder, vae = saved[case]
+    _, _, factor, channels, ratio = CASES[case]
+    tok = from_suite(folder)
+    assert (tok.downsample, tok.latent_channels) == (factor, channels)
+    assert tok.compression(SIZE, SIZE).ratio == pytest.approx(ratio, rel=0, abs=1e-12)
+    # the factor is what the encoder really does: 32 / 4 = 8 latent rows and columns
+    with torch.no_grad():
+        code = tok.encode(images(1))
+    assert code.shape[-2:] == (SIZE // factor, SIZE // factor)
+    # a 64x96 image at f4: 16 x 24 positions
+    assert tok.compression(64, 96).tokens == 16 * 24
+
+
+def test_vq_model_tokens_are_diffusers_codebook_indices(saved):
+    folder, vae = saved["VQModel"]
+    tok = from_suite(folder)
+    assert (tok.kind, tok.codebook_size) == ("discrete", 32)
+    x = images()
+    recon, bits, tokens = tok.reconstruct(x, with_tokens=True)
+    with torch.no_grad():
+        _, _, (_, _, indices) = vae.quantize(vae.encode(x).latents)
+    assert tokens.dtype == torch.int64 and tokens.shape == (2, 8 * 8, 1)
+    assert torch.equal(tokens, indices.view(2, -1, 1))
+    assert bits.tolist() == [8 * 8 * 5.0] * 2  # 64 tokens x log2(32)
+    assert tok.compression(SIZE, SIZE).codebook == "32"
+    assert tok.fingerprint()["latent"] == {"mode": "codebook-indices"} and "bits_per_value" not in tok.fingerprint()
+
+
+def test_continuous_classes_have_no_tokens(saved):
+    tok = from_suite(saved["AutoencoderDC"][0])
+    _, _, tokens = tok.reconstruct(images(), with_tokens=True)
+    assert tokens is None and tok.codebook_size is None
+    assert tok.fingerprint()["latent"] == {"mode": "deterministic"}
+    assert tok.fingerprint()["class"] == "AutoencoderDC"
+
+
+def test_wan_sample_is_diffusers_posterior_sample_of_each_image(saved):
+    """An image is one frame: the draw has the frame axis removed, the same numbers diffusers draws."""
+    folder, vae = saved["AutoencoderKLWan"]
+    tok = from_suite(folder, sample=True, seed=7)
+    x = images()
+    with torch.no_grad():
+        z = tok.encode(x)
+        reference = torch.cat([
+            vae.encode(x[i : i + 1, :, None]).latent_dist.sample(
+                generator=torch.Generator().manual_seed(image_seed(7, f"#{i}"))
+            )[:, :, 0]
+            for i in range(len(x))
+        ])
+        mode = vae.encode(x[:, :, None]).latent_dist.mode()[:, :, 0]
+    torch.testing.assert_close(z, reference, rtol=0, atol=1e-5)  # batch 1 vs 2 convolutions
+    assert (z - mode).abs().max() > 0.05
+
+
+@pytest.mark.parametrize("case", ["AutoencoderDC", "AutoencoderTiny", "VQModel"])
+def test_sample_on_a_deterministic_class_is_a_usage_error(saved, case):
+    with pytest.raises(UsageError, match="no posterior to sample"):
+        from_suite(saved[case][0], sample=True)
+
+
+def test_unsupported_class_is_refused_before_loading(tmp_path):
+    (tmp_path / "config.json").write_text(json.dumps({"_class_name": "AutoencoderOobleck"}))
+    with pytest.raises(UsageError, match=r"'AutoencoderOobleck' is not an image autoencoder .*VQModel"):
+        create_tokenizer({"type": "diffusers-vae", "pretrained": str(tmp_path)})
+
+
+def test_latent_shape_disagreeing_with_the_factor_is_an_error(saved):
+    tok = from_suite(saved["AutoencoderKLQwenImage"][0])
+    tok.downsample = 2  # as if the config were misread
+    with pytest.raises(TokenizerOutputError, match=r"latent of shape \(4, 8, 8\)"), torch.no_grad():
+        tok.encode(images())
+
+
+def test_alias_and_name_build_the_same_model(saved):
+    folder, _ = saved["AutoencoderTiny"]
+    a = create_tokenizer({"type": "diffusers", "pretrained": str(folder)})
+    b = create_tokenizer({"type": "diffusers-vae", "pretrained": str(folder)})
+    assert a.fingerprint() == b.fingerprint()
