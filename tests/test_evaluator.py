@@ -103,8 +103,10 @@ def test_wetok_protocol(weights, batch):
     rows = evaluator.update(original, recon)
     assert list(rows) == ["psnr", "ssim", "lpips", "lpips_vgg"]
 
-    # wetok: both images truncated in float32 from [-1, 1] floats (the official script's way)
-    org_f = original.permute(0, 2, 3, 1).numpy().astype(np.float32) / np.float32(127.5) - np.float32(1)
+    # wetok: the original as the official dataset makes it (division in float64, one rounding to
+    # float32; checked against the official code's recorded outputs in test_official_wetok_eval.py),
+    # then both images truncated in float32 (the official script's way)
+    org_f = (original.permute(0, 2, 3, 1).numpy() / 127.5 - 1.0).astype(np.float32)
     rec_f = np.clip(recon.permute(0, 2, 3, 1).numpy(), -1, 1)
     trunc = lambda x: ((x + np.float32(1)) / np.float32(2) * np.float32(255)).astype(np.uint8)  # noqa: E731
     psnrs, ssims = skimage_rows(trunc(org_f), trunc(rec_f))

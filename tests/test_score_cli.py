@@ -107,9 +107,11 @@ def test_score_wetok_pixels_and_identical_image(tmp_path, folders):
     assert result.exit_code == 0, result.output
     data = strict_json(out.read_text())
 
-    # wetok: both images pass through float32 [-1, 1] and are truncated back to uint8
+    # wetok: both images become floats as the official dataset makes them (division in float64,
+    # one rounding to float32; test_official_wetok_eval.py checks that against the official
+    # code's recorded outputs), then are truncated back to uint8 in float32 as its script does
     def trunc(u8: np.ndarray) -> np.ndarray:
-        f = u8.astype(np.float32) / np.float32(127.5) - np.float32(1)
+        f = (u8 / 127.5 - 1.0).astype(np.float32)
         return ((f + np.float32(1)) / np.float32(2) * np.float32(255)).astype(np.uint8)
 
     rows = {row["path"]: row for row in data["per_image"]}
@@ -174,7 +176,7 @@ def test_score_wetok_lpips_both_backbones(tmp_path, folders):
     assert result.exit_code == 0, result.output
     data = strict_json(out.read_text())
     assert set(data["means"]) == {"lpips", "lpips_vgg"}
-    to_t = lambda x: torch.from_numpy(x).permute(2, 0, 1)[None].float() / 127.5 - 1  # noqa: E731
+    to_t = lambda x: torch.from_numpy((x / 127.5 - 1.0).astype(np.float32)).permute(2, 0, 1)[None]  # noqa: E731  (official float)
     for net, key in (("alex", "lpips"), ("vgg", "lpips_vgg")):
         reference = lpips_package_reference(net, alex if net == "alex" else vgg)
         for row in data["per_image"]:

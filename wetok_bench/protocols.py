@@ -11,9 +11,17 @@ Two protocols exist (see README, "Metric protocols"):
     torch-fidelity's ``inception-v3-compat`` on uint8; SSIM with the Gaussian window
     (sigma 1.5, 11 taps, population covariance); LPIPS-alex on ``u8 / 127.5 - 1``.
 ``wetok``
-    replicates the official WeTok evaluation script: PSNR/SSIM on uint8 made by float32
-    truncation of both images, SSIM with a 7x7 uniform window and sample covariance, rFID with
-    the pytorch-fid InceptionV3 port on unquantized floats, LPIPS alex and vgg on floats.
+    replicates the official WeTok evaluation script: uint8 -> float as its dataset does
+    (``(u8 / 127.5 - 1.0).astype(np.float32)``: float64 arithmetic, one rounding), PSNR/SSIM on
+    uint8 made by float32 truncation of both images, SSIM with a 7x7 uniform window and sample
+    covariance, rFID with the pytorch-fid InceptionV3 port on unquantized floats, LPIPS alex and
+    vgg on floats. Version 2: version 1 converted in float32 and so lowered a different set of
+    uint8 values by the truncation (1..63 instead of 1..95); its PSNR/SSIM were not the official ones.
+
+Every uint8 -> float conversion goes through a 256-entry table computed once on the CPU
+(:func:`u8_float_table`) and indexed by the uint8 values, so every device gives the same bits
+(torch on CUDA divides a tensor by a scalar as a multiplication by its reciprocal, which would
+give a third set of floats).
 
 Every tensor this module returns for a "view" is what the named metric consumes directly.
 """
@@ -21,14 +29,17 @@ Every tensor this module returns for a "view" is what the named metric consumes 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Literal
 
+import numpy as np
 import torch
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_json
 
 QuantizeRule = Literal["round", "truncate"]
+U8FloatRule = Literal["float32", "float64"]
 FidExtractor = Literal["inception-v3-compat", "pytorch-fid"]
 SsimWindow = Literal["gaussian", "uniform"]
 
@@ -52,6 +63,10 @@ class MetricProtocol:
         lpips_input: ``uint8`` (``u8 / 127.5 - 1`` of the rounded images) or ``float``
             (the clamped float reconstruction and ``u8 / 127.5 - 1`` of the original).
         psnr_data_range: peak value for PSNR (255 on uint8).
+        u8_float: the arithmetic of ``u8 / 127.5 - 1`` (see :func:`u8_float_table`):
+            ``float32`` (both operations rounded to float32, as torch computes
+            ``u8.float() / 127.5 - 1`` on a CPU) or ``float64`` (exact arithmetic, one rounding
+            to float32, as the official WeTok dataset computes it with numpy).
     """
 
     name: str
@@ -64,6 +79,7 @@ class MetricProtocol:
     lpips_nets: tuple[str, ...] = ("alex",)
     lpips_input: Literal["uint8", "float"] = "uint8"
     psnr_data_range: float = 255.0
+    u8_float: U8FloatRule = "float32"
     notes: str = field(default="", compare=False)
 
     def to_dict(self) -> dict:
@@ -71,6 +87,11 @@ class MetricProtocol:
         data = asdict(self)
         data["lpips_nets"] = list(self.lpips_nets)
         data.pop("notes")
+        # Settings added after version 1 are left out while they hold the value every earlier
+        # result was measured with, so that those results' fingerprints stay valid.
+        for key, legacy in _ADDED_SETTINGS.items():
+            if data[key] == legacy:
+                data.pop(key)
         return data
 
     @property
@@ -81,8 +102,12 @@ class MetricProtocol:
     # --- the views each metric consumes -------------------------------------------------
 
     def original_float(self, original_u8: torch.Tensor) -> torch.Tensor:
-        """Tokenizer input: uint8 originals as float32 in [-1, 1] (``u8 / 127.5 - 1``)."""
-        return u8_to_signed_float(original_u8)
+        """uint8 images as float32 in [-1, 1] (``u8 / 127.5 - 1`` by the protocol's rule).
+
+        The tokenizer input, and every other uint8 -> float conversion of the protocol;
+        bit-identical on every device.
+        """
+        return u8_to_signed_float(original_u8, self.u8_float)
 
     def pixel_views(
         self, original_u8: torch.Tensor, recon: torch.Tensor
@@ -102,7 +127,7 @@ class MetricProtocol:
         """float32 (original, reconstruction) pair in [-1, 1] for LPIPS."""
         recon = recon.clamp(-1.0, 1.0)
         if self.lpips_input == "uint8":
-            return self.original_float(original_u8), u8_to_signed_float(round_to_u8(recon))
+            return self.original_float(original_u8), self.original_float(round_to_u8(recon))
         return self.original_float(original_u8), recon.float()
 
     def fid_view_original(self, original_u8: torch.Tensor) -> torch.Tensor:
@@ -119,9 +144,45 @@ class MetricProtocol:
         return (recon.float() + 1.0) / 2.0
 
 
-def u8_to_signed_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [0, 255] -> float32 [-1, 1] as ``u8 / 127.5 - 1``."""
-    return images.to(torch.float32) / 127.5 - 1.0
+# Settings added to MetricProtocol after version 1, with the value every v1 result had.
+_ADDED_SETTINGS: dict[str, object] = {"u8_float": "float32"}
+
+
+@lru_cache(maxsize=None)
+def _table_cpu(rule: U8FloatRule) -> torch.Tensor:
+    values = np.arange(256, dtype=np.float64)
+    if rule == "float64":
+        table = (values / 127.5 - 1.0).astype(np.float32)  # exact arithmetic, one rounding
+    elif rule == "float32":
+        table = values.astype(np.float32) / np.float32(127.5) - np.float32(1.0)  # two roundings
+    else:
+        raise ValueError(f"unknown uint8 -> float rule {rule!r} (known: float32, float64)")
+    return torch.from_numpy(table)
+
+
+def u8_float_table(rule: U8FloatRule = "float64", device: torch.device | str = "cpu") -> torch.Tensor:
+    """The 256 float32 values of ``u / 127.5 - 1`` for u = 0..255, computed on the CPU.
+
+    ``rule``: ``float64`` computes exactly and rounds once to float32 (numpy's
+    ``(u8 / 127.5 - 1.0).astype(np.float32)``, the official WeTok dataset); ``float32`` rounds
+    the division and the subtraction to float32 each (torch's ``u8.float() / 127.5 - 1`` on a
+    CPU). The two differ in the last bit for about half the values.
+    """
+    return _table_cpu(rule).to(device, copy=True)
+
+
+def u8_to_signed_float(images: torch.Tensor, rule: U8FloatRule = "float64") -> torch.Tensor:
+    """uint8 [0, 255] -> float32 [-1, 1] as ``u8 / 127.5 - 1``, by table lookup (any device).
+
+    ``rule`` as in :func:`u8_float_table`. The default ``float64`` is the float an image file
+    becomes in the official WeTok loader; under ``round`` quantization both rules give back
+    the same uint8, so the default does not change ``standard`` values (its protocol table is
+    ``float32``).
+    """
+    if images.dtype != torch.uint8:
+        raise TypeError(f"expected uint8 images, got {images.dtype}")
+    # int32 indices: half the memory of int64 for a large batch, same lookup
+    return _table_cpu(rule).to(images.device)[images.int()]
 
 
 def round_to_u8(images: torch.Tensor) -> torch.Tensor:
@@ -142,13 +203,14 @@ PROTOCOLS: dict[str, MetricProtocol] = {
     ),
     "wetok": MetricProtocol(
         name="wetok",
-        version=1,
+        version=2,
         pixel_quantize="truncate",
         fid_extractor="pytorch-fid",
         fid_input="float",
         ssim_window="uniform",
         lpips_nets=("alex", "vgg"),
         lpips_input="float",
+        u8_float="float64",
         notes="Replicates the official WeTok evaluation script, for the paper's tables.",
     ),
 }
