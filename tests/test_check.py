@@ -196,3 +196,28 @@ def test_committed_ci_baseline_reproduces_and_a_degraded_codec_fails(tmp_path):
     assert done.exit_code == 1, done.output
     failing = {line.split()[4] for line in done.output.splitlines() if line.startswith("REGRESSION")}
     assert failing == {"psnr", "ssim"}  # fewer bits too, but that is better, not a regression
+
+
+def test_image_count_differing_from_the_baseline_fails_naming_both_counts(recorded):
+    suite, baseline = recorded
+    assert {e["images"] for e in json.loads(baseline.read_text())["entries"]} == {12}  # SMALL: 12 images
+    summary_path = suite / "jpeg-q50__coco-sample__256" / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["counts"].update(images=11, skipped=1)  # one file became unreadable; the means did not move
+    summary_path.write_text(json.dumps(summary))
+    done = _check(suite, "--baseline", baseline)
+    assert done.exit_code == 1, done.output
+    assert "jpeg-q50/coco-sample/images: measured 11 images, the baseline 12" in done.output
+    assert "1 file(s) skipped" in done.output and "COUNT" in done.output
+
+
+def test_old_baseline_without_counts_is_read_with_a_note(recorded, tmp_path):
+    suite, baseline = recorded
+    data = json.loads(baseline.read_text())
+    for entry in data["entries"]:
+        del entry["images"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    done = _check(suite, "--baseline", old)
+    assert done.exit_code == 0, done.output
+    assert "note: 3 of 3 baseline entries record no image count" in done.output

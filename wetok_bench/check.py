@@ -13,7 +13,11 @@ Outcomes and exit codes:
 
 * 0: every entry holds (unchanged, within tolerance, or better).
 * 1: at least one regression, or a baseline entry without a result (job not run, job failed,
-  or metric missing): a gate must not pass because a tokenizer silently stopped running.
+  or metric missing): a gate must not pass because a tokenizer silently stopped running; or a
+  job that measured another number of images than the baseline recorded (``counts.images``:
+  e.g. a file became unreadable and was skipped), named with both counts, because its means
+  are then over another set of images. Baselines recorded before counts were kept carry no
+  ``images``; their counts are not compared and the report says so in a note.
   Results not in the baseline are listed as "new" and do not fail.
 * 2 (:class:`UsageError`): unusable input: results or baseline missing or garbled, duplicate
   results for one entry, or a result measured under a different protocol fingerprint than the
@@ -137,7 +141,7 @@ class CheckRow:
     baseline: float | None
     result: float | None
     allowed: float | None
-    status: str  # ok | better | regression | missing | new
+    status: str  # ok | better | regression | missing | new | count (image count differs)
     detail: str = ""
 
     @property
@@ -150,7 +154,11 @@ class CheckRow:
 
     @property
     def moved(self) -> bool:
-        return self.status in ("regression", "missing", "new") or (self.delta not in (None, 0.0))
+        return self.status in (*FAILING, "new") or (self.delta not in (None, 0.0))
+
+
+#: Row statuses that fail the gate.
+FAILING = ("regression", "missing", "count")
 
 
 @dataclass
@@ -159,10 +167,11 @@ class CheckReport:
 
     baseline: Path
     rows: list[CheckRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def failures(self) -> list[CheckRow]:
-        return [r for r in self.rows if r.status in ("regression", "missing")]
+        return [r for r in self.rows if r.status in FAILING]
 
     @property
     def exit_code(self) -> int:
@@ -173,7 +182,7 @@ class CheckReport:
         moved = [r for r in self.rows if r.moved]
         header = ("status", "tokenizer", "dataset", "res", "metric", "baseline", "result", "delta", "allowed")
         lines = [header] + [
-            (r.status.upper() if r.status in ("regression", "missing") else r.status, r.tokenizer, r.dataset,
+            (r.status.upper() if r.status in FAILING else r.status, r.tokenizer, r.dataset,
              r.resolution, r.metric, _fmt(r.baseline), _fmt(r.result), _fmt(r.delta, signed=True), _fmt(r.allowed))
             for r in moved
         ]
@@ -182,6 +191,7 @@ class CheckReport:
         for r in moved:
             if r.detail:
                 text.append(f"  {r.tokenizer}/{r.dataset}/{r.metric}: {r.detail}")
+        text += [f"note: {note}" for note in self.notes]
         unchanged = len(self.rows) - len(moved)
         verdict = "FAIL" if self.failures else "PASS"
         text.append(
@@ -200,8 +210,8 @@ class CheckReport:
         if moved:
             out += ["| status | tokenizer | dataset | res | metric | baseline | result | delta | allowed |",
                     "|:--|:--|:--|--:|:--|--:|--:|--:|--:|"]
-            for r in sorted(moved, key=lambda r: (r.status not in ("regression", "missing"), r.tokenizer, r.metric)):
-                status = f"**{r.status}**" if r.status in ("regression", "missing") else r.status
+            for r in sorted(moved, key=lambda r: (r.status not in FAILING, r.tokenizer, r.metric)):
+                status = f"**{r.status}**" if r.status in FAILING else r.status
                 out.append(f"| {status} | {r.tokenizer} | {r.dataset} | {r.resolution} | {r.metric} | "
                            f"{_fmt(r.baseline)} | {_fmt(r.result)} | {_fmt(r.delta, signed=True)} | {_fmt(r.allowed)} |")
             details = [f"- {r.tokenizer} / {r.dataset} / {r.metric}: {r.detail}" for r in moved if r.detail]
@@ -209,6 +219,8 @@ class CheckReport:
                 out += [""] + details
         else:
             out.append("Nothing moved.")
+        if self.notes:
+            out += [""] + [f"Note: {note}" for note in self.notes]
         return "\n".join(out) + "\n"
 
 
@@ -258,6 +270,7 @@ def check_results(
     tol = {**DEFAULT_TOLERANCES, **(tolerances or {})}
     report = CheckReport(baseline=Path(baseline_path))
     seen: set[tuple] = set()
+    uncounted = 0
     for entry in baseline["entries"]:
         key = (str(entry["tokenizer"]), str(entry["dataset"]), str(entry["resolution"]))
         seen.add(key)
@@ -273,6 +286,12 @@ def check_results(
         status_failed = job is not None and job.summary.get("status", "ok") != "ok"
         values = result_values(job.summary) if job is not None and not status_failed else {}
         skipped = (job.summary.get("skipped_metrics") or {}) if job is not None else {}
+        if "images" not in entry or entry["images"] is None:
+            uncounted += 1
+        elif job is not None and not status_failed:
+            count_row = _count_row(key, entry["images"], job)
+            if count_row is not None:
+                report.rows.append(count_row)
         for metric, recorded_value in entry["metrics"].items():
             base_value = json_float(recorded_value)
             row = CheckRow(*key, metric=metric, baseline=base_value, result=None, allowed=None, status="missing")
@@ -293,7 +312,32 @@ def check_results(
         if key not in seen:
             report.rows.append(CheckRow(*key, metric="*", baseline=None, result=None, allowed=None, status="new",
                                         detail="result not in the baseline (not checked)"))
+    if uncounted:
+        report.notes.append(
+            f"{uncounted} of {len(baseline['entries'])} baseline entries record no image count (recorded before "
+            f"counts were kept): image counts not compared; re-record the baseline with `check --record` to gate them"
+        )
     return report
+
+
+def _count_row(key: tuple, recorded: object, job: JobResult) -> CheckRow | None:
+    """A failing row when the job measured another number of images than the baseline, else None."""
+    counts = job.summary.get("counts") or {}
+    found = counts.get("images")
+    try:
+        expected = int(recorded)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise UsageError(f"baseline entry {'/'.join(key)}: images = {recorded!r} is not a count") from None
+    if found == expected:
+        return None
+    skipped = counts.get("skipped")
+    why = f"; {skipped} file(s) skipped, see skipped_files in {job.folder / 'summary.json'}" if skipped else ""
+    return CheckRow(
+        *key, metric="images", baseline=float(expected), result=None if found is None else float(found),
+        allowed=0.0, status="count",
+        detail=f"measured {found if found is not None else 'an unrecorded number of'} images, the baseline {expected}: "
+        f"its means are over other images{why}",
+    )
 
 
 def _library_versions(jobs: list[JobResult]) -> dict[str, str]:
