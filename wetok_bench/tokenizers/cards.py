@@ -20,6 +20,7 @@ _FAMILY_MODULES = (
     "wetok_bench.tokenizers.diffusers_vae",
     "wetok_bench.tokenizers.cosmos",
     "wetok_bench.tokenizers.taesd",
+    "wetok_bench.tokenizers.seed_voken",
 )
 
 

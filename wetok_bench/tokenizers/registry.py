@@ -34,6 +34,8 @@ _BUILTIN: dict[str, str] = {
     "identity": "wetok_bench.tokenizers.identity:create_identity",
     "open-magvit2": "wetok_bench.tokenizers.seed_voken:create_open_magvit2",
     "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
+    "open-magvit2": "wetok_bench.tokenizers.seed_voken:create_open_magvit2",
+    "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
 }
 
 _REGISTRY: dict[str, Factory | str] = dict(_BUILTIN)

@@ -15,6 +15,10 @@ gap is an error that lists the missing names, never random weights left in place
 
 Files are read with ``weights_only=True`` and ``mmap=True`` (the ImageNet f16 file is 3.76 GB):
 only the tensors the model uses are copied into it, and the mapping is dropped afterwards.
+
+The same layout (LitEma copies under ``model_ema.``) is used by the SEED-Voken releases
+(Open-MAGVIT2, IBQ): :func:`load_weights` takes the model's top-level ``parts``, the parts that
+may fall back to raw weights, and the family name its messages use.
 """
 
 from __future__ import annotations
@@ -45,11 +49,13 @@ def ema_key(name: str) -> str:
     return EMA_PREFIX + name.replace(".", "")
 
 
-def read_state_dict(path: str | os.PathLike) -> Mapping[str, torch.Tensor]:
-    """The ``state_dict`` of a WeTok checkpoint, memory-mapped where the file format allows."""
+def read_state_dict(
+    path: str | os.PathLike, *, parts: tuple[str, ...] = _PARTS, what: str = "WeTok"
+) -> Mapping[str, torch.Tensor]:
+    """The ``state_dict`` of a checkpoint (family ``what``), memory-mapped where the format allows."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"WeTok checkpoint not found: {path}")
+        raise CheckpointError(f"{what} checkpoint not found: {path}")
     try:
         try:
             obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
@@ -60,13 +66,13 @@ def read_state_dict(path: str | os.PathLike) -> Mapping[str, torch.Tensor]:
             obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any failure to unpickle means an unusable file
         raise CheckpointError(
-            f"cannot read WeTok checkpoint {path}: {type(err).__name__}: {str(err).splitlines()[0]}"
+            f"cannot read {what} checkpoint {path}: {type(err).__name__}: {str(err).splitlines()[0]}"
         ) from None
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         return obj["state_dict"]
-    if isinstance(obj, Mapping) and any(str(k).startswith(_PARTS) for k in obj):
+    if isinstance(obj, Mapping) and any(str(k).startswith(parts) for k in obj):
         return obj  # a bare state dict
-    raise CheckpointError(f"WeTok checkpoint {path} holds no 'state_dict' mapping")
+    raise CheckpointError(f"{what} checkpoint {path} holds no 'state_dict' mapping")
 
 
 def _listing(names: list[str]) -> str:
@@ -75,20 +81,25 @@ def _listing(names: list[str]) -> str:
 
 
 def _choose_keys(
-    names: list[str], state_dict: Mapping[str, torch.Tensor], use_ema: bool
+    names: list[str],
+    state_dict: Mapping[str, torch.Tensor],
+    use_ema: bool,
+    parts: tuple[str, ...] = _PARTS,
+    raw_fallback: tuple[str, ...] = RAW_FALLBACK_PARTS,
+    what: str = "WeTok",
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(parameter name -> checkpoint key, part -> 'ema' | 'raw')."""
     keys: dict[str, str] = {}
     sources: dict[str, str] = {}
-    for part in _PARTS:
+    for part in parts:
         part_names = [n for n in names if n.startswith(part + ".")]
         source = "raw"
         if use_ema:
             if any(ema_key(n) in state_dict for n in part_names):
                 source = "ema"
-            elif part not in RAW_FALLBACK_PARTS:
+            elif part not in raw_fallback:
                 raise CheckpointError(
-                    f"WeTok checkpoint holds no EMA weights for the {part} ({EMA_PREFIX}{part}*); "
+                    f"{what} checkpoint holds no EMA weights for the {part} ({EMA_PREFIX}{part}*); "
                     f"the config says use_ema: true (set it to false to use the raw weights)"
                 )
         chosen = {n: ema_key(n) if source == "ema" else n for n in part_names}
@@ -96,7 +107,7 @@ def _choose_keys(
         if missing:
             hint = " (nor EMA copies)" if source == "raw" and use_ema else ""
             raise CheckpointError(
-                f"WeTok checkpoint lacks {len(missing)} {source} {part} weights{hint}: {_listing(missing)}; "
+                f"{what} checkpoint lacks {len(missing)} {source} {part} weights{hint}: {_listing(missing)}; "
                 f"is it the checkpoint this config describes?"
             )
         keys.update(chosen)
@@ -105,7 +116,11 @@ def _choose_keys(
 
 
 def _check_against_config(
-    params: dict[str, nn.Parameter], keys: dict[str, str], sources: dict[str, str], state_dict: Mapping
+    params: dict[str, nn.Parameter],
+    keys: dict[str, str],
+    sources: dict[str, str],
+    state_dict: Mapping,
+    what: str = "WeTok",
 ) -> None:
     problems = []
     mismatched = [
@@ -121,11 +136,23 @@ def _check_against_config(
     if extra:
         problems.append(f"weights the config does not build: {_listing(extra)}")
     if problems:
-        raise CheckpointError("WeTok checkpoint does not match its config: " + "; ".join(problems))
+        raise CheckpointError(f"{what} checkpoint does not match its config: " + "; ".join(problems))
 
 
-def load_weights(model: nn.Module, path: str | os.PathLike, *, use_ema: bool = True) -> dict[str, str]:
-    """Copy a checkpoint's weights into ``model`` (a WeTokModel); returns part -> 'ema' | 'raw'.
+def load_weights(
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    use_ema: bool = True,
+    parts: tuple[str, ...] = _PARTS,
+    raw_fallback: tuple[str, ...] = RAW_FALLBACK_PARTS,
+    what: str = "WeTok",
+) -> dict[str, str]:
+    """Copy a checkpoint's weights into ``model``; returns part -> 'ema' | 'raw'.
+
+    ``parts`` are the model's top-level modules (``encoder``, ``decoder`` for WeTok; every
+    parameter must belong to one), ``raw_fallback`` those whose EMA copies may be absent (then
+    the raw weights are used), ``what`` the family name in messages.
 
     ``model`` may be built on the meta device: it gets CPU storage only once the checkpoint is
     known to fit, so a mismatch costs no multi-GB random initialisation.
@@ -133,10 +160,13 @@ def load_weights(model: nn.Module, path: str | os.PathLike, *, use_ema: bool = T
     Raises :class:`CheckpointError` when the file is unreadable, weights are missing, or
     names or shapes do not match the model built from the config.
     """
-    state_dict = read_state_dict(path)
+    state_dict = read_state_dict(path, parts=parts, what=what)
     params = dict(model.named_parameters())
-    keys, sources = _choose_keys(list(params), state_dict, use_ema)
-    _check_against_config(params, keys, sources, state_dict)
+    keys, sources = _choose_keys(list(params), state_dict, use_ema, parts, raw_fallback, what)
+    unowned = [n for n in params if n not in keys]
+    if unowned:  # a programming error: the caller's parts do not cover the model
+        raise ValueError(f"parameters outside the parts {parts}: {_listing(unowned)}")
+    _check_against_config(params, keys, sources, state_dict, what)
     if any(p.is_meta for p in params.values()):
         # Built without storage (torch.device("meta")): every parameter is overwritten below.
         model.to_empty(device="cpu")
