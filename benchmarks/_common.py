@@ -214,12 +214,12 @@ class Stopwatch:
         return {"wall_s": self.seconds, "cpu_s": self.cpu_seconds}
 
 
-#: Stages of ``run_suite`` timed separately: (label, owner in wetok_bench.runner, attribute).
+#: Stages of ``run_suite`` timed separately: (label, owner in wetok_bench.run.driver, attribute).
 RUNNER_STAGES = (
     ("build_metrics", None, "build_evaluator"),  # metric networks: load + hash weights
     ("reference_pass", "ReferenceStore", "_compute"),  # Inception on the originals (cache miss only)
     ("job_pass", "JobRunner", "run"),  # decode, tokenizer, metrics, shards
-    ("summary", None, "_summary"),  # aggregation and the Frechet distance
+    ("summary", None, "build_summary"),  # aggregation and the Frechet distance
     ("write_results", None, "write_job"),
 )
 
@@ -273,10 +273,11 @@ def time_run_suite(data: dict) -> RunnerTiming:
     ``reconstruct``; the Inception and LPIPS networks' forward; PSNR + SSIM; ``fid_result``).
     ``decodes`` counts the images decoded during the call.
     """
-    from wetok_bench import runner
     from wetok_bench.data import loader
     from wetok_bench.metrics import evaluator as evaluator_module
     from wetok_bench.metrics import fid
+    from wetok_bench.run import driver as runner
+    from wetok_bench.run.shards import ShardStore
     from wetok_bench.suite import parse_suite
 
     suite = parse_suite(data)
@@ -311,7 +312,7 @@ def time_run_suite(data: dict) -> RunnerTiming:
         stack.enter_context(_timed(evaluator_module, "psnr", inside["pixel_metrics"]))
         stack.enter_context(_timed(evaluator_module, "ssim", inside["pixel_metrics"]))
         stack.enter_context(_timed(fid, "fid_result", inside["frechet"]))
-        stack.enter_context(_timed(runner.JobRunner, "_save_shard", inside["shard_save"]))
+        stack.enter_context(_timed(ShardStore, "save", inside["shard_save"]))
         with Stopwatch() as watch:
             report = runner.run_suite(suite, progress=False)
     if report.exit_code != 0:
@@ -453,7 +454,7 @@ def identity_setup(root: Path, name: str, n_images: int, batch_size: int) -> Ide
     import torch
 
     from wetok_bench.data.registry import create_dataset
-    from wetok_bench.runner import build_evaluator, resolve_metric_weights
+    from wetok_bench.run.setup import build_evaluator, resolve_metric_weights
     from wetok_bench.suite import parse_suite
     from wetok_bench.tokenizers.registry import create_tokenizer
 
@@ -462,7 +463,9 @@ def identity_setup(root: Path, name: str, n_images: int, batch_size: int) -> Ide
     weights = write_metric_weights(root / "weights")
     data = suite_data(name, images, root / "results", weights, batch_size=batch_size)
     suite = parse_suite(data)
-    evaluator = build_evaluator(suite, resolve_metric_weights(suite), torch.device("cpu"))
+    setup = resolve_metric_weights(suite.protocol, suite.metrics, explicit=suite.settings["weights"],
+                                   on_missing=suite.settings["on_missing_weights"])
+    evaluator = build_evaluator(suite.protocol, setup, torch.device("cpu"))
     tokenizer = create_tokenizer({"type": "identity"})
     paths = [r.path for r in create_dataset(data["datasets"][0]).records()]
     return IdentitySetup(env, images, data, suite, evaluator, tokenizer, paths)

@@ -93,7 +93,8 @@ def parent(root: Path, args) -> dict:
 
 
 def child(root: Path, n: int, batch_size: int, real_inception: bool) -> dict:
-    from wetok_bench import runner
+    from wetok_bench.run import driver as runner
+    from wetok_bench.run.shards import ShardStore
 
     C.isolate_home(root / f"home_child_{n}")
     weights = C.write_metric_weights(root / "weights")  # written by the parent; only looked up here
@@ -103,15 +104,15 @@ def child(root: Path, n: int, batch_size: int, real_inception: bool) -> dict:
         _project_instead_of_inception(runner)
     _reset_peak_after_build(runner)
     partial = {"max_bytes": 0, "shards": 0}
-    original_save = runner.JobRunner._save_shard
+    original_save = ShardStore.save
 
     def recording_save(self, index, shard):
         original_save(self, index, shard)
-        size = sum(p.stat().st_size for p in self.partial.iterdir() if p.is_file())
+        size = sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file())
         partial["max_bytes"] = max(partial["max_bytes"], size)
         partial["shards"] += 1
 
-    runner.JobRunner._save_shard = recording_save
+    ShardStore.save = recording_save
     rss_before = C.current_rss_mib()
     start = time.perf_counter()
     timing = C.time_run_suite(data)

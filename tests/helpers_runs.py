@@ -65,7 +65,7 @@ def one_thread() -> Iterator[None]:
 
 def run_here(suite_file: Path, out: Path):
     """``wetok-bench run SUITE --out OUT`` in this process, single rank, one thread."""
-    from wetok_bench.runner import run_suite
+    from wetok_bench.run import run_suite
     from wetok_bench.suite import load_suite
 
     with one_thread():

@@ -20,7 +20,7 @@ from wetok_bench.cli import cli
 from wetok_bench.data.images import load_rgb
 from wetok_bench.data.preprocess import center_crop_u8
 from wetok_bench.lock import LOCK_FILE
-from wetok_bench.runner import run_suite
+from wetok_bench.run import run_suite
 from wetok_bench.suite import parse_suite
 
 TESTS = Path(__file__).resolve().parent

@@ -120,7 +120,7 @@ def _lpips_weights_option(values: tuple[str, ...]) -> Path | dict[str, Path] | N
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def run(suite_file, only, num_images, device, out, dry_run, quiet) -> None:
     """Run SUITE_FILE: every (tokenizer, dataset, resolution) job, one streaming pass each."""
-    from wetok_bench.runner import describe_dry_run, format_table, run_suite
+    from wetok_bench.run import describe_dry_run, format_table, run_suite
     from wetok_bench.suite import load_suite
 
     suite = load_suite(suite_file)
@@ -203,7 +203,7 @@ def doctor() -> None:
     import torch
 
     from wetok_bench import weights as w
-    from wetok_bench.runner import git_commit, library_versions
+    from wetok_bench.run.versions import git_commit, library_versions
 
     for name, version in library_versions().items():
         click.echo(f"{name:16s} {version}")

@@ -1,0 +1,49 @@
+"""Console output of a run: warnings and errors on stderr, and the results table."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any, Sequence
+
+
+def warn(message: str) -> None:
+    """One ``warning: ...`` line on stderr (the run's user-facing diagnostics)."""
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def error(message: str) -> None:
+    """One ``error: ...`` line on stderr."""
+    print(f"error: {message}", file=sys.stderr)
+
+
+def name_files(keys: Sequence[str], limit: int = 5) -> str:
+    """The first ``limit`` keys, then ``and N more``."""
+    shown = ", ".join(keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
+
+
+def _fmt(value: Any, digits: int) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return f"{value:.{digits}f}"
+
+
+def format_table(outcomes: Sequence) -> str:
+    """The results table printed at the end of a run (one line per :class:`JobOutcome`)."""
+    header = f"{'job':44s} {'ratio':>8s} {'rFID':>8s} {'PSNR':>7s} {'SSIM':>6s} {'LPIPS':>6s} {'images':>6s}  status"
+    lines = [header, "-" * len(header)]
+    for o in outcomes:
+        m = o.summary.get("metrics", {})
+        comp = o.summary.get("compression", {})
+        counts = o.summary.get("counts", {})
+        lines.append(
+            f"{o.job.id[:44]:44s} {_fmt(comp.get('ratio'), 1):>8s} {_fmt(m.get('rfid'), 3):>8s} "
+            f"{_fmt(m.get('psnr'), 2):>7s} {_fmt(m.get('ssim'), 4):>6s} {_fmt(m.get('lpips'), 4):>6s} "
+            f"{counts.get('images', '-')!s:>6s}  {o.status}" + (f": {o.error}" if o.error else "")
+        )
+    return "\n".join(lines)

@@ -1,0 +1,187 @@
+"""A suite's run: the lock, the set-up, then every job in turn (one tokenizer loaded at a time).
+
+A failing job (tokenizer error, NaN output, missing checkpoint) is recorded with its error and
+the other jobs still run. Rank 0 alone writes results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from wetok_bench import distributed as D
+from wetok_bench.errors import UsageError
+from wetok_bench.hashing import sha256_json
+from wetok_bench.lock import FolderLock
+from wetok_bench.results import write_job, write_json
+from wetok_bench.run.console import error as print_error
+from wetok_bench.run.console import warn
+from wetok_bench.run.grids import save_grids
+from wetok_bench.run.job import JobFailed, JobRunner
+from wetok_bench.run.records import build_manifest, build_summary, failure_summary, metric_columns
+from wetok_bench.run.reference import ReferenceStore
+from wetok_bench.run.selection import load_dataset_records, select_jobs
+from wetok_bench.run.setup import PassSettings, build_evaluator, resolve_device, resolve_metric_weights
+from wetok_bench.run.shards import ShardStore
+from wetok_bench.suite import Job, Suite, TokenizerEntry
+from wetok_bench.tokenizers.base import Tokenizer
+
+
+@dataclass
+class JobOutcome:
+    job: Job
+    status: str  # ok | failed
+    folder: Path
+    summary: dict = field(default_factory=dict)
+    error: str = ""
+    images_per_s: float = 0.0
+
+
+@dataclass
+class RunReport:
+    """What a run did: one outcome per job; ``exit_code`` is 0 when every job finished."""
+
+    suite: Suite
+    outcomes: list[JobOutcome]
+    out_dir: Path
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if all(o.status == "ok" for o in self.outcomes) else 1
+
+
+def run_suite(
+    suite: Suite,
+    *,
+    only: Sequence[str] | None = None,
+    num_images: int | None = None,
+    device: str | None = None,
+    out: str | Path | None = None,
+    progress: bool = True,
+) -> RunReport:
+    """Run every selected job of ``suite``; results go to ``<out>/<suite name>/<job id>/``.
+
+    A failing job (tokenizer error, NaN output, missing checkpoint) is recorded with its error
+    and the other jobs still run; see :attr:`RunReport.exit_code`.
+    """
+    device_name = device or suite.settings["device"]
+    ctx = D.init_from_env("cuda" if device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available()) else "cpu")
+    try:
+        dev = resolve_device(device_name, ctx)
+        out_dir = Path(os.path.expandvars(str(out or suite.settings["output"]))).expanduser() / suite.name
+        jobs = select_jobs(suite, only)
+        with contextlib.ExitStack() as held:
+            refused = None
+            if ctx.is_main:
+                try:
+                    held.enter_context(FolderLock(out_dir))
+                except UsageError as error:
+                    refused = str(error)
+            # Every rank learns whether rank 0 got the lock, so all of them stop with its message
+            # (a rank left waiting in a collective would die of a torn connection instead).
+            refused = D.broadcast_object(refused, ctx)
+            if refused is not None:
+                raise UsageError(refused)
+            return RunReport(suite, _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress), out_dir)
+    finally:
+        D.shutdown(ctx)
+
+
+def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress) -> list[JobOutcome]:
+    settings = suite.settings
+    setup = resolve_metric_weights(suite.protocol, suite.metrics, explicit=settings["weights"],
+                                   on_missing=settings["on_missing_weights"])
+    for metric, reason in setup.skipped.items():
+        if ctx.is_main:
+            warn(f"metric {metric} skipped: {reason}")
+    evaluator = build_evaluator(suite.protocol, setup, dev)
+    datasets = load_dataset_records(suite, num_images)
+    refs = ReferenceStore(suite.protocol, PassSettings.from_settings(settings), evaluator, ctx, progress)
+    outcomes: list[JobOutcome] = []
+    by_tokenizer: dict[str, list[Job]] = {}
+    for job in jobs:
+        by_tokenizer.setdefault(job.tokenizer.name, []).append(job)
+    for name, tok_jobs in by_tokenizer.items():
+        entry = tok_jobs[0].tokenizer
+        try:
+            tokenizer = _load_tokenizer(entry, dev)
+        except Exception as error:  # noqa: BLE001 - one tokenizer's load failure fails its jobs only
+            message = f"tokenizer {name!r} could not be loaded: {error}"
+            outcomes.extend(_record_failure(suite, job, out_dir, message, ctx) for job in tok_jobs)
+            continue
+        for job in tok_jobs:
+            dataset, records = datasets[job.dataset.name]
+            outcomes.append(_run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, out_dir, ctx, progress))
+        del tokenizer
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+    return outcomes
+
+
+def _load_tokenizer(entry: TokenizerEntry, dev: torch.device) -> Tokenizer:
+    from wetok_bench.tokenizers.registry import create_tokenizer
+
+    return create_tokenizer(entry.spec).to(dev)
+
+
+def _record_failure(suite: Suite, job: Job, out_dir: Path, message: str, ctx: D.DistContext) -> JobOutcome:
+    folder = out_dir / job.id
+    if ctx.is_main:
+        print_error(f"{job.id}: {message}")
+        write_json(folder / "summary.json", failure_summary(suite.name, job, suite.protocol, message))
+    return JobOutcome(job=job, status="failed", folder=folder, error=message)
+
+
+def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, out_dir, ctx, progress) -> JobOutcome:
+    folder = out_dir / job.id
+    settings = PassSettings.from_settings(suite.settings)
+    start = time.perf_counter()
+    try:
+        dataset_fp = dataset.fingerprint()
+        fingerprint = {
+            "suite_hash": suite.suite_hash,
+            "protocol": suite.protocol.fingerprint,
+            "tokenizer": tokenizer.fingerprint(),
+            "dataset": {k: dataset_fp.get(k) for k in ("kind", "count", "sha256")},
+            "selection": sha256_json([r.key for r in records]),
+            "resolution": job.resolution,
+            "metrics": setup.metrics,
+            "shard_size": settings.shard_size,
+            "batch_size": settings.batch_size,
+        }
+        ref_stats = refs.get(job.dataset.name, dataset_fp, records, job.resolution) if "rfid" in setup.metrics else None
+        runner = JobRunner(name=job.tokenizer.name, label=job.id, tokenizer=tokenizer, evaluator=evaluator,
+                           protocol=suite.protocol, resolution=job.resolution, settings=settings,
+                           store=ShardStore(folder, fingerprint, ctx), ctx=ctx, progress=progress)
+        merged = runner.run(records)
+        rows, skipped, stats, compute_s = _gather(merged, ctx)
+    except JobFailed as error:
+        return _record_failure(suite, job, out_dir, str(error), ctx)
+    wall = time.perf_counter() - start
+    if not ctx.is_main:
+        return JobOutcome(job=job, status="ok", folder=folder)
+    skipped.extend({"key": key, "reason": reason} for key, reason in getattr(dataset, "missing", []) if key in {r.key for r in records})
+    reference = refs.frechet(ref_stats) if ref_stats is not None and ref_stats.n >= 2 else None
+    summary = build_summary(suite.name, job, suite.protocol, tokenizer, setup, rows, skipped, stats, ref_stats, reference, len(records))
+    images_per_s = len(rows) / wall if wall > 0 else 0.0
+    manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s, len(rows))
+    columns = ["key", *metric_columns(rows), "bits", "height", "width"]
+    write_job(folder, summary, rows, columns, manifest)
+    runner.store.discard()
+    if suite.settings.get("grids"):
+        save_grids(suite.settings["grids"], folder, suite.protocol, job.resolution, settings.seed, tokenizer, records, rows)
+    return JobOutcome(job=job, status="ok", folder=folder, summary=summary, images_per_s=images_per_s)
+
+
+def _gather(merged: dict, ctx: D.DistContext):
+    """Rows and skips of every rank on rank 0, in shard order; the folded statistics (rank 0)."""
+    parts = D.gather_objects({"rows": merged["rows"], "skipped": merged["skipped"], "compute_s": merged["compute_s"]}, ctx)
+    rows = [row for part in parts for row in part["rows"]]
+    skipped = [s for part in parts for s in part["skipped"]]
+    return rows, skipped, merged["stats"], max(p["compute_s"] for p in parts)

@@ -1,0 +1,147 @@
+"""One job's streaming pass over this rank's shards: decode -> ``tokenizer.reconstruct`` ->
+per-image rows and the reconstructions' float64 Inception sums, resuming finished shards."""
+
+from __future__ import annotations
+
+import os
+import time
+import traceback
+from typing import Any, Sequence
+
+import torch
+
+from wetok_bench import distributed as D
+from wetok_bench.errors import TokenizerOutputError, UsageError, WetokBenchError
+from wetok_bench.progress import Progress
+from wetok_bench.run.console import name_files, warn
+from wetok_bench.run.fold import OrderedFold
+from wetok_bench.run.setup import PassSettings, loader_kwargs
+from wetok_bench.run.shards import ShardStore
+from wetok_bench.tokenizers.base import ImageNoise, Tokenizer, find_non_finite
+
+
+class JobFailed(WetokBenchError):
+    """A job could not finish; the message names the tokenizer and the files of the failing batch."""
+
+
+def noise_seed(tokenizer: Tokenizer, suite_seed: int) -> int:
+    """Seed of a tokenizer's per-image noise: its entry's ``seed`` when set, else the suite's."""
+    return tokenizer.noise_seed if tokenizer.noise_seed is not None else suite_seed
+
+
+class JobRunner:
+    """Runs one job's streaming pass over this rank's shards, resuming finished shards.
+
+    ``name`` is the tokenizer entry's name (for messages), ``label`` the job id (progress bar).
+    """
+
+    def __init__(self, *, name: str, label: str, tokenizer: Tokenizer, evaluator, protocol, resolution,
+                 settings: PassSettings, store: ShardStore, ctx: D.DistContext, progress: bool) -> None:
+        self.name, self.label, self.tokenizer, self.evaluator = name, label, tokenizer, evaluator
+        self.protocol, self.resolution, self.settings = protocol, resolution, settings
+        self.store, self.ctx, self.progress = store, ctx, progress
+
+    def run(self, records: Sequence) -> dict:
+        """Measure this rank's slice; returns the merged partial result of this rank."""
+        from wetok_bench.data.loader import iterate_batches
+
+        self.store.prepare()
+        settings = self.settings
+        plan = D.ShardPlan.build(len(records), settings.batch_size, settings.shard_size, self.ctx.world_size)
+        mine = list(plan.shards_of(self.ctx.rank))
+        fold = OrderedFold(plan, self.ctx)
+        merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0}
+        bar = Progress(plan.images_of(self.ctx.rank), self.label, enabled=self.progress and self.ctx.is_main)
+        failure: str | None = None
+        # Every rank walks the same number of steps (the most shards any rank has), so the
+        # per-shard failure exchange below always pairs up.
+        for step in range(plan.max_per_rank):
+            index = mine[step] if step < len(mine) else None
+            shard_records = records[slice(*plan.bounds(index))] if index is not None else []
+            keys = [r.key for r in shard_records]
+            shard = self.store.load(index, keys) if keys else {"rows": [], "skipped": [], "stats": None}
+            if shard is None and failure is None:
+                start = time.perf_counter()
+                try:
+                    shard = self._measure(shard_records, iterate_batches, bar)
+                except (TokenizerOutputError, JobFailed) as error:
+                    failure = str(error)
+                except WetokBenchError as error:
+                    failure = f"tokenizer {self.name!r}: {error}"
+                except Exception as error:  # noqa: BLE001 - a tokenizer's crash fails its job, not the suite
+                    failure = f"tokenizer {self.name!r} raised {type(error).__name__}: {error}"
+                    if os.environ.get("WETOK_BENCH_DEBUG"):
+                        traceback.print_exc()
+                if shard is not None:
+                    shard["compute_s"] = time.perf_counter() - start
+                    self.store.save(index, shard)
+            elif shard is not None:
+                bar.update(len(keys))
+            if self.ctx.enabled:
+                flags = D.gather_objects(failure, self.ctx)
+                failure = next((f for f in flags if f), None)
+            if failure is not None:
+                break
+            merged["rows"].extend(shard["rows"])
+            merged["skipped"].extend(shard["skipped"])
+            merged["compute_s"] += shard.get("compute_s", 0.0)
+            if index is not None:
+                fold.add(index, shard["stats"])
+        bar.close()
+        if failure is not None:
+            raise JobFailed(failure)
+        merged["stats"] = fold.result()
+        return merged
+
+    def _measure(self, shard_records: Sequence, iterate_batches, bar: Progress) -> dict:
+        from wetok_bench.metrics.fid import FeatureStats
+
+        protocol, settings = self.protocol, self.settings
+        rows: list[dict] = []
+        skipped: list[dict] = []
+        self.evaluator.reset()
+        device = self.evaluator.device
+        seed = noise_seed(self.tokenizer, settings.seed)
+        for batch in iterate_batches(shard_records, self.resolution, settings.batch_size, **loader_kwargs(settings, device)):
+            skipped.extend({"key": k, "reason": r} for k, r in batch.skipped)
+            if len(batch.keys):
+                original = batch.images.to(device, non_blocking=True)
+                noise = ImageNoise.for_images(seed, batch.keys)
+                try:
+                    recon, bits = self.tokenizer.reconstruct(protocol.original_float(original), noise=noise)
+                except (UsageError, TokenizerOutputError):
+                    raise
+                except Exception as error:  # noqa: BLE001
+                    raise JobFailed(
+                        f"tokenizer {self.name!r} failed on {name_files(batch.keys)}: {type(error).__name__}: {error}"
+                    ) from error
+                keep = list(range(len(batch.keys)))
+                bad = find_non_finite(recon)
+                if bad:
+                    names = name_files([batch.keys[i] for i in bad])
+                    if settings.on_nonfinite == "error":
+                        raise TokenizerOutputError(
+                            f"tokenizer {self.name!r} returned NaN/Inf for {names} "
+                            f"(set on_nonfinite: skip to record these images as skipped and go on)"
+                        )
+                    warn(f"tokenizer {self.name!r} returned NaN/Inf for {names}; skipped")
+                    skipped.extend({"key": batch.keys[i], "reason": "tokenizer output has NaN/Inf"} for i in bad)
+                    keep = [i for i in keep if i not in set(bad)]
+                if keep:
+                    index = torch.tensor(keep, device=recon.device)
+                    values = self.evaluator.update(original.index_select(0, index), recon.index_select(0, index))
+                    bits_kept = bits.index_select(0, index.cpu())
+                    for j, i in enumerate(keep):
+                        row = {"key": batch.keys[i]}
+                        row.update({name: float(v[j]) for name, v in values.items()})
+                        row["bits"] = float(bits_kept[j])
+                        row["height"], row["width"] = int(original.shape[-2]), int(original.shape[-1])
+                        rows.append(row)
+            bar.update(len(batch.keys) + len(batch.skipped))
+        stats = self.evaluator.recon_stats
+        return {
+            "keys": [r.key for r in shard_records],
+            "rows": rows,
+            "skipped": skipped,
+            "stats": stats.state_dict() if isinstance(stats, FeatureStats) and stats.n > 0 else None,
+        }

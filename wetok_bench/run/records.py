@@ -1,0 +1,138 @@
+"""The records a job writes: ``summary.json`` (ok or failed) and ``manifest.json``.
+
+The file layout and writing are :mod:`wetok_bench.results`; this module decides their content.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import time
+from typing import Any
+
+import torch
+
+from wetok_bench.run.versions import git_commit, library_versions
+from wetok_bench.suite import Job, TokenizerEntry
+from wetok_bench.tokenizers.base import Tokenizer
+
+#: Per-image CSV columns that are not metrics.
+NON_METRIC_COLUMNS = ("key", "bits", "height", "width")
+
+
+def tokenizer_info(entry: TokenizerEntry, tokenizer: Tokenizer | None) -> dict:
+    """The tokenizer block of a summary (``kind`` only once the tokenizer loaded)."""
+    info = {"name": entry.name, "type": entry.type, "display_name": entry.display_name}
+    if entry.paper_name:
+        info["paper_name"] = entry.paper_name
+    if "model" in entry.spec:
+        info["model"] = entry.spec["model"]
+    if tokenizer is not None:
+        info["kind"] = tokenizer.kind
+    return info
+
+
+def protocol_info(protocol) -> dict:
+    return {"name": protocol.name, "version": protocol.version, "fingerprint": protocol.fingerprint}
+
+
+def _job_header(suite_name: str, job: Job, protocol, tokenizer: Tokenizer | None) -> dict:
+    return {
+        "suite": suite_name,
+        "job": job.id,
+        "tokenizer": tokenizer_info(job.tokenizer, tokenizer),
+        "dataset": {"name": job.dataset.name, "type": job.dataset.spec["type"]},
+        "resolution": job.resolution,
+        "protocol": protocol_info(protocol),
+    }
+
+
+def metric_columns(rows: list[dict]) -> list[str]:
+    """The metric columns of the per-image rows, in their order."""
+    return [k for k in (rows[0] if rows else {}) if k not in NON_METRIC_COLUMNS]
+
+
+def failure_summary(suite_name: str, job: Job, protocol, message: str) -> dict:
+    """The summary of a job that did not finish."""
+    header = _job_header(suite_name, job, protocol, None)
+    return {"schema_version": 1, "suite": header.pop("suite"), "job": header.pop("job"), "status": "failed",
+            "error": message, **header, "metrics": {}}
+
+
+def build_summary(suite_name: str, job: Job, protocol, tokenizer: Tokenizer, setup, rows: list[dict],
+                  skipped: list[dict], stats, ref_stats, reference, n_selected: int) -> dict:
+    """The summary of a finished job: means over images, rFID, compression, counts, skipped files."""
+    from wetok_bench.metrics.aggregate import METRICS, summarize
+    from wetok_bench.metrics.fid import fid_result
+
+    columns = metric_columns(rows)
+    per_metric = {c: [r[c] for r in rows] for c in columns}
+    metrics = summarize({c: torch.tensor(v, dtype=torch.float64).numpy() for c, v in per_metric.items()}) if rows else {}
+    header = _job_header(suite_name, job, protocol, tokenizer)
+    summary: dict[str, Any] = {"suite": header.pop("suite"), "job": header.pop("job"), "status": "ok", **header}
+    rfid = None
+    if reference is not None and stats is not None and stats.n >= 2:
+        rfid = fid_result(reference, stats, ref_n=ref_stats.n)
+        metrics["rfid"] = rfid["rfid"]
+    elif "rfid" in setup.metrics:
+        setup.skipped.setdefault("rfid", "fewer than 2 images measured")
+    summary["metrics"] = metrics
+    summary["metric_info"] = {
+        name: {"higher_is_better": m.higher_is_better, "unit": m.unit, "description": m.description}
+        for name, m in METRICS.items()
+        if name in metrics
+    }
+    summary["skipped_metrics"] = dict(setup.skipped)
+    if rfid is not None:
+        summary["rfid"] = rfid
+    summary["compression"] = compression_summary(tokenizer, job.resolution, rows)
+    summary["counts"] = {"images": len(rows), "skipped": len(skipped), "selected": n_selected,
+                         "reference_images": int(ref_stats.n) if ref_stats is not None else None}
+    summary["skipped_files"] = skipped
+    return summary
+
+
+def compression_summary(tokenizer: Tokenizer, resolution, rows: list[dict]) -> dict:
+    """Mean bits per image and mean per-image ratio ``H * W * 24 / bits``; the tokenizer's static
+    accounting (tokens, bits per token, latent shape, codebook) at a square resolution."""
+    bits = [r["bits"] for r in rows]
+    ratios = [r["height"] * r["width"] * 24 / r["bits"] for r in rows if r["bits"] > 0]
+    out: dict[str, Any] = {
+        "bits_per_image": sum(bits) / len(bits) if bits else None,
+        "ratio": sum(ratios) / len(ratios) if ratios else None,
+        "per_image": tokenizer.kind == "codec" or resolution == "original",
+    }
+    if isinstance(resolution, int) and tokenizer.kind != "codec":
+        with contextlib.suppress(Exception):
+            static = tokenizer.compression(resolution, resolution).to_dict()
+            out.update({k: static[k] for k in ("tokens", "bits_per_token", "latent_shape", "codebook")})
+    return out
+
+
+def build_manifest(suite, job: Job, tokenizer: Tokenizer, evaluator, dataset_fp: dict, world_size: int,
+                   wall: float, images_per_s: float, compute_s: float, n: int) -> dict:
+    """What produced a job's numbers: suite, protocol, metric weights, tokenizer and dataset
+    fingerprints, seed, device, versions, commit, timings."""
+    device = evaluator.device
+    return {
+        "suite": {"name": suite.name, "source": suite.source, "hash": suite.suite_hash, "config": suite.raw},
+        "job": job.id,
+        "protocol": {**suite.protocol.to_dict(), "fingerprint": suite.protocol.fingerprint},
+        "metrics": evaluator.fingerprint(),
+        "tokenizer": {"spec": job.tokenizer.spec, "fingerprint": tokenizer.fingerprint()},
+        "dataset": {**dataset_fp, "spec": job.dataset.spec},
+        "seed": suite.settings["seed"],
+        "num_images_limit": suite.settings["num_images"],
+        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        "world_size": world_size,
+        "versions": library_versions(),
+        "git_commit": git_commit(),
+        "host": socket.gethostname(),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": sys.argv,
+        "wall_time_s": wall,
+        "images_per_s": images_per_s,
+        "compute_time_s": compute_s,
+        "images": n,
+    }

@@ -1,0 +1,102 @@
+"""Reference statistics: the originals' Inception statistics per (dataset, resolution).
+
+Memory first, then the disk cache (:mod:`wetok_bench.metrics.ref_cache`), then a pass over the
+originals, shard by shard across ranks and folded in shard order (the same bits for any number
+of ranks)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Sequence
+
+from wetok_bench import distributed as D
+from wetok_bench.hashing import sha256_json
+from wetok_bench.progress import Progress
+from wetok_bench.run.fold import OrderedFold, stats_from_state
+from wetok_bench.run.setup import PassSettings, loader_kwargs
+
+
+class ReferenceStore:
+    """Originals' Inception statistics per (dataset, resolution), computed at most once per run."""
+
+    def __init__(self, protocol, settings: PassSettings, evaluator, ctx: D.DistContext, progress: bool) -> None:
+        self.protocol, self.settings, self.evaluator, self.ctx, self.progress = protocol, settings, evaluator, ctx, progress
+        self._memo: dict[tuple[str, Any], Any] = {}
+        self._frechet: dict[int, Any] = {}
+
+    def frechet(self, stats) -> Any:
+        """The Frechet reference (factorised covariance) of ``stats``, built once per reference:
+        every tokenizer measured on the same dataset reuses it."""
+        from wetok_bench.metrics.fid import FrechetReference
+
+        if id(stats) not in self._frechet:
+            self._frechet[id(stats)] = FrechetReference(stats)
+        return self._frechet[id(stats)]
+
+    def get(self, dataset_name: str, dataset_fp: dict, records: Sequence, resolution) -> Any:
+        """The statistics of ``records`` (a dataset's selection) at ``resolution``."""
+        from wetok_bench.metrics.ref_cache import cached_reference_stats
+
+        memo_key = (dataset_name, resolution)
+        if memo_key in self._memo:
+            return self._memo[memo_key]
+        key = {
+            "dataset": {k: dataset_fp.get(k) for k in ("kind", "count", "sha256")},
+            "selection": sha256_json([r.key for r in records]),
+            "resolution": resolution,
+            "preprocess": self.protocol.resize,
+            "protocol": self.protocol.fingerprint,
+            "features": self.evaluator.fingerprint()["weights"].get("inception"),
+        }
+        cached = None
+        if self.ctx.is_main:
+            with contextlib.suppress(_CacheMiss):
+                # Only a hit is taken here; on a miss every rank computes its shards below.
+                cached, _ = cached_reference_stats(key, _raise_miss)
+        cached = D.broadcast_object(cached.state_dict() if cached is not None else None, self.ctx)
+        if cached is not None:
+            stats = stats_from_state(cached)
+        else:
+            stats = self._compute(records, resolution, f"reference {dataset_name}@{resolution}")
+            if self.ctx.is_main:
+                cached_reference_stats(key, lambda: stats)
+        self._memo[memo_key] = stats
+        return stats
+
+    def _compute(self, records: Sequence, resolution, label: str):
+        """Originals' statistics, shard by shard (see :class:`~wetok_bench.distributed.ShardPlan`),
+        folded in shard order: the same bits for any number of ranks."""
+        from wetok_bench.data.loader import iterate_batches
+        from wetok_bench.metrics.fid import FeatureStats
+
+        settings = self.settings
+        plan = D.ShardPlan.build(len(records), settings.batch_size, settings.shard_size, self.ctx.world_size)
+        fold = OrderedFold(plan, self.ctx)
+        bar = Progress(plan.images_of(self.ctx.rank), label, enabled=self.progress and self.ctx.is_main)
+        for shard in plan.shards_of(self.ctx.rank):
+            lo, hi = plan.bounds(shard)
+            stats = None
+            for batch in iterate_batches(records[lo:hi], resolution, settings.batch_size,
+                                         **loader_kwargs(settings, self.evaluator.device)):
+                if len(batch.keys):
+                    features = self.evaluator.reference_features(batch.images.to(self.evaluator.device, non_blocking=True))
+                    stats = stats if stats is not None else FeatureStats(features.shape[1])
+                    stats.update(features)
+                bar.update(len(batch.keys) + len(batch.skipped))
+            fold.add(shard, stats.state_dict() if stats is not None else None)
+        bar.close()
+        total = fold.result()
+        return total if total is not None else FeatureStats(feature_dim(self.evaluator))
+
+
+class _CacheMiss(Exception):
+    pass
+
+
+def _raise_miss():
+    raise _CacheMiss
+
+
+def feature_dim(evaluator) -> int | None:
+    """Inception feature dimension of the evaluator (None when rFID is off)."""
+    return evaluator.inception.dim if evaluator.inception is not None else None

@@ -1,0 +1,121 @@
+"""Device and metric set-up of a run: the compute device, the metric weights, the evaluator,
+and the settings of the streaming pass that every component receives (not the whole suite)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import torch
+
+from wetok_bench import distributed as D
+from wetok_bench.errors import MissingWeightsError, UsageError
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    """The suite settings a streaming pass reads.
+
+    ``batch_size`` and ``shard_size`` fix the shard layout (images per shard, rounded up to whole
+    batches), ``seed`` the generative tokenizers' noise, ``on_nonfinite`` (``error`` | ``skip``)
+    what a NaN/Inf reconstruction does. ``num_workers`` only changes speed, never a number.
+    """
+
+    batch_size: int
+    shard_size: int
+    seed: int
+    on_nonfinite: str = "error"
+    num_workers: int = 0
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any]) -> "PassSettings":
+        return cls(batch_size=int(settings["batch_size"]), shard_size=int(settings["shard_size"]),
+                   seed=int(settings["seed"]), on_nonfinite=str(settings["on_nonfinite"]),
+                   num_workers=int(settings["num_workers"]))
+
+
+def resolve_device(name: str, ctx: D.DistContext | None = None) -> torch.device:
+    """``auto`` -> this rank's GPU when CUDA is available, else CPU; ``cuda`` without a
+    number -> ``cuda:<local rank>``. An unavailable CUDA device is a :class:`UsageError`."""
+    local_rank = ctx.local_rank if ctx else 0
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise UsageError(f"device {name!r} requested but CUDA is not available (use device: cpu or auto)")
+        if name == "cuda":
+            name = f"cuda:{local_rank}"
+        # Inception and LPIPS are specified in float32: TF32 would move rFID in the 3rd digit.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return torch.device(name)
+
+
+@dataclass
+class MetricSetup:
+    """Which metrics run, with which weights files, and which are skipped (and why).
+
+    ``skipped`` is shared by every job of the run: a job copies it before adding its own reasons.
+    """
+
+    metrics: list[str]
+    inception_weights: Path | None = None
+    lpips_weights: dict[str, Path] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+def resolve_metric_weights(protocol, metrics: Sequence[str], *, explicit: Mapping[str, str] | None = None,
+                           on_missing: str = "error") -> MetricSetup:
+    """Resolve the weights every requested metric needs.
+
+    ``explicit``: the suite's ``weights:`` files by slot (``inception``, ``lpips_alex`` ...).
+    ``on_missing="error"``: the first missing file raises :class:`MissingWeightsError` (naming
+    what to download and where to put it); ``"skip"``: the metric is left out, its reason recorded.
+    """
+    from wetok_bench.weights import resolve_weights
+
+    explicit = explicit or {}
+    setup = MetricSetup(metrics=[])
+    needs: dict[str, list[tuple[str, str, str | None]]] = {
+        "rfid": [("inception", inception_weights_name(protocol), explicit.get("inception"))],
+        "lpips": [(f"lpips_{net}", f"lpips-{net}-backbone", explicit.get(f"lpips_{net}")) for net in protocol.lpips_nets],
+    }
+    for metric in metrics:
+        resolved: dict[str, Path] = {}
+        try:
+            for slot, registry_name, path in needs.get(metric, []):
+                resolved[slot] = resolve_weights(registry_name, path)
+        except MissingWeightsError as error:
+            if on_missing == "error":
+                raise
+            setup.skipped[metric] = f"weights missing: {error}"
+            continue
+        setup.metrics.append(metric)
+        if "inception" in resolved:
+            setup.inception_weights = resolved["inception"]
+        setup.lpips_weights.update({k.removeprefix("lpips_"): v for k, v in resolved.items() if k.startswith("lpips_")})
+    return setup
+
+
+def inception_weights_name(protocol) -> str:
+    """Registry name of the Inception weights file a protocol's rFID uses."""
+    return "inception-v3-compat" if protocol.fid_extractor == "inception-v3-compat" else "pytorch-fid-inception"
+
+
+def build_evaluator(protocol, setup: MetricSetup, device: torch.device):
+    """The :class:`~wetok_bench.metrics.evaluator.ReconstructionEvaluator` of ``setup``'s metrics."""
+    from wetok_bench.metrics.evaluator import ReconstructionEvaluator
+
+    return ReconstructionEvaluator(
+        protocol,
+        setup.metrics,
+        device=device,
+        inception_weights=setup.inception_weights,
+        lpips_weights=setup.lpips_weights or None,
+    )
+
+
+def loader_kwargs(settings: PassSettings, device: torch.device) -> dict:
+    """Data-loader options: worker processes, and pinned memory when the metrics run on a GPU."""
+    return {"num_workers": settings.num_workers, "pin_memory": device.type == "cuda"}
