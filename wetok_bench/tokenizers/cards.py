@@ -21,6 +21,7 @@ _FAMILY_MODULES = (
     "wetok_bench.tokenizers.cosmos",
     "wetok_bench.tokenizers.taesd",
     "wetok_bench.tokenizers.seed_voken",
+    "wetok_bench.tokenizers.vq",
 )
 
 

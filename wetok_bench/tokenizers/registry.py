@@ -36,6 +36,8 @@ _BUILTIN: dict[str, str] = {
     "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
     "open-magvit2": "wetok_bench.tokenizers.seed_voken:create_open_magvit2",
     "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
+    "llamagen-vq": "wetok_bench.tokenizers.vq.llamagen:create_llamagen_vq",
+    "vqgan": "wetok_bench.tokenizers.vq.taming:create_vqgan",
 }
 
 _REGISTRY: dict[str, Factory | str] = dict(_BUILTIN)

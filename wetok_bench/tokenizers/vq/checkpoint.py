@@ -1,0 +1,145 @@
+"""Reading VQ checkpoints without running code, and copying them into a model.
+
+Files are opened with ``torch.load(weights_only=True)``: tensors, containers and plain values
+only. Some releases pickle a few harmless objects too; a family lists them as an allow-list of
+``(stand-in class, "module.Name")`` pairs (``torch.serialization.safe_globals``), so the name
+unpickles to an inert stand-in and nothing of the original library is imported or run. Any
+other object is a :class:`VQCheckpointError` naming it: a file that needs code is refused,
+never loaded with ``weights_only=False``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pickle
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from wetok_bench.errors import UsageError
+
+_LISTED = 8  # names shown in an error before "... and N more"
+
+
+class VQCheckpointError(UsageError):
+    """A VQ checkpoint that cannot be read safely, lacks weights, or does not match its config."""
+
+
+class LightningModelCheckpoint:
+    """Stand-in for ``pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint``.
+
+    Lightning 1.0 ``last.ckpt`` files key their ``callbacks`` state by that class object; only
+    the name is unpickled, into this inert class. Lightning is not needed.
+    """
+
+
+#: Lightning 1.0 training checkpoints (taming-transformers' ``last.ckpt``).
+LIGHTNING_ALLOW: tuple[tuple[type, str], ...] = (
+    (LightningModelCheckpoint, "pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint"),
+)
+#: LlamaGen training checkpoints store their ``argparse.Namespace`` under ``"args"``; a Namespace
+#: only holds attributes, so unpickling one runs nothing.
+NAMESPACE_ALLOW: tuple[tuple[type, str], ...] = ((argparse.Namespace, "argparse.Namespace"),)
+
+
+def listing(names: Sequence[str]) -> str:
+    """``a, b, c, ... and N more``."""
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f", ... and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
+def read_checkpoint(path: str | os.PathLike, *, what: str, allow: Sequence[tuple[type, str]] = ()) -> object:
+    """The unpickled object of a ``torch.save`` file, read with ``weights_only=True``.
+
+    ``allow`` maps pickled global names to stand-ins. Raises :class:`VQCheckpointError` for a
+    missing or unreadable file and, naming them, for pickled objects outside the allow-list.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise VQCheckpointError(f"{what} not found: {path}")
+    with torch.serialization.safe_globals(list(allow)):
+        try:
+            try:
+                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            except RuntimeError as err:
+                if "mmap" not in str(err):
+                    raise
+                # files written with the legacy (non-zip) serialization cannot be memory-mapped
+                return torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as err:
+            needs = _unsafe_globals(path) or [str(err).splitlines()[0]]
+            raise VQCheckpointError(
+                f"{what} {path} needs code to load: it pickles {listing(needs)}, which is not on the "
+                f"allow-list of this family (files are read with weights_only=True and never run code; "
+                f"re-save the state dict alone with torch.save)"
+            ) from None
+        except Exception as err:  # noqa: BLE001 - any other failure to unpickle means an unusable file
+            raise VQCheckpointError(
+                f"cannot read {what} {path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+            ) from None
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """Pickled globals of a zip-format file that are not allowed (empty when it cannot tell)."""
+    try:
+        return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:  # noqa: BLE001 - legacy files cannot be inspected; the load error is shown then
+        return []
+
+
+def pick_state_dict(obj: object, keys: Sequence[str], *, what: str, path: str | os.PathLike) -> tuple[Mapping, str]:
+    """(state dict, where it was) from a loaded checkpoint: the first of ``keys`` holding a
+    mapping, else the object itself when it is a bare state dict of tensors."""
+    if isinstance(obj, Mapping):
+        for key in keys:
+            if isinstance(obj.get(key), Mapping):
+                return obj[key], key
+        if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            return obj, "(top level)"
+        found = ", ".join(sorted(map(str, obj))[:_LISTED])
+        raise VQCheckpointError(f"{what} {path} holds none of {', '.join(map(repr, keys))} (top-level keys: {found})")
+    raise VQCheckpointError(f"{what} {path} is a {type(obj).__name__}, not a checkpoint mapping")
+
+
+def load_into(
+    model: nn.Module,
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    what: str,
+    rename: Callable[[str], str] = lambda key: key,
+    ignore: Callable[[str], bool] = lambda key: False,
+) -> None:
+    """Copy ``state_dict`` into ``model`` (possibly built on the meta device), all or nothing.
+
+    Checkpoint keys pass through ``rename`` into the model's names; keys for which ``ignore``
+    is true (training state) are skipped. Missing weights, shape mismatches and weights the
+    model does not have are a :class:`VQCheckpointError` listing them, raised before the model
+    gets any storage.
+    """
+    tensors = {rename(key): value for key, value in state_dict.items() if not ignore(key)}
+    params = dict(model.named_parameters())
+    extra = sorted(k for k in tensors if k not in params)
+    missing = sorted(k for k in params if k not in tensors)
+    mismatched = [
+        f"{name}: checkpoint {tuple(tensors[name].shape)}, config {tuple(p.shape)}"
+        for name, p in params.items()
+        if name in tensors and tuple(tensors[name].shape) != tuple(p.shape)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} weights missing: {listing(missing)}")
+    if mismatched:
+        problems.append(f"shape mismatch for {listing(mismatched)}")
+    if extra:
+        problems.append(f"weights the config does not build: {listing(extra)}")
+    if problems:
+        raise VQCheckpointError(f"{what} does not match its config: " + "; ".join(problems))
+    if any(p.is_meta for p in params.values()):
+        model.to_empty(device="cpu")  # every parameter is overwritten below
+        params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, param in params.items():
+            param.copy_(tensors[name])
