@@ -123,6 +123,18 @@ CASES: dict[str, tuple[Callable[[], Any], Callable, int, int, float]] = {
         ),
         _latents, 4, 4, 76.8,
     ),
+    # Kandinsky's MoVQ layout (spatially modulated decoder norm, attention blocks): f4, 64 codes:
+    # 64 tokens * 6 bits = 384 bits -> 64
+    "VQModel-MoVQ": (
+        lambda: diffusers.VQModel(
+            block_out_channels=(32, 32, 32),  # its spatial norm has 32 groups
+            down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D", "AttnDownEncoderBlock2D"),
+            up_block_types=("AttnUpDecoderBlock2D", "UpDecoderBlock2D", "UpDecoderBlock2D"),
+            layers_per_block=1, norm_num_groups=8, latent_channels=4, num_vq_embeddings=64, vq_embed_dim=4,
+            norm_type="spatial",
+        ),
+        _latents, 4, 4, 64.0,
+    ),
 }
 
 
@@ -170,7 +182,7 @@ def test_reconstruction_equals_diffusers_own(saved, case):
     # same modules, same batch: bit-identical, except VQModel, where diffusers decodes
     # z + (z_q - z) (the straight-through estimator, rounded in float32) and the code here decodes
     # the codebook entries z_q of the indices themselves (3.2e-6 measured)
-    atol = 1e-5 if case == "VQModel" else 0.0
+    atol = 1e-5 if case.startswith("VQModel") else 0.0
     torch.testing.assert_close(recon, reference, rtol=0, atol=atol)
     assert bits.tolist() == [SIZE * SIZE * 24 / CASES[case][4]] * 2
 
@@ -255,3 +267,63 @@ def test_alias_and_name_build_the_same_model(saved):
     a = create_tokenizer({"type": "diffusers", "pretrained": str(folder)})
     b = create_tokenizer({"type": "diffusers-vae", "pretrained": str(folder)})
     assert a.fingerprint() == b.fingerprint()
+
+
+# Architecture fields of released configs (copies of each vae/config.json found on the Hub; see
+# the cards): factor, channels and the ratio at 256x256 by hand, 256 * 256 * 24 bits over
+# (256 / f)^2 * channels * 16 bits, or over (256 / f)^2 tokens * log2(codebook) bits.
+RELEASED = {
+    "flux2-vae": ("AutoencoderKLFlux2", {"block_out_channels": [128, 256, 512, 512], "latent_channels": 32}, 8, 32, 3.0),
+    "qwen-image-vae": ("AutoencoderKLQwenImage", {"dim_mult": [1, 2, 4, 4], "z_dim": 16}, 8, 16, 6.0),
+    "wan2.1-vae": ("AutoencoderKLWan", {"dim_mult": [1, 2, 4, 4], "z_dim": 16, "patch_size": None}, 8, 16, 6.0),
+    "wan2.2-vae": ("AutoencoderKLWan", {"dim_mult": [1, 2, 4, 4], "z_dim": 48, "patch_size": 2}, 16, 48, 8.0),
+    "hunyuanimage-2.1-vae": (
+        "AutoencoderKLHunyuanImage",
+        {"block_out_channels": [128, 256, 512, 512, 1024, 1024], "spatial_compression_ratio": 32, "latent_channels": 64},
+        32, 64, 24.0,
+    ),
+    "kandinsky-2.2-movq": (
+        "VQModel",
+        {"block_out_channels": [128, 256, 256, 512], "latent_channels": 4, "vq_embed_dim": 4, "num_vq_embeddings": 16384},
+        8, 4, 256 * 256 * 24 / (32 * 32 * 14),
+    ),
+}
+
+
+@pytest.mark.parametrize("card_name", list(RELEASED))
+def test_released_configs_give_the_published_factor_and_channels(card_name):
+    from wetok_bench.tokenizers.base import continuous_compression, discrete_compression
+    from wetok_bench.tokenizers.cards import get_card
+    from wetok_bench.tokenizers.diffusers_ae.adapters import adapter_for
+
+    class_name, config, factor, channels, ratio = RELEASED[card_name]
+    adapter = adapter_for(class_name)
+    assert (adapter.factor(config), adapter.channels(config)) == (factor, channels)
+    if adapter.latent == "vq":
+        comp = discrete_compression(256, 256, factor, config["num_vq_embeddings"])
+    else:
+        comp = continuous_compression(256, 256, factor, channels)
+    assert comp.ratio == pytest.approx(ratio, rel=1e-12)
+    card = get_card(card_name, "diffusers-vae")
+    assert f"f{factor}" in card.notes and (f"compression {ratio:g}" in card.notes or f"{ratio:.1f}" in card.notes)
+
+
+def test_every_new_card_says_how_its_path_is_known():
+    from wetok_bench.tokenizers.cards import known_cards
+
+    cards = {n: c for n, c in known_cards().items() if c.type == "diffusers-vae"}
+    required = {"flux2-vae", "qwen-image-vae", "wan2.1-vae", "wan2.2-vae", "hunyuanimage-2.1-vae", "dc-ae-f32c32-in",
+                "dc-ae-f64c128-in", "dc-ae-f32c32-sana-1.0", "dc-ae-f32c32-sana-1.1", "kandinsky-2.2-movq"}
+    assert required <= set(cards)
+    for name in required:
+        card = cards[name]
+        assert card.source.startswith("hf://") and card.license and card.paper, name
+        assert "Path confirmed" in card.notes or "inferred" in card.notes, name
+
+
+def test_card_without_weights_offline_names_the_repo(monkeypatch):
+    from wetok_bench.errors import MissingWeightsError
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(MissingWeightsError, match="mit-han-lab/dc-ae-f64c128-in-1.0-diffusers"):
+        create_tokenizer({"type": "diffusers", "model": "dc-ae-f64c128-in"})

@@ -258,7 +258,8 @@ def test_missing_repo_offline_names_repo_and_remedy(monkeypatch):
 
 def test_cards():
     cards = {n: c for n, c in known_cards().items() if c.type == "diffusers-vae"}
-    assert set(cards) == {"sd-vae-ft-mse", "sd-vae-ft-ema", "sdxl-vae", "sd35-vae", "flux-vae"}
+    assert {"sd-vae-ft-mse", "sd-vae-ft-ema", "sdxl-vae", "sd35-vae", "flux-vae"} <= set(cards)
+    # the other classes' cards are checked in test_diffusers_classes.py
     assert cards["flux-vae"].params == {"pretrained": "black-forest-labs/FLUX.1-dev", "subfolder": "vae"}
     assert "NaN" in cards["sdxl-vae"].notes
 

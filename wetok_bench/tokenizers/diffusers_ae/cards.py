@@ -14,6 +14,30 @@ TYPE = "diffusers-vae"
 
 _LDM_PAPER = "Rombach et al., High-Resolution Image Synthesis with Latent Diffusion Models, CVPR 2022 (arXiv:2112.10752)"
 
+_DC_AE_PAPER = "Chen et al., Deep Compression Autoencoder for Efficient High-Resolution Diffusion Models, ICLR 2025 (arXiv:2410.10733)"
+_DC_AE_README = "the official README (mit-han-lab/efficientvit, applications/dc_ae) lists it"
+_DC_AE_LICENSE = (
+    "Apache-2.0 on the original-format dc-ae-f32c32-in-1.0 card (seen); the -diffusers repos hold a LICENSE.txt "
+    "(not read here)"
+)
+_WAN_PAPER = "Wan Team, Wan: Open and Advanced Large-Scale Video Generative Models (arXiv:2503.20314)"
+
+
+def _dc_ae(name: str, repo: str, factor: int, channels: int, seen: str, extra: str = "") -> ModelCard:
+    """A DC-AE card: deterministic latent (AutoencoderDC), compression 48 at 16 bit/value for all
+    of them (f32c32, f64c128 and f128c512 keep 2048 values per 256x256 image)."""
+    return ModelCard(
+        name=name,
+        type=TYPE,
+        params={"pretrained": repo},
+        source=f"hf://{repo}",
+        license=_DC_AE_LICENSE,
+        paper=_DC_AE_PAPER,
+        notes=f"AutoencoderDC, f{factor}, {channels} latent channels, deterministic latent: compression 48 at "
+        f"16 bit/value. Path confirmed: {seen}." + (f" {extra}" if extra else ""),
+    )
+
+
 CARDS: list[ModelCard] = [
     ModelCard(
         name="sd-vae-ft-mse",
@@ -66,5 +90,96 @@ CARDS: list[ModelCard] = [
         notes="f8, 16 latent channels: compression 6 at 16 bit/value. The same autoencoder ships in "
         "FLUX.1-schnell, and as the single file ae.safetensors (use single_file: <ae.safetensors> with "
         "config: <folder holding the vae/ config.json>). WeTok paper, ImageNet-50k zero-shot rFID 0.18.",
+    ),
+    ModelCard(
+        name="flux2-vae",
+        type=TYPE,
+        params={"pretrained": "black-forest-labs/FLUX.2-dev", "subfolder": "vae"},
+        source="hf://black-forest-labs/FLUX.2-dev/vae",
+        license="Apache-2.0 for the FLUX.2 autoencoder (black-forest-labs/flux2 README); the FLUX.2-dev repo is "
+        "gated under the FLUX.2-dev Non-Commercial License",
+        paper="https://github.com/black-forest-labs/flux2",
+        notes="AutoencoderKLFlux2, f8, 32 latent channels: compression 3 at 16 bit/value (its 2x2 patchify and "
+        "batch norm are for the diffusion model, not part of reconstruction). Path confirmed indirectly: "
+        "copied vae/config.json files name black-forest-labs/FLUX.2-dev and the vae/ folders of "
+        "FLUX.2-klein-4B (Apache-2.0) and FLUX.2-klein-base-9B as their origin, all with the same "
+        "config; that these folders hold identical weights is inferred.",
+    ),
+    ModelCard(
+        name="qwen-image-vae",
+        type=TYPE,
+        params={"pretrained": "Qwen/Qwen-Image", "subfolder": "vae"},
+        source="hf://Qwen/Qwen-Image/vae",
+        license="Apache-2.0 (Qwen-Image model card; inferred, not seen here)",
+        paper="Qwen Team, Qwen-Image Technical Report (arXiv:2508.02324)",
+        notes="AutoencoderKLQwenImage (a Wan-2.1-style causal video VAE; an image is one frame), f8, z_dim 16: "
+        "compression 6 at 16 bit/value. Path confirmed: Qwen/Qwen-Image is a diffusers pipeline repo "
+        "(diffusers' QwenImagePipeline docs load it) and copies of its vae/config.json (base_dim 96, dim_mult [1, 2, 4, 4]) name "
+        "the Qwen/Qwen-Image snapshot's vae/ folder. Its decoder clamps to [-1, 1].",
+    ),
+    ModelCard(
+        name="wan2.1-vae",
+        type=TYPE,
+        params={"pretrained": "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "subfolder": "vae"},
+        source="hf://Wan-AI/Wan2.1-T2V-1.3B-Diffusers/vae",
+        license="Apache-2.0 (Wan 2.1 model cards; inferred, not seen here)",
+        paper=_WAN_PAPER,
+        notes="AutoencoderKLWan, f8, z_dim 16, one frame per image: compression 6 at 16 bit/value. Path "
+        "confirmed: diffusers' AutoencoderKLWan docs load it with subfolder='vae'; the same VAE "
+        "ships in every Wan 2.1 -Diffusers repo and as diffusers/Wan2.1-VAE (config seen). Its "
+        "decoder clamps to [-1, 1].",
+    ),
+    ModelCard(
+        name="wan2.2-vae",
+        type=TYPE,
+        params={"pretrained": "Wan-AI/Wan2.2-TI2V-5B-Diffusers", "subfolder": "vae"},
+        source="hf://Wan-AI/Wan2.2-TI2V-5B-Diffusers/vae",
+        license="Apache-2.0 (Wan 2.2 model cards; inferred, not seen here)",
+        paper=_WAN_PAPER,
+        notes="AutoencoderKLWan with residual blocks and a 2x2 patchify (patch_size 2), f16, z_dim 48, one "
+        "frame per image: compression 8 at 16 bit/value. Path confirmed indirectly: copies of its "
+        "vae/config.json (is_residual, patch_size 2, scale_factor_spatial 16, z_dim 48) name "
+        "Wan-AI/Wan2.2-TI2V-5B-Diffusers as their origin. The Wan 2.2 A14B models use the Wan 2.1 "
+        "VAE (Wan 2.2 README; not seen here).",
+    ),
+    ModelCard(
+        name="hunyuanimage-2.1-vae",
+        type=TYPE,
+        params={"pretrained": "hunyuanvideo-community/HunyuanImage-2.1-Diffusers", "subfolder": "vae"},
+        source="hf://hunyuanvideo-community/HunyuanImage-2.1-Diffusers/vae",
+        license="Tencent Hunyuan Community License (inferred, not seen here; it excludes some territories)",
+        paper="https://github.com/Tencent-Hunyuan/HunyuanImage-2.1",
+        notes="AutoencoderKLHunyuanImage, f32, 64 latent channels: compression 24 at 16 bit/value. Path "
+        "confirmed: the repo id is in diffusers' HunyuanImage pipeline docs and the AutoencoderKLHunyuanImage "
+        "docs (mindone mirror) load it with subfolder='vae'; copies of the config (block_out_channels "
+        "[128, 256, 512, 512, 1024, 1024], spatial_compression_ratio 32) seen.",
+    ),
+    _dc_ae("dc-ae-f32c32-in", "mit-han-lab/dc-ae-f32c32-in-1.0-diffusers", 32, 32, _DC_AE_README,
+           "Trained on ImageNet."),
+    _dc_ae("dc-ae-f64c128-in", "mit-han-lab/dc-ae-f64c128-in-1.0-diffusers", 64, 128, _DC_AE_README,
+           "Trained on ImageNet. Official README, ImageNet 512x512 val (its own evaluation): rFID 0.2168, "
+           "PSNR 26.15, SSIM 0.7105, LPIPS 0.0802."),
+    _dc_ae("dc-ae-f128c512-in", "mit-han-lab/dc-ae-f128c512-in-1.0-diffusers", 128, 512,
+           "its file listing (config.json, diffusion_pytorch_model.safetensors) seen", "Trained on ImageNet."),
+    _dc_ae("dc-ae-f32c32-mix", "mit-han-lab/dc-ae-f32c32-mix-1.0-diffusers", 32, 32,
+           "diffusers' single-file loader names it as the f32c32 default", "Trained on a mixture of datasets."),
+    _dc_ae("dc-ae-f64c128-mix", "mit-han-lab/dc-ae-f64c128-mix-1.0-diffusers", 64, 128,
+           "its file listing seen; diffusers' single-file loader names it", "Trained on a mixture of datasets."),
+    _dc_ae("dc-ae-f32c32-sana-1.0", "mit-han-lab/dc-ae-f32c32-sana-1.0-diffusers", 32, 32,
+           "its file listing seen; diffusers' single-file loader names it", "The autoencoder of SANA 1.0."),
+    _dc_ae("dc-ae-f32c32-sana-1.1", "mit-han-lab/dc-ae-f32c32-sana-1.1-diffusers", 32, 32, _DC_AE_README,
+           "SANA 1.1: the SANA 1.0 encoder with an improved decoder."),
+    ModelCard(
+        name="kandinsky-2.2-movq",
+        type=TYPE,
+        params={"pretrained": "kandinsky-community/kandinsky-2-2-decoder", "subfolder": "movq"},
+        source="hf://kandinsky-community/kandinsky-2-2-decoder/movq",
+        license="Apache-2.0 (Kandinsky 2.2 model card; inferred, not seen here)",
+        paper="Zheng et al., MoVQ: Modulating Quantized Vectors for High-Fidelity Image Generation, NeurIPS 2022 "
+        "(arXiv:2209.09002)",
+        notes="VQModel (MoVQ: spatially modulated decoder norm), f8, 16384 codes: discrete, 32x32 tokens x 14 "
+        "bits at 256x256, compression 109.7. Path confirmed: copies of movq/config.json name the "
+        "kandinsky-2-2-decoder snapshot's movq/ folder; kandinsky-community/kandinsky-2-1/movq has the "
+        "same config (seen).",
     ),
 ]
