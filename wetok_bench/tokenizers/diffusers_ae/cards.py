@@ -3,7 +3,10 @@
 ``source`` is the Hugging Face folder the weights load from. A card's notes say whether that
 path was confirmed (its ``config.json`` seen, with the class and latent size quoted) or is
 inferred (from the model's announcement or papers, not seen): an inferred path may need
-``pretrained`` / ``subfolder`` set by hand. Compression ratios are at 16 bits per latent value.
+``pretrained`` / ``subfolder`` set by hand. The SD / SDXL / SD 3.5 / FLUX.1 cards name the
+long-standing diffusers repos (paths as in the project's references, not re-checked here).
+Compression ratios are at 256x256 and 16 bits per latent value (VQModel: log2 of the codebook
+size per token).
 """
 
 from __future__ import annotations
@@ -140,7 +143,8 @@ CARDS: list[ModelCard] = [
         "frame per image: compression 8 at 16 bit/value. Path confirmed indirectly: copies of its "
         "vae/config.json (is_residual, patch_size 2, scale_factor_spatial 16, z_dim 48) name "
         "Wan-AI/Wan2.2-TI2V-5B-Diffusers as their origin. The Wan 2.2 A14B models use the Wan 2.1 "
-        "VAE (Wan 2.2 README; not seen here).",
+        "VAE (Wan 2.2 README; not seen here). Its config carries clip_output: false, which diffusers "
+        "0.42.1 does not read: that decoder clamps its output to [-1, 1].",
     ),
     ModelCard(
         name="hunyuanimage-2.1-vae",
