@@ -8,6 +8,7 @@ its ``make_vectors.py``), the parameter counts in LlamaGen's README, hand-comput
 from __future__ import annotations
 
 import argparse
+import json
 import math
 from pathlib import Path
 
@@ -196,3 +197,17 @@ def test_cards_and_offline_sources():
     assert get_card("llamagen-vq8", "llamagen-vq").source == "hf://FoundationVision/LlamaGen/vq_ds8_c2i.pt"
     with pytest.raises(MissingWeightsError, match="FoundationVision/LlamaGen"):
         create_tokenizer({"type": "llamagen-vq", "model": "llamagen-vq16"})
+
+
+@pytest.mark.parametrize("preset", ["VQ-16", "VQ-8"])
+def test_full_size_presets_have_the_official_names_and_shapes(preset):
+    """Every key of the official full-size model (recorded by record_shapes.py), renamed, is one
+    of ours with the same shape, and nothing else: the released files load as they are."""
+    from wetok_bench.tokenizers.vq.llamagen import IGNORED_KEYS, official_key_to_ours
+
+    official = json.loads((VECTORS / "official_shapes.json").read_text())[preset]
+    levels = len(PRESETS[preset])
+    renamed = {official_key_to_ours(k, levels): shape for k, shape in official.items() if k not in IGNORED_KEYS}
+    tok = _meta_tokenizer(encoder_ch_mult=PRESETS[preset], decoder_ch_mult=PRESETS[preset])
+    ours = {name: list(p.shape) for name, p in tok.model.named_parameters()}
+    assert ours == renamed

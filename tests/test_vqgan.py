@@ -199,3 +199,17 @@ def test_cards_compression_at_256(card, n_embed, bits):
     # a card's architecture does not fit the tiny checkpoint: clear error, no random weights
     with pytest.raises(VQCheckpointError, match="does not match its config"):
         create_tokenizer({"type": "vqgan", "model": card, "checkpoint": str(CKPT)})
+
+
+@pytest.mark.parametrize("card, n_embed", [("vqgan-imagenet-f16-1024", "1024"), ("vqgan-imagenet-f16-16384", "16384")])
+def test_card_architectures_have_the_official_names_and_shapes(card, n_embed):
+    """The official full-size model (recorded by record_shapes.py) has exactly our parameters."""
+    import json
+
+    from wetok_bench.tokenizers.vq.taming import MODEL_PREFIXES
+
+    official = json.loads((VECTORS / "official_shapes.json").read_text())[n_embed]
+    assert all(key.startswith(MODEL_PREFIXES) for key in official)
+    with torch.device("meta"):
+        model = VQAutoencoder(load_vqgan_config(get_card(card, "vqgan").params["config"]))
+    assert {name: list(p.shape) for name, p in model.named_parameters()} == official
