@@ -255,6 +255,13 @@ def test_unsupported_class_is_refused_before_loading(tmp_path):
         create_tokenizer({"type": "diffusers-vae", "pretrained": str(tmp_path)})
 
 
+@pytest.mark.parametrize("text, message", [("{}", "has no _class_name"), ("{not json", "not a readable diffusers config")])
+def test_config_without_a_class_is_a_usage_error(tmp_path, text, message):
+    (tmp_path / "config.json").write_text(text)
+    with pytest.raises(UsageError, match=message):
+        create_tokenizer({"type": "diffusers-vae", "pretrained": str(tmp_path)})
+
+
 def test_latent_shape_disagreeing_with_the_factor_is_an_error(saved):
     tok = from_suite(saved["AutoencoderKLQwenImage"][0])
     tok.downsample = 2  # as if the config were misread

@@ -88,6 +88,8 @@ def _model_class(folder: Path) -> tuple[Adapter, type]:
         class_name = json.loads(path.read_text()).get("_class_name")
     except (OSError, ValueError, AttributeError) as error:
         raise UsageError(f"{path} is not a readable diffusers config ({error})") from None
+    if class_name is None:
+        raise UsageError(f"{path} has no _class_name: not a diffusers model config")
     adapter = adapter_for(str(class_name))
     if adapter is None:
         raise UsageError(
