@@ -89,8 +89,11 @@ def test_explicit_path_errors(spec, tmp_path):
     with pytest.raises(UsageError, match="not found"):
         w.resolve_weights(spec.name, tmp_path / "missing.pth")
     bad = write(tmp_path / "bad.pth", b"tampered")
-    with pytest.raises(UsageError, match=f"does not match the sha256 of 'test-model' \\({spec.sha256}\\)"):
+    with pytest.raises(UsageError) as info:
         w.resolve_weights(spec.name, bad)
+    # present but corrupt, with both hashes (hashlib's digest of the bytes written, and the recorded one)
+    assert f"{bad} is present but corrupt: its sha256 {sha(b'tampered')} does not match" in str(info.value)
+    assert f"the sha256 of 'test-model' ({spec.sha256})" in str(info.value)
     with pytest.raises(UsageError, match="unknown weights 'nope'"):
         w.resolve_weights("nope")
 
@@ -157,3 +160,59 @@ def test_cli_weights_fetch_present_and_groups(spec):
     assert result.exit_code == 0 and "already present" in result.output
     assert w.expand_names(["lpips"]) == ["lpips-alex-backbone", "lpips-vgg-backbone"]
     assert w.expand_names(["all"]) == list(w.KNOWN_WEIGHTS)
+
+
+def test_present_but_corrupt_is_not_reported_as_not_found(spec):
+    home = home_copy(spec, b"tampered weights")
+    with pytest.raises(MissingWeightsError) as info:
+        w.resolve_weights(spec.name)
+    message = str(info.value)
+    assert "not found" not in message
+    assert f"are present but corrupt: {home} has sha256 {sha(b'tampered weights')}, expected {spec.sha256}" in message
+    assert "weights fetch test-model" in message
+
+
+class _NotATensor:
+    """Pickled into a file to stand for code a checkpoint would run when unpickled."""
+
+
+@pytest.fixture
+def pickled_object_file(tmp_path) -> Path:
+    path = tmp_path / "pickled.pth"
+    torch.save({"0.weight": torch.zeros(1), "extra": _NotATensor()}, path)
+    return path
+
+
+def _loaders():
+    from wetok_bench.metrics.inception import _load_state_dict
+    from wetok_bench.tokenizers.taesd import read_original
+    from wetok_bench.tokenizers.wetok.checkpoint import read_state_dict
+    from wetok_bench.torch_files import load_torch_file
+
+    return {
+        "load_torch_file": lambda p: load_torch_file(p, what="weights"),
+        "wetok": read_state_dict,
+        "taesd": read_original,
+        "inception": _load_state_dict,
+    }
+
+
+@pytest.mark.parametrize("loader", ["load_torch_file", "wetok", "taesd", "inception"])
+def test_pickle_refusal_names_the_object_and_gives_no_weights_only_false_advice(pickled_object_file, loader):
+    with pytest.raises(UsageError) as info:
+        _loaders()[loader](pickled_object_file)
+    message = str(info.value)
+    assert "test_weights._NotATensor" in message and str(pickled_object_file) in message
+    assert "weights_only=False" not in message and "`False`" not in message and "add_safe_globals" not in message
+    assert "re-save the state dict alone" in message and "\n" not in message
+
+
+def test_garbage_file_is_not_a_torch_file(tmp_path):
+    from wetok_bench.torch_files import load_torch_file
+
+    path = write(tmp_path / "garbage.pth", b"hello world")
+    with pytest.raises(UsageError, match="cannot read weights .*garbage.pth: not a torch.save file of tensors, or damaged"):
+        load_torch_file(path, what="weights")
+    with pytest.raises(UsageError) as info:
+        load_torch_file(write(tmp_path / "text.pth", b"not a checkpoint"), what="weights")
+    assert "weights_only" not in str(info.value) and "UnpicklingError" in str(info.value)

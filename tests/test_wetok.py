@@ -17,6 +17,7 @@ import torch
 import yaml
 
 from wetok_bench.errors import MissingWeightsError, UsageError
+from wetok_bench.hashing import sha256_cache_dir
 from wetok_bench.tokenizers import create_tokenizer
 from wetok_bench.tokenizers.base import ImageNoise, image_seed
 from wetok_bench.tokenizers.cards import get_card
@@ -222,7 +223,9 @@ def test_fingerprint_hashes_the_checkpoint(tmp_path):
     assert fp["checkpoint"]["size"] == path.stat().st_size
     assert fp["config"]["ch_mult"] == [1, 2] and fp["config"]["num_codebooks"] == 2
     assert fp["weights"] == {"encoder": "ema", "decoder": "ema"} and fp["noise"] is None
-    assert (tmp_path / "WeTok.ckpt.sha256.json").is_file()  # cached for the next process
+    # cached for the next process under the tool's own folder, nothing beside the checkpoint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["WeTok.ckpt"]
+    assert len(list(sha256_cache_dir().glob("*.json"))) == 1
 
 
 # --- the generative decoder ---------------------------------------------------------------------

@@ -11,9 +11,11 @@ Resolution order for a weights file (design.md, "Weights and data: offline first
    ``WETOK_BENCH_OFFLINE=1`` or ``HF_HUB_OFFLINE=1``, or when the network does not answer);
 5. otherwise :class:`MissingWeightsError` naming the file, its sha256, its URL and the folder.
 
-A file whose full sha256 is recorded is verified once and the verdict cached beside it (keyed
-by size and mtime); a mismatch is never trusted: a cached copy is re-fetched, an explicit path
-is an error.
+A file whose full sha256 is recorded is verified once and its digest cached under
+``$WETOK_BENCH_HOME/cache/sha256`` (keyed by absolute path, size and mtime; nothing is written
+beside the file); a mismatch is never trusted: a cached copy is re-fetched, and when none can be
+had the error says the file is present but corrupt, with both hashes; an explicit path that
+fails is an error with both hashes too.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wetok_bench.errors import MissingWeightsError, UsageError
-from wetok_bench.hashing import cached_sha256
+from wetok_bench.hashing import cached_sha256, remember_sha256
 
 
 @dataclass(frozen=True)
@@ -164,8 +166,28 @@ def verify(spec: WeightsFile, path: Path) -> bool:
     return digest.startswith(spec.sha256_prefix or "")
 
 
+def expected_checksum(spec: WeightsFile) -> str:
+    """The recorded sha256 of ``spec`` as shown in messages (a prefix is marked as such)."""
+    return spec.sha256 or (f"{spec.sha256_prefix}... (prefix)" if spec.sha256_prefix else "not recorded")
+
+
+def corrupt_copies(spec: WeightsFile) -> list[tuple[Path, str]]:
+    """``(path, its sha256)`` of every local candidate that exists but fails verification."""
+    return [(p, cached_sha256(p)) for p in candidate_paths(spec) if p.is_file() and not verify(spec, p)]
+
+
+def corrupt_message(spec: WeightsFile, copies: list[tuple[Path, str]]) -> str:
+    """Error text for weights that are present but fail their checksum (never "not found")."""
+    found = "; ".join(f"{path} has sha256 {digest}" for path, digest in copies)
+    return (
+        f"weights '{spec.name}' ({spec.filename}) are present but corrupt: {found}, expected {expected_checksum(spec)}; "
+        f"delete the file and run `wetok-bench weights fetch {spec.name}` where there is network, "
+        f"or put a good copy from {spec.url} in {weights_dir()}"
+    )
+
+
 def missing_message(spec: WeightsFile) -> str:
-    checksum = spec.sha256 or (f"{spec.sha256_prefix}... (prefix)" if spec.sha256_prefix else "not recorded")
+    checksum = expected_checksum(spec)
     return (
         f"weights '{spec.name}' ({spec.filename}) not found and could not be downloaded; "
         f"download {spec.url} (sha256 {checksum}) and put it in {weights_dir()} "
@@ -187,7 +209,10 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None, *, downloa
         if not explicit.is_file():
             raise UsageError(f"weights file for '{name}' not found: {explicit}")
         if spec.sha256 is not None and not verify(spec, explicit):
-            raise UsageError(f"weights file {explicit} does not match the sha256 of '{name}' ({spec.sha256})")
+            raise UsageError(
+                f"weights file {explicit} is present but corrupt: its sha256 {cached_sha256(explicit)} does not match "
+                f"the sha256 of '{name}' ({expected_checksum(spec)})"
+            )
         return explicit
     found = find_local(spec)
     if found is not None:
@@ -197,6 +222,9 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None, *, downloa
             return fetch(spec)
         except OSError:
             pass
+    corrupt = corrupt_copies(spec)
+    if corrupt:
+        raise MissingWeightsError(corrupt_message(spec, corrupt))
     raise MissingWeightsError(missing_message(spec))
 
 
@@ -212,15 +240,12 @@ def fetch(spec: WeightsFile, timeout: float = 30.0) -> Path:
         tmp = Path(tmp_name)
         if not verify(spec, tmp):
             raise OSError(f"downloaded {spec.url} does not match its recorded sha256")
+        digest = cached_sha256(tmp)
         os.replace(tmp, target)
-        stamp = tmp.with_name(tmp.name + ".sha256.json")
-        if stamp.exists():
-            os.replace(stamp, target.with_name(target.name + ".sha256.json"))
+        remember_sha256(target, digest)
         return target
     finally:
-        for leftover in (Path(tmp_name), Path(tmp_name + ".sha256.json")):
-            if leftover.exists():
-                leftover.unlink()
+        Path(tmp_name).unlink(missing_ok=True)
 
 
 def expand_names(names: list[str]) -> list[str]:

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import cached_sha256
+from wetok_bench.torch_files import load_torch_file
 
 #: Extractor kinds and the registry names of their weights files (wetok_bench.weights).
 WEIGHTS_NAME = {
@@ -166,10 +167,7 @@ def _weights_file(kind: str, weights_path: str | Path | None) -> Path:
 
 
 def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - any failure here means "not a usable weights file"
-        raise UsageError(f"cannot read Inception weights {path} as a tensor-only state dict: {error}") from None
+    state = load_torch_file(path, what="Inception weights")
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
         raise UsageError(f"Inception weights {path} is not a state dict of tensors")
     return state

@@ -23,6 +23,7 @@ import torch
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import cached_sha256, sha256_file
 from wetok_bench.metrics.psnr import check_image_pair
+from wetok_bench.torch_files import load_torch_file
 from wetok_bench.weights import resolve_weights
 
 #: Registry names (:data:`wetok_bench.weights.KNOWN_WEIGHTS`) of each backbone.
@@ -95,7 +96,7 @@ class LPIPSMetric:
         self.net = net
         self.device = torch.device(device)
         path = resolve_weights(BACKBONE_WEIGHTS[net], backbone_weights)
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = load_torch_file(path, what=f"LPIPS {net} backbone weights")
         if not isinstance(state, dict):
             raise UsageError(f"LPIPS backbone file {path} does not hold a state dict")
         with warnings.catch_warnings():

@@ -49,6 +49,7 @@ from wetok_bench.tokenizers.base import (
     parse_precision,
 )
 from wetok_bench.tokenizers.cards import ModelCard
+from wetok_bench.torch_files import load_torch_file
 from wetok_bench.weights import HF_PREFIX, resolve_checkpoint, resolve_weights
 
 #: Spatial factor of every model of the family (three stride-2 stages).
@@ -212,10 +213,7 @@ def load_into(module: nn.Module, state: dict[str, torch.Tensor], *, source: str,
 
 def read_original(path: Path) -> dict[str, torch.Tensor]:
     """State dict of an original ``*_encoder.pth`` / ``*_decoder.pth`` file (tensors only)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # noqa: BLE001 - unpickling errors come in many types
-        raise UsageError(f"cannot read TAESD weights {path}: {error}") from None
+    state = load_torch_file(path, what="TAESD weights")
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UsageError(f"{path} is not a TAESD state dict (expected a dict of tensors with keys like '0.weight')")
     return state

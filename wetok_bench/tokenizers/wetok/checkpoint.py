@@ -32,6 +32,7 @@ from torch import nn
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import cached_sha256
+from wetok_bench.torch_files import load_torch_file
 
 EMA_PREFIX = "model_ema."
 #: Parts whose EMA weights may be absent (frozen during stage-2 training): raw weights are used.
@@ -54,20 +55,7 @@ def read_state_dict(
 ) -> Mapping[str, torch.Tensor]:
     """The ``state_dict`` of a checkpoint (family ``what``), memory-mapped where the format allows."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{what} checkpoint not found: {path}")
-    try:
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-        except RuntimeError as err:
-            if "mmap" not in str(err):
-                raise
-            # Files written with the legacy (non-zip) serialization cannot be memory-mapped.
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any failure to unpickle means an unusable file
-        raise CheckpointError(
-            f"cannot read {what} checkpoint {path}: {type(err).__name__}: {str(err).splitlines()[0]}"
-        ) from None
+    obj = load_torch_file(path, what=f"{what} checkpoint", mmap=True, error=CheckpointError)
     if isinstance(obj, Mapping) and isinstance(obj.get("state_dict"), Mapping):
         return obj["state_dict"]
     if isinstance(obj, Mapping) and any(str(k).startswith(parts) for k in obj):
