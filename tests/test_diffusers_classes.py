@@ -334,3 +334,17 @@ def test_card_without_weights_offline_names_the_repo(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(MissingWeightsError, match="mit-han-lab/dc-ae-f64c128-in-1.0-diffusers"):
         create_tokenizer({"type": "diffusers", "model": "dc-ae-f64c128-in"})
+
+
+@pytest.mark.parametrize("case", ["AutoencoderKLWan", "AutoencoderDC"])
+def test_bf16_equals_diffusers_own_in_bf16(saved, case):
+    import copy
+
+    folder, vae = saved[case]
+    tok = from_suite(folder, precision="bf16")
+    assert next(tok.vae.parameters()).dtype == torch.bfloat16
+    x = images()
+    recon, _ = tok.reconstruct(x)
+    with torch.no_grad():
+        reference = CASES[case][1](copy.deepcopy(vae).to(torch.bfloat16), x.to(torch.bfloat16)).float()
+    torch.testing.assert_close(recon, reference, rtol=0, atol=0)
