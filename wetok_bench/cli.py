@@ -152,9 +152,16 @@ def list_group() -> None:
 def list_tokenizers() -> None:
     """Registered tokenizer types and known model cards, with their local availability."""
     from wetok_bench.tokenizers.cards import known_cards
-    from wetok_bench.tokenizers.registry import tokenizer_types
+    from wetok_bench.tokenizers.registry import tokenizer_declaration, tokenizer_types
 
-    click.echo("tokenizer types: " + ", ".join(tokenizer_types()))
+    click.echo("tokenizer types and their parameters:")
+    for name in tokenizer_types():
+        click.echo(f"  {name}")
+        try:
+            lines = tokenizer_declaration(name).describe()
+        except (ImportError, WetokBenchError) as error:
+            lines = [f"(cannot load: {error})"]
+        click.echo("".join(f"      {line}\n" for line in lines or ["(no parameters)"]), nl=False)
     click.echo("model cards:")
     for card in sorted(known_cards().values(), key=lambda c: (c.type, c.name)):
         click.echo(f"  {card.name:24s} {card.type:14s} {_card_state(card):9s} {card.source}")
@@ -184,10 +191,11 @@ def list_protocols() -> None:
 @list_group.command("datasets")
 def list_datasets() -> None:
     """Dataset types and their parameters."""
-    from wetok_bench.data.registry import dataset_parameters, dataset_types
+    from wetok_bench.data.registry import dataset_declaration, dataset_types
 
     for name in dataset_types():
-        click.echo(f"{name:14s} parameters: {', '.join(dataset_parameters(name)) or '-'}")
+        click.echo(name)
+        click.echo("".join(f"    {line}\n" for line in dataset_declaration(name).describe() or ["(no parameters)"]), nl=False)
 
 
 @list_group.command("suites")

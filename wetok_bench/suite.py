@@ -11,7 +11,6 @@ malformed suite raises :class:`SuiteError` (exit code 2) and nothing is written.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import yaml
 
 from wetok_bench.errors import UsageError, WetokBenchError
 from wetok_bench.hashing import sha256_json
+from wetok_bench.params import choice_message, closest
 from wetok_bench.protocols import PROTOCOLS, MetricProtocol, get_protocol
 
 SUITE_VERSION = 1
@@ -57,7 +57,6 @@ DATASET_COMMON_KEYS = {"type", "name"}
 WEIGHT_KEYS = {"inception": None, "lpips_alex": None, "lpips_vgg": None}
 GRID_KEYS = {"count": 0, "keys": [], "worst_k": 0}
 KNOWN_METRICS = ("psnr", "ssim", "lpips", "rfid")
-_PATH_PARAMS = ("checkpoint", "encoder", "decoder", "path", "config", "single_file", "root", "annotations", "labels_file")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -191,7 +190,7 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
         problems.append(("name", "required: letters, digits, '.', '_', '+', '-' (it names the results folder)"))
     protocol = None
     if settings["protocol"] not in PROTOCOLS:
-        problems.append(("protocol", _choice_message(settings["protocol"], list(PROTOCOLS))))
+        problems.append(("protocol", choice_message(settings["protocol"], list(PROTOCOLS))))
     else:
         protocol = get_protocol(settings["protocol"])
     resolutions = _parse_resolutions(settings["resolution"], problems)
@@ -219,20 +218,11 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
 # --- validation helpers -----------------------------------------------------------------------
 
 
-def _closest(key: str, valid) -> str:
-    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-def _choice_message(value: Any, choices: list[str]) -> str:
-    return f"{value!r} is not one of {', '.join(choices)}{_closest(str(value), choices)}"
-
-
 def _check_keys(mapping: dict, valid, path: str, problems: list[tuple[str, str]]) -> None:
     for key in mapping:
         if key not in valid:
             where = f"{path}.{key}" if path else str(key)
-            problems.append((where, f"unknown key{_closest(key, valid)}"))
+            problems.append((where, f"unknown key{closest(key, valid)}"))
 
 
 def _parse_resolutions(value: Any, problems) -> list[int | str]:
@@ -255,7 +245,7 @@ def _parse_metrics(value: Any, problems) -> list[str]:
         return []
     for i, m in enumerate(value):
         if m not in KNOWN_METRICS:
-            problems.append((f"metrics[{i}]", _choice_message(m, list(KNOWN_METRICS))))
+            problems.append((f"metrics[{i}]", choice_message(m, list(KNOWN_METRICS))))
     return [m for m in value if m in KNOWN_METRICS]
 
 
@@ -281,7 +271,7 @@ def _check_settings(s: dict, problems) -> None:
     }
     for key, options in choices.items():
         if s[key] not in options:
-            problems.append((key, _choice_message(s[key], options)))
+            problems.append((key, choice_message(s[key], options)))
     device = s["device"]
     if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
         problems.append(("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
@@ -320,41 +310,26 @@ def _named_entries(value: Any, section: str, problems) -> list[tuple[int, dict]]
     return entries
 
 
-def _resolve_relative(spec: dict, base_dir: Path | None) -> dict:
-    """Relative paths in a spec are relative to the suite file's folder."""
-    if base_dir is None:
-        return spec
-    out = dict(spec)
-    for key in _PATH_PARAMS:
-        value = out.get(key)
-        if isinstance(value, str) and not value.startswith("hf://") and not os.path.isabs(os.path.expanduser(value)):
-            candidate = base_dir / value
-            if candidate.exists() or not Path(value).exists():
-                out[key] = str(candidate)
-    return out
-
-
-def _check_paths(spec: dict, where: str, problems) -> None:
-    for key in _PATH_PARAMS:
-        value = spec.get(key)
-        if isinstance(value, str) and not value.startswith("hf://") and not Path(value).expanduser().exists():
-            problems.append((f"{where}.{key}", f"not found: {value}"))
+def _parse_entry(entry: dict, declaration, common: set[str], where: str, base_dir, check_paths: bool, problems) -> dict | None:
+    """The entry checked against its family's (or kind's) declaration; None when it has problems."""
+    spec, found = declaration.validate(entry, where, common=common, base_dir=base_dir, check_files=check_paths)
+    problems.extend(found)
+    return None if found else spec
 
 
 def _parse_datasets(value: Any, base_dir, check_paths: bool, problems) -> list[DatasetEntry]:
-    from wetok_bench.data.registry import dataset_parameters, dataset_types
+    from wetok_bench.data.registry import dataset_declaration, dataset_types
 
     out: list[DatasetEntry] = []
     types = dataset_types()
     for i, entry in _named_entries(value, "datasets", problems):
         where = f"datasets[{i}]"
         if entry["type"] not in types:
-            problems.append((f"{where}.type", f"unknown dataset type{_closest(entry['type'], types)} (known: {', '.join(types)})"))
+            problems.append((f"{where}.type", f"unknown dataset type{closest(entry['type'], types)} (known: {', '.join(types)})"))
             continue
-        _check_keys(entry, DATASET_COMMON_KEYS | set(dataset_parameters(entry["type"])), where, problems)
-        spec = _resolve_relative(entry, base_dir)
-        if check_paths:
-            _check_paths(spec, where, problems)
+        spec = _parse_entry(entry, dataset_declaration(entry["type"]), DATASET_COMMON_KEYS, where, base_dir, check_paths, problems)
+        if spec is None:
+            continue
         name = str(spec.get("name", spec["type"]))
         spec["name"] = name
         out.append(DatasetEntry(name=name, spec=spec))
@@ -363,8 +338,7 @@ def _parse_datasets(value: Any, base_dir, check_paths: bool, problems) -> list[D
 
 
 def _parse_tokenizers(value: Any, default_precision, base_dir, check_paths: bool, problems) -> list[TokenizerEntry]:
-    from wetok_bench.tokenizers.codecs import expand_codec_sweep
-    from wetok_bench.tokenizers.registry import factory_parameters, tokenizer_types, unknown_type_message
+    from wetok_bench.tokenizers.registry import tokenizer_declaration, tokenizer_types, unknown_type_message
 
     out: list[TokenizerEntry] = []
     types = tokenizer_types()
@@ -374,24 +348,18 @@ def _parse_tokenizers(value: Any, default_precision, base_dir, check_paths: bool
             problems.append((f"{where}.type", unknown_type_message(entry["type"])))
             continue
         try:
-            accepted = factory_parameters(entry["type"])
+            declaration = tokenizer_declaration(entry["type"])
         except (ImportError, WetokBenchError) as error:
             problems.append((f"{where}.type", f"cannot load tokenizer family {entry['type']!r}: {error}"))
             continue
-        if accepted is not None:
-            _check_keys(entry, TOKENIZER_COMMON_KEYS | set(accepted), where, problems)
-        spec = _resolve_relative(entry, base_dir)
-        if check_paths:
-            _check_paths(spec, where, problems)
+        spec = _parse_entry(entry, declaration, TOKENIZER_COMMON_KEYS, where, base_dir, check_paths, problems)
+        if spec is None:
+            continue
         display_name = spec.pop("display_name", None)
         paper_name = spec.pop("paper_name", None)
-        if default_precision and "precision" not in spec and (accepted is None or "precision" in accepted):
+        if default_precision and "precision" not in spec and (declaration.open or "precision" in declaration.by_name):
             spec["precision"] = default_precision
-        try:
-            expanded = expand_codec_sweep(spec) if spec["type"] == "codec" else [spec]
-        except WetokBenchError as error:
-            problems.append((f"{where}.quality", str(error)))
-            continue
+        expanded = declaration.expand(spec)
         for sub in expanded:
             sub.setdefault("name", str(sub.get("model") or sub["type"]))
             if not _NAME_RE.match(sub["name"]):

@@ -30,6 +30,7 @@ from wetok_bench.data.base import (
     unknown_names_message,
 )
 from wetok_bench.errors import UsageError
+from wetok_bench.params import Param, declare
 from wetok_bench.hashing import sha256_file
 
 COCO_VAL2017_COUNT = 5_000
@@ -51,6 +52,13 @@ def load_coco(annotations: Path) -> Any:
         ) from None
 
 
+@declare(
+    Param("root", str, None, path="dir", required=True, doc="the val2017 images"),
+    Param("annotations", str, None, path="file", required=True, doc="instances_val2017.json"),
+    Param("categories", (list, str), None, items=str, doc="keep images showing these COCO categories"),
+    Param("image_ids", list, None, items=int, doc="keep these image ids"),
+    Param("expected_count", int, COCO_VAL2017_COUNT, range=(1, None), doc="warn when the count differs (null: no check)"),
+)
 class CocoVal2017Dataset(Dataset):
     """The images of a COCO annotation file found under ``root``, optionally filtered."""
 

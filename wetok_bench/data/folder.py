@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from wetok_bench.data.base import Dataset, ImageRecord, expand_path, relative_key, require_dir
 from wetok_bench.data.images import IMAGE_EXTENSIONS
 from wetok_bench.errors import UsageError
+from wetok_bench.params import Param, declare
 
 
 def normalise_extensions(extensions: Iterable[str] | None) -> frozenset[str]:
@@ -31,16 +32,34 @@ def normalise_extensions(extensions: Iterable[str] | None) -> frozenset[str]:
     return frozenset(result)
 
 
-def scan_image_files(root: Path, *, recursive: bool = True, extensions: frozenset[str] = IMAGE_EXTENSIONS) -> list[Path]:
-    """Image files under ``root`` (not hidden, extension in ``extensions``), sorted by relative path."""
-    found: list[Path] = []
+def _image_files(root: Path, recursive: bool, extensions: frozenset[str]) -> Iterator[Path]:
     for directory, subdirs, files in os.walk(root, followlinks=True):
         subdirs[:] = [d for d in subdirs if not d.startswith(".")] if recursive else []
         for filename in files:
             if not filename.startswith(".") and os.path.splitext(filename)[1].lower() in extensions:
-                found.append(Path(directory) / filename)
-    return sorted(found, key=lambda p: relative_key(p, root))
+                yield Path(directory) / filename
 
+
+def scan_image_files(root: Path, *, recursive: bool = True, extensions: frozenset[str] = IMAGE_EXTENSIONS) -> list[Path]:
+    """Image files under ``root`` (not hidden, extension in ``extensions``), sorted by relative path."""
+    return sorted(_image_files(root, recursive, extensions), key=lambda p: relative_key(p, root))
+
+
+def check_has_images(spec: dict) -> list[tuple[str, str]]:
+    """Suite-time check of an entry's ``root``: a folder with at least one image file."""
+    root = Path(os.fspath(spec["root"])).expanduser()
+    extensions = normalise_extensions(spec.get("extensions"))
+    if next(_image_files(root, bool(spec.get("recursive", True)), extensions), None) is None:
+        return [("root", f"no image files ({', '.join(sorted(extensions))}) in {root}")]
+    return []
+
+
+@declare(
+    Param("root", str, None, path="dir", required=True, doc="folder of image files"),
+    Param("recursive", bool, True, doc="look into subfolders"),
+    Param("extensions", (list, str), None, items=str, doc="file extensions (null: every known image type)"),
+    check_files=check_has_images,
+)
 
 class FolderDataset(Dataset):
     """Every image file under ``root`` (recursively unless ``recursive=False``)."""

@@ -25,8 +25,9 @@ import re
 from pathlib import Path
 
 from wetok_bench.data.base import Dataset, ImageRecord, expand_path, relative_key, require_dir, require_file
-from wetok_bench.data.folder import scan_image_files
+from wetok_bench.data.folder import check_has_images, scan_image_files
 from wetok_bench.errors import UsageError
+from wetok_bench.params import Param, declare
 
 IMAGENET_VAL_COUNT = 50_000
 
@@ -54,6 +55,12 @@ def read_labels_file(path: Path) -> list[str] | dict[str, str]:
     )
 
 
+@declare(
+    Param("root", str, None, path="dir", required=True, doc="ILSVRC2012 validation images (class folders or flat)"),
+    Param("labels_file", str, None, path="file", doc="one label per line, or '<filename> <label>' lines"),
+    Param("expected_count", int, IMAGENET_VAL_COUNT, range=(1, None), doc="warn when the count differs (null: no check)"),
+    check_files=check_has_images,
+)
 class ImageNetValDataset(Dataset):
     """The ILSVRC2012 validation images under ``root`` (class folders or flat)."""
 

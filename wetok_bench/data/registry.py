@@ -2,7 +2,8 @@
 
 A suite entry ``{"type": "folder", "name": "mine", "root": "${DATA}/imgs"}`` becomes
 ``FolderDataset(name="mine", root=...)``. A class's keyword parameters are the entry's accepted
-keys; unknown types and keys are :class:`UsageError` naming the closest valid one. Roots are
+keys (declared on the class with :func:`wetok_bench.params.declare`, else read off its
+signature); unknown types and keys are :class:`UsageError` naming the closest valid one. Roots are
 passed in by the suite, never built in (paths expand ``~`` and ``${VAR}``).
 """
 
@@ -19,6 +20,7 @@ from wetok_bench.data.folder import FolderDataset
 from wetok_bench.data.imagenet import ImageNetValDataset
 from wetok_bench.data.samples import SamplesDataset
 from wetok_bench.errors import UsageError
+from wetok_bench.params import Declaration, declaration_of
 
 _REGISTRY: dict[str, type[Dataset]] = {
     "imagenet-val": ImageNetValDataset,
@@ -54,19 +56,20 @@ def _dataset_class(type_name: Any) -> type[Dataset]:
     return _REGISTRY[type_name]
 
 
-def _signature(type_name: str) -> list[inspect.Parameter]:
-    params = inspect.signature(_dataset_class(type_name).__init__).parameters.values()
-    return [p for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+def dataset_declaration(type_name: str) -> Declaration:
+    """The parameters of dataset kind ``type_name`` (``name`` excluded): declared, else its signature."""
+    return declaration_of(_dataset_class(type_name))
 
 
 def dataset_parameters(type_name: str) -> list[str]:
     """Keys a suite entry of ``type_name`` accepts besides ``type`` (``name`` included)."""
-    return [p.name for p in _signature(type_name)]
+    has_name = "name" in inspect.signature(_dataset_class(type_name).__init__).parameters
+    return (["name"] if has_name else []) + dataset_declaration(type_name).names
 
 
 def required_parameters(type_name: str) -> list[str]:
     """Keys a suite entry of ``type_name`` must give."""
-    return [p.name for p in _signature(type_name) if p.default is inspect.Parameter.empty]
+    return [p.name for p in dataset_declaration(type_name).params if p.required]
 
 
 def create_dataset(spec: dict[str, Any]) -> Dataset:

@@ -25,6 +25,7 @@ from PIL import Image
 from wetok_bench.data.base import Dataset, ImageRecord, unknown_names_message
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_json
+from wetok_bench.params import Param, declare
 
 
 def _skimage(name: str, index: int | None = None) -> Callable[[], np.ndarray]:
@@ -107,6 +108,7 @@ def materialise(name: str, folder: Path) -> Path:
     return path
 
 
+@declare(Param("names", (list, str), None, choices=tuple(sorted(SAMPLE_SOURCES)), items=str, doc="a subset of the photos (null: all)"))
 class SamplesDataset(Dataset):
     """The bundled photos (all, or ``names``) as PNG files in the samples cache."""
 

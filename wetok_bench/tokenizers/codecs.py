@@ -22,6 +22,7 @@ import torch
 from PIL import Image, features
 
 from wetok_bench.errors import UsageError, WetokBenchError
+from wetok_bench.params import Param, declare
 from wetok_bench.protocols import round_to_u8, u8_to_signed_float
 from wetok_bench.tokenizers.base import Compression, ImageNoise, Tokenizer
 
@@ -127,6 +128,21 @@ class CodecTokenizer(Tokenizer):
         }
 
 
+def _check_codec(spec: dict[str, Any]) -> None:
+    """Suite-time check of what the options mean together (subsampling with JPEG, ...)."""
+    options = {k: spec[k] for k in ("format", "subsampling", "lossless") if k in spec}
+    CodecTokenizer(str(spec.get("name", "codec")), **options)
+
+
+@declare(
+    Param("format", str, "jpeg", choices=(*FORMATS, "jpg"), doc="codec"),
+    Param("quality", int, DEFAULT_QUALITY, range=(0, 100), expands=True, label="q",
+          doc="Pillow quality (lossless WebP: effort); a list sweeps"),
+    Param("subsampling", str, None, choices=SUBSAMPLING, doc="JPEG chroma subsampling (null: 4:2:0)"),
+    Param("lossless", bool, False, doc="WebP lossless mode"),
+    check=_check_codec,
+    expand=lambda spec: expand_codec_sweep(spec),
+)
 def create_codec(
     *,
     name: str = "jpeg",

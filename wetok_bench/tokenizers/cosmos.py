@@ -28,6 +28,7 @@ import torch
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_file
+from wetok_bench.params import BITS_PER_VALUE, PRECISION, SIZE_POLICY, Param, declare, with_default
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
     Compression,
@@ -166,6 +167,21 @@ class CosmosTokenizer(Tokenizer):
         }
 
 
+def _check_entry(spec: dict[str, Any]) -> None:
+    if spec.get("model") is None and spec.get("path") is None:
+        raise UsageError(f"tokenizer {spec.get('name', TYPE)!r} (type {TYPE}): give model (a card name) or path")
+
+
+@declare(
+    Param("model", str, None, choices=tuple(card.name for card in CARDS), doc="a Cosmos model card"),
+    Param("path", str, None, path="dir", doc="folder with encoder.jit and decoder.jit, or hf://OWNER/REPO"),
+    Param("kind", str, None, choices=("continuous", "discrete"), doc="checked against the encoder"),
+    Param("downsample", int, None, range=(1, None), doc="checked against the encoder"),
+    with_default(PRECISION, "bf16"),
+    BITS_PER_VALUE,
+    SIZE_POLICY,
+    check=_check_entry,
+)
 def create_cosmos(
     *,
     name: str = "cosmos",

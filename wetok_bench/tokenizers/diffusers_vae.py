@@ -28,6 +28,7 @@ import torch
 
 from wetok_bench.errors import TokenizerOutputError, UsageError
 from wetok_bench.hashing import sha256_file
+from wetok_bench.params import BITS_PER_VALUE, PRECISION, SEED, SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
     Compression,
@@ -204,6 +205,27 @@ def _latent_record(adapter: Adapter, sample: bool, seed: int | None) -> dict[str
     }
 
 
+def _check_entry(spec: dict[str, Any]) -> None:
+    if not any(spec.get(key) is not None for key in ("model", "pretrained", "single_file")):
+        raise UsageError(
+            f"tokenizer {spec.get('name', TYPE)!r} (type {TYPE}): give model (a card name), pretrained "
+            "(a folder or Hugging Face repo id) or single_file (with config)"
+        )
+
+
+@declare(
+    Param("model", str, None, choices=tuple(card.name for card in CARDS), doc="a model card"),
+    Param("pretrained", str, None, doc="diffusers folder or Hugging Face repo id"),
+    Param("subfolder", str, None, doc="folder inside pretrained (vae for SD 3.5 / FLUX.1)"),
+    Param("single_file", str, None, path="file", doc="original-format checkpoint (needs config)"),
+    Param("config", str, None, path="dir", doc="folder with the diffusers config.json for single_file"),
+    Param("sample", bool, False, doc="draw the latent from the posterior (seeded) instead of its mode"),
+    SEED,
+    PRECISION,
+    BITS_PER_VALUE,
+    SIZE_POLICY,
+    check=_check_entry,
+)
 def create_diffusers_vae(
     *,
     name: str = "vae",

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from wetok_bench.params import declare
 from wetok_bench.tokenizers.base import Compression, ImageNoise, Tokenizer
 
 #: Bits of one uncompressed pixel (uint8 RGB).
@@ -43,6 +44,7 @@ class IdentityTokenizer(Tokenizer):
         return {"family": "identity"}
 
 
+@declare()
 def create_identity(*, name: str = "identity") -> IdentityTokenizer:
     """Build the identity tokenizer (suite ``type: identity``): ratio 1, exact reconstruction."""
     return IdentityTokenizer(name)

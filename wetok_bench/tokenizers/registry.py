@@ -5,7 +5,10 @@ TorchScript) are imported only when a suite uses them. Third-party tokenizers re
 the entry-point group ``wetok_bench.tokenizers`` (name = suite ``type``, value = a factory).
 
 A factory is called with the suite entry's parameters as keyword arguments (everything but
-``type``) plus ``name`` and returns a :class:`~wetok_bench.tokenizers.base.Tokenizer`.
+``type``) plus ``name`` and returns a :class:`~wetok_bench.tokenizers.base.Tokenizer`. Its
+parameters are declared on it with :func:`wetok_bench.params.declare` (types, ranges, choices,
+paths, list expansions: what suite validation checks); a factory without a declaration is
+described by its signature and type hints.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from wetok_bench.errors import UsageError
+from wetok_bench.params import Declaration, declaration_of
 from wetok_bench.tokenizers.base import Tokenizer
 
 Factory = Callable[..., Tokenizer]
@@ -32,8 +36,6 @@ _BUILTIN: dict[str, str] = {
     "taesd": "wetok_bench.tokenizers.taesd:create_taesd",
     "codec": "wetok_bench.tokenizers.codecs:create_codec",
     "identity": "wetok_bench.tokenizers.identity:create_identity",
-    "open-magvit2": "wetok_bench.tokenizers.seed_voken:create_open_magvit2",
-    "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
     "open-magvit2": "wetok_bench.tokenizers.seed_voken:create_open_magvit2",
     "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
     "llamagen-vq": "wetok_bench.tokenizers.vq.llamagen:create_llamagen_vq",
@@ -101,13 +103,18 @@ def unknown_type_message(type_name: str) -> str:
     return f"unknown tokenizer type {type_name!r}{hint} (known: {', '.join(known)})"
 
 
+def tokenizer_declaration(type_name: str) -> Declaration:
+    """The parameters of family ``type_name`` (``name`` excluded): declared, else its signature."""
+    return declaration_of(get_factory(type_name))
+
+
 def factory_parameters(type_name: str) -> list[str] | None:
-    """Keyword parameters a family accepts (None when it takes ``**kwargs``)."""
-    factory = get_factory(type_name)
-    params = inspect.signature(factory).parameters.values()
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+    """Keyword parameters a family accepts, ``name`` first (None when it takes ``**kwargs``)."""
+    declaration = tokenizer_declaration(type_name)
+    if declaration.open:
         return None
-    return [p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    has_name = "name" in inspect.signature(get_factory(type_name)).parameters
+    return (["name"] if has_name else []) + declaration.names
 
 
 def create_tokenizer(spec: dict[str, Any]) -> Tokenizer:

@@ -39,6 +39,7 @@ from torch import nn
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_file
+from wetok_bench.params import PRECISION, SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
     Compression,
@@ -430,6 +431,27 @@ def get_model(model: str) -> TaesdModel:
         raise UsageError(f"unknown TAESD model {model!r} (known: {', '.join(MODELS)})") from None
 
 
+def _check_entry(spec: dict[str, Any]) -> None:
+    """Suite-time checks of the options together (the factory makes the same ones)."""
+    name = str(spec.get("name", "taesd"))
+    check_latent_options(name, spec.get("latent_bits"), spec.get("bits_per_value"))
+    if ("encoder" in spec) != ("decoder" in spec):
+        raise UsageError(f"tokenizer {name!r}: give both 'encoder' and 'decoder' paths, or neither")
+    if "encoder" in spec and spec.get("pretrained") is not None:
+        raise UsageError(f"tokenizer {name!r}: give either encoder/decoder paths or 'pretrained', not both")
+
+
+@declare(
+    Param("model", str, "taef2", choices=tuple(MODELS), doc="architecture and latent channels"),
+    Param("encoder", str, None, path="file", doc="original-format encoder .pth (with decoder)"),
+    Param("decoder", str, None, path="file", doc="original-format decoder .pth (with encoder)"),
+    Param("pretrained", str, None, doc="diffusers AutoencoderTiny folder or Hugging Face repo id"),
+    Param("latent_bits", int, None, range=(1, 16), doc="quantize the latent (8: TAESD's own rule)"),
+    Param("bits_per_value", float, None, range=(0, None), doc="bits counted per unquantized value (null: 16)"),
+    PRECISION,
+    SIZE_POLICY,
+    check=_check_entry,
+)
 def create_taesd(
     *,
     name: str = "taesd",

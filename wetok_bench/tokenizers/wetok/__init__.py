@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from wetok_bench.errors import UsageError
+from wetok_bench.params import PRECISION, SEED, SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy
 from wetok_bench.tokenizers.wetok.cards import CARDS
 from wetok_bench.tokenizers.wetok.checkpoint import CheckpointError
@@ -29,6 +30,26 @@ from wetok_bench.weights import resolve_checkpoint
 __all__ = ["CARDS", "CheckpointError", "WeTokConfig", "WeTokTokenizer", "create_wetok", "load_config"]
 
 
+def _check_source(name: str, model: str | None, config: Any, checkpoint: Any) -> None:
+    """UsageError unless exactly one of ``model`` and ``config`` is given, ``config`` with a ``checkpoint``."""
+    if (model is None) == (config is None):
+        raise UsageError(
+            f"tokenizer {name!r} (type wetok): give exactly one of 'model' (a card: "
+            f"{', '.join(card.name for card in CARDS)}) or 'config' (an official inference YAML)"
+        )
+    if config is not None and checkpoint is None:
+        raise UsageError(f"tokenizer {name!r} (type wetok): 'checkpoint' is required with 'config'")
+
+
+@declare(
+    Param("model", str, None, choices=tuple(card.name for card in CARDS), doc="a WeTok model card"),
+    Param("checkpoint", str, None, path="file", doc="local .ckpt or hf://owner/repo/path (default: the card's)"),
+    Param("config", (str, dict), None, path="file", doc="official inference YAML (instead of model)"),
+    PRECISION,
+    SIZE_POLICY,
+    SEED,
+    check=lambda spec: _check_source(str(spec.get("name", "wetok")), spec.get("model"), spec.get("config"), spec.get("checkpoint")),
+)
 def create_wetok(
     *,
     name: str = "wetok",
@@ -47,19 +68,13 @@ def create_wetok(
     the generative decoder's per-image noise (``noise_seed``); without it the runner uses the
     suite's seed.
     """
-    if (model is None) == (config is None):
-        raise UsageError(
-            f"tokenizer {name!r} (type wetok): give exactly one of 'model' (a card: "
-            f"{', '.join(card.name for card in CARDS)}) or 'config' (an official inference YAML)"
-        )
+    _check_source(name, model, config, checkpoint)
     if model is not None:
         cards = {card.name: card for card in CARDS}
         if model not in cards:
             raise UsageError(f"tokenizer {name!r}: unknown WeTok model card {model!r} (known: {', '.join(cards)})")
         if checkpoint is None:
             checkpoint = cards[model].source
-    if checkpoint is None:
-        raise UsageError(f"tokenizer {name!r} (type wetok): 'checkpoint' is required with 'config'")
     path = resolve_checkpoint(checkpoint, what=f"WeTok checkpoint for {name!r}")
     return WeTokTokenizer.from_checkpoint(
         path,
