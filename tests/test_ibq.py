@@ -173,7 +173,11 @@ def test_bad_inputs_and_configs_are_usage_errors(tiny, expected):
         create_ibq(checkpoint=str(CKPT), config=str(omv2_yaml))
     with pytest.raises(UsageError, match="remap"):
         create_ibq(checkpoint=str(CKPT), config=_config(remap="used.npy"))
-    with pytest.raises(UsageError, match="IBQ runs in fp32 or bf16"):
+    odd_width = _config()
+    odd_width["model"]["init_args"]["ddconfig"]["ch"] = 48
+    with pytest.raises(UsageError, match=r"block widths \[48\] \(ch x ch_mult\) are not multiples of 32"):
+        create_ibq(checkpoint=str(CKPT), config=odd_width)
+    with pytest.raises(UsageError, match="ibq runs in fp32 or bf16"):
         create_ibq(checkpoint=str(CKPT), config=str(CONFIG), precision="fp16")
     with pytest.raises(MissingWeightsError, match="TencentARC/IBQ-Tokenizer-16384"):
         create_ibq(model="ibq-in256-16384")
@@ -201,8 +205,9 @@ def test_loads_through_a_suite_and_fingerprints(expected, tmp_path):
     assert isinstance(tok, IBQTokenizer) and tok.name == "ibq-tiny" and tok.kind == "discrete"
     assert (tok.decode(expected["codes"]) - expected["recon"]).abs().max() < TOL
     fp = tok.fingerprint()
-    assert fp["family"] == "ibq" and fp["config"]["n_embed"] == 64
+    assert fp["family"] == "ibq" and fp["arch"]["n_embed"] == 64
     assert fp["checkpoint"]["sha256"] == hashlib.sha256(CKPT.read_bytes()).hexdigest()
+    assert fp["checkpoint"]["weights"] == dict.fromkeys(("encoder", "decoder", "quant_conv", "post_quant_conv", "quantize"), "ema")
 
 
 def test_code_search_in_blocks_gives_the_same_codes(tiny, expected, monkeypatch):

@@ -68,8 +68,7 @@ class TamingConfig:
         problems = []
         if not self.ch_mult:
             problems.append("ddconfig.ch_mult is empty")
-        bad = sorted({self.ch * m for m in self.ch_mult if (self.ch * m) % NORM_GROUPS} | (
-            {self.ch} if self.ch % NORM_GROUPS else set()))
+        bad = sorted({w for w in (self.ch, *(self.ch * m for m in self.ch_mult)) if w % NORM_GROUPS})
         if bad:
             problems.append(f"block widths {bad} (ch x ch_mult) are not multiples of {NORM_GROUPS}")
         if self.num_res_blocks < 1:

@@ -8,7 +8,6 @@ TencentARC/SEED-Voken) keep the model under ``model.class_path`` and ``model.ini
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import yaml
 
 from wetok_bench.errors import UsageError
 from wetok_bench.tokenizers.taming_model import TamingConfig
+from wetok_bench.tokenizers.vq.model import VQArch
 from wetok_bench.tokenizers.wetok.config import WeTokConfig
 
 ConfigSource = str | os.PathLike | Mapping[str, Any]
@@ -105,14 +105,9 @@ class IBQConfig:
         return self.ddconfig.downsample
 
     @property
-    def bits_per_token(self) -> float:
-        """log2(n_embed): bits of one code under the compression convention."""
-        return math.log2(self.n_embed)
-
-    def to_dict(self) -> dict[str, Any]:
-        dd = self.ddconfig
-        ddconfig = {**dd.__dict__, "ch_mult": list(dd.ch_mult), "attn_resolutions": list(dd.attn_resolutions)}
-        return {"ddconfig": ddconfig, "n_embed": self.n_embed, "embed_dim": self.embed_dim, "use_ema": self.use_ema}
+    def arch(self) -> VQArch:
+        """The VQ autoencoder this describes (encoder and decoder share the ddconfig)."""
+        return VQArch(encoder=self.ddconfig, decoder=self.ddconfig, n_embed=self.n_embed, embed_dim=self.embed_dim)
 
 
 def ibq_config(config: ConfigSource) -> IBQConfig:
