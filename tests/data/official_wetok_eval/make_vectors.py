@@ -179,11 +179,13 @@ def main() -> None:
             decoded = Path(tmp) / f"{index}.png"
             Image.open(io.BytesIO(buffer.getvalue())).convert("RGB").save(decoded)
             recons.append(recon_dataset.preprocess_image(str(decoded)))
-            pair_original.append(index), pair_kind.append(f"jpeg-q{JPEG_QUALITY}")
+            pair_original.append(index)
+            pair_kind.append(f"jpeg-q{JPEG_QUALITY}")
         for index in range(len(paths)):
             noise = rng.normal(0.0, NOISE_STD, size=originals[index].shape).astype(np.float32)
             recons.append(originals[index] + noise)
-            pair_original.append(index), pair_kind.append("noisy")
+            pair_original.append(index)
+            pair_kind.append("noisy")
     recons = np.stack(recons).astype(np.float32)
     pair_original = np.asarray(pair_original)
     num_pairs = len(pair_original)
