@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -62,7 +66,7 @@ def test_truncated_file_is_detected_and_recomputed(tmp_path):
     cached_reference_stats(KEY, compute, tmp_path)
     path = cache_path(KEY, tmp_path)
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.warns(UserWarning, match="cannot be read"):
+    with _one_log_line("cannot be read"):
         stats, hit = cached_reference_stats(KEY, compute, tmp_path)
     assert hit is False and compute.calls == 2 and same_stats(stats, compute.stats)
     # overwritten with a good file
@@ -76,12 +80,12 @@ def test_altered_payload_and_foreign_key_are_detected(tmp_path):
     record = torch.load(path, weights_only=True)
     record["state"]["outer"][0, 0] += 1.0
     torch.save(record, path)
-    with pytest.warns(UserWarning, match="checksum"):
+    with _one_log_line("checksum"):
         assert cached_reference_stats(KEY, compute, tmp_path)[1] is False
     record = torch.load(path, weights_only=True)
     record["key"] = record["key"].replace("abc123", "zzz")
     torch.save(record, path)
-    with pytest.warns(UserWarning, match="key differs"):
+    with _one_log_line("key differs"):
         assert cached_reference_stats(KEY, compute, tmp_path)[1] is False
     assert compute.calls == 3
 
@@ -102,7 +106,7 @@ def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(ref_cache.torch, "save", failing_save)
-    with pytest.warns(UserWarning), pytest.raises(OSError, match="disk full"):
+    with _one_log_line("cannot be read"), pytest.raises(OSError, match="disk full"):
         cached_reference_stats(KEY, compute, tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]
     assert path.read_bytes() == stale
@@ -112,3 +116,44 @@ def test_compute_must_return_feature_stats(tmp_path):
     with pytest.raises(TypeError, match="FeatureStats"):
         cached_reference_stats(KEY, lambda: {"mu": 0}, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+@contextlib.contextmanager
+def _one_log_line(fragment: str):
+    """Exactly one clean logging line naming ``fragment``, and no Python warning (no source line)."""
+    logger = logging.getLogger(ref_cache.__name__)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        with warnings.catch_warnings(record=True) as raised:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        logger.removeHandler(handler)
+    assert not [w for w in raised if "reference statistics" in str(w.message)]
+    messages = [r.getMessage() for r in records]
+    assert len(messages) == 1 and fragment in messages[0] and "\n" not in messages[0], messages
+    assert records[0].levelno == logging.WARNING
+
+
+class _Miss(Exception):
+    pass
+
+
+def test_unusable_file_is_reported_once_when_probed_then_stored(tmp_path):
+    """The runner first probes for a hit only, then stores what it computed: one line, not two."""
+    compute = Counting()
+    cached_reference_stats(KEY, compute, tmp_path)
+    path = cache_path(KEY, tmp_path)
+    path.write_bytes(b"garbage")
+
+    def probe():
+        raise _Miss
+
+    with _one_log_line("is unusable (cannot be read"):
+        with pytest.raises(_Miss):
+            cached_reference_stats(KEY, probe, tmp_path)
+        stats, hit = cached_reference_stats(KEY, compute, tmp_path)
+    assert hit is False and same_stats(stats, compute.stats)

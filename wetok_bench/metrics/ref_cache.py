@@ -9,16 +9,17 @@ File layout: ``<cache_dir>/<sha256 of the canonical key JSON>.pt``, a ``torch.sa
 ``{"format", "key" (canonical JSON text), "payload_sha256", "state"}`` where ``state`` is
 ``FeatureStats.state_dict()``. Files are written to a temporary file in the same folder and
 moved into place with ``os.replace``, so readers never see half a file. On load the key text
-and the payload checksum are verified; a corrupt, truncated or mismatched file is reported with
-a warning, recomputed and overwritten.
+and the payload checksum are verified; a corrupt, truncated or mismatched file is reported in
+one logging line (once per file version and problem, however often it is looked up, e.g. by the
+runner's hit-only probe and then its store), recomputed and overwritten.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import logging
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +31,10 @@ from wetok_bench.metrics.fid import FeatureStats
 
 #: Bumped when the file layout or the meaning of the stored states changes.
 CACHE_FORMAT = 1
+
+logger = logging.getLogger(__name__)
+#: (path, size, mtime_ns, problem) of unusable files already reported in this process.
+_REPORTED: set[tuple[str, int, int, str]] = set()
 
 
 def default_cache_dir() -> Path:
@@ -78,12 +83,23 @@ def cached_reference_stats(
         stats, problem = _read(path, key_text)
         if stats is not None:
             return stats, True
-        warnings.warn(f"reference statistics cache {path} is unusable ({problem}); recomputing", stacklevel=2)
+        _report_unusable(path, problem)
     stats = compute()
     if not isinstance(stats, FeatureStats):
         raise TypeError(f"compute() must return FeatureStats, got {type(stats).__name__}")
     _write(path, key_text, stats)
     return stats, False
+
+
+def _report_unusable(path: Path, problem: str) -> None:
+    try:
+        stat = path.stat()
+        version = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, problem)
+    except OSError:
+        version = (str(path), -1, -1, problem)
+    if version not in _REPORTED:
+        _REPORTED.add(version)
+        logger.warning("reference statistics cache %s is unusable (%s); recomputing", path, problem)
 
 
 def _read(path: Path, key_text: str) -> tuple[FeatureStats | None, str]:
