@@ -211,3 +211,16 @@ def test_full_size_presets_have_the_official_names_and_shapes(preset):
     tok = _meta_tokenizer(encoder_ch_mult=PRESETS[preset], decoder_ch_mult=PRESETS[preset])
     ours = {name: list(p.shape) for name, p in tok.model.named_parameters()}
     assert ours == renamed
+
+
+def test_suite_validation_names_bad_parameters():
+    from wetok_bench.suite import SuiteError
+
+    entry = {"type": "llamagen-vq", "checkpoint": str(CKPT), "model": "VQ-4", "codebook_size": "big",
+             "encoder_ch_mult": [1, "2"]}
+    with pytest.raises(SuiteError) as err:
+        parse_suite({"name": "t", "datasets": [{"name": "samples", "type": "samples"}], "tokenizers": [entry]})
+    message = str(err.value)
+    assert "tokenizers[0].model: 'VQ-4' is not one of VQ-16, VQ-8" in message
+    assert "tokenizers[0].codebook_size" in message and "'big'" in message
+    assert "tokenizers[0].encoder_ch_mult" in message

@@ -213,3 +213,19 @@ def test_card_architectures_have_the_official_names_and_shapes(card, n_embed):
     with torch.device("meta"):
         model = VQAutoencoder(load_vqgan_config(get_card(card, "vqgan").params["config"]))
     assert {name: list(p.shape) for name, p in model.named_parameters()} == official
+
+
+def test_suite_validation_says_what_is_missing():
+    from wetok_bench.suite import SuiteError
+
+    def problems(entry: dict) -> str:
+        with pytest.raises(SuiteError) as err:
+            parse_suite({"name": "t", "datasets": [{"name": "samples", "type": "samples"}],
+                         "tokenizers": [{"type": "vqgan", **entry}]})
+        return str(err.value)
+
+    assert "tokenizers[0].checkpoint: required; download it from https://heibox" in problems(
+        {"model": "vqgan-imagenet-f16-16384"})
+    assert "tokenizers[0].config: give exactly one of 'config'" in problems(
+        {"checkpoint": str(CKPT), "config": str(CONFIG), "model": "vqgan-imagenet-f16-1024"})
+    assert "tokenizers[0].model" in problems({"checkpoint": str(CKPT), "model": "vqgan-f8"})

@@ -34,12 +34,13 @@ from typing import Any
 import torch
 
 from wetok_bench.errors import UsageError
+from wetok_bench.params import SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy
 from wetok_bench.tokenizers.cards import ModelCard
 from wetok_bench.tokenizers.taming_model import TamingConfig
 from wetok_bench.tokenizers.vq.checkpoint import NAMESPACE_ALLOW, load_into, pick_state_dict, read_checkpoint
 from wetok_bench.tokenizers.vq.model import VQArch, VQAutoencoder
-from wetok_bench.tokenizers.vq.tokenizer import VQTokenizer
+from wetok_bench.tokenizers.vq.tokenizer import PRECISIONS, VQTokenizer
 from wetok_bench.weights import resolve_checkpoint
 
 FAMILY = "llamagen-vq"
@@ -170,6 +171,28 @@ def _resolve_model(model: str) -> tuple[dict[str, Any], str | None, str | None]:
     return {**preset_args, **params}, card.name, card.source
 
 
+_POSITIVE = (1, None)
+
+
+@declare(
+    Param("model", str, "VQ-16", choices=(*PRESETS, *(card.name for card in CARDS)),
+          doc="an official preset or a model card"),
+    Param("checkpoint", str, None, path="file", doc="local .pt or hf://owner/repo/file (default: the card's)"),
+    Param("codebook_size", int, None, range=(2, None), doc="codebook entries (ModelArgs; default 16384)"),
+    Param("codebook_embed_dim", int, None, range=_POSITIVE, doc="channels of an entry (default 8)"),
+    Param("codebook_l2_norm", bool, None, doc="l2-normalise latent and codebook (default true)"),
+    Param("codebook_show_usage", bool, None, doc="training only; recorded"),
+    Param("commit_loss_beta", float, None, doc="training only; recorded"),
+    Param("entropy_loss_ratio", float, None, doc="training only; recorded"),
+    Param("encoder_ch_mult", list, None, items=int, doc="encoder width multipliers (default: the preset's)"),
+    Param("decoder_ch_mult", list, None, items=int, doc="decoder width multipliers (default: the preset's)"),
+    Param("z_channels", int, None, range=_POSITIVE, doc="encoder output channels (default 256)"),
+    Param("dropout_p", float, None, range=(0, 1), doc="training only; recorded"),
+    Param("ch", int, None, range=(32, None), doc="base width; the official VQModel always uses 128"),
+    Param("num_res_blocks", int, None, range=_POSITIVE, doc="residual blocks per level; officially always 2"),
+    Param("precision", str, "fp32", choices=PRECISIONS, doc="network precision"),
+    SIZE_POLICY,
+)
 def create_llamagen_vq(
     *,
     name: str = FAMILY,

@@ -34,12 +34,13 @@ import torch
 import yaml
 
 from wetok_bench.errors import UsageError
+from wetok_bench.params import SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy
 from wetok_bench.tokenizers.cards import ModelCard
 from wetok_bench.tokenizers.taming_model import TamingConfig
 from wetok_bench.tokenizers.vq.checkpoint import LIGHTNING_ALLOW, load_into, pick_state_dict, read_checkpoint
 from wetok_bench.tokenizers.vq.model import VQArch, VQAutoencoder
-from wetok_bench.tokenizers.vq.tokenizer import VQTokenizer
+from wetok_bench.tokenizers.vq.tokenizer import PRECISIONS, VQTokenizer
 from wetok_bench.weights import resolve_checkpoint
 
 FAMILY = "vqgan"
@@ -132,6 +133,27 @@ CARDS: list[ModelCard] = [
 ]
 
 
+def _check_source(spec: dict[str, Any]) -> list[tuple[str, str]]:
+    """Exactly one of ``model`` and ``config``, and a checkpoint (naming a card's download)."""
+    problems = []
+    if (spec.get("model") is None) == (spec.get("config") is None):
+        problems.append(("config", "give exactly one of 'config' (the official YAML) or 'model' (a VQGAN card)"))
+    if spec.get("checkpoint") is None:
+        card = {c.name: c for c in CARDS}.get(spec.get("model"))
+        hint = f"; download it from {card.source}" if card is not None else ""
+        problems.append(("checkpoint", f"required{hint}"))
+    return problems
+
+
+@declare(
+    Param("checkpoint", str, None, path="file",
+          doc="Lightning last.ckpt or {'state_dict': ...} file (local or hf://owner/repo/file)"),
+    Param("config", (str, dict), None, path="file", doc="the official YAML (instead of model)"),
+    Param("model", str, None, choices=tuple(card.name for card in CARDS), doc="a VQGAN card (architecture)"),
+    Param("precision", str, "fp32", choices=PRECISIONS, doc="network precision"),
+    SIZE_POLICY,
+    check=_check_source,
+)
 def create_vqgan(
     *,
     name: str = FAMILY,
