@@ -348,3 +348,14 @@ def test_bf16_equals_diffusers_own_in_bf16(saved, case):
     with torch.no_grad():
         reference = CASES[case][1](copy.deepcopy(vae).to(torch.bfloat16), x.to(torch.bfloat16)).float()
     torch.testing.assert_close(recon, reference, rtol=0, atol=0)
+
+
+def test_modern_autoencoders_suite_validates_and_names_known_cards(monkeypatch):
+    from wetok_bench.suite import load_suite
+    from wetok_bench.tokenizers.cards import get_card
+
+    monkeypatch.setenv("IMAGENET_VAL_DIR", "/nonexistent")
+    suite = load_suite(Path(__file__).parents[1] / "suites" / "modern_autoencoders.yaml", check_paths=False)
+    assert len(suite.tokenizers) == 11
+    for entry in suite.tokenizers:
+        assert get_card(entry.spec["model"], "diffusers-vae").name == entry.name
