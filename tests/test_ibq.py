@@ -215,3 +215,24 @@ def test_code_search_in_blocks_gives_the_same_codes(tiny, expected, monkeypatch)
 
     monkeypatch.setattr(ibq, "_SCORE_CHUNK", 64 * 3)  # 3 positions per block, uneven split
     assert torch.equal(tiny.encode(expected["input"]), expected["codes"])
+
+
+@pytest.mark.parametrize("family, card", [("ibq", "ibq-in256-1024"), ("open-magvit2", "open-magvit2-in256-262144")])
+def test_suite_validation_reads_the_declared_parameters(family, card):
+    from wetok_bench.suite import SuiteError
+
+    entries = [
+        {"type": family, "name": "both", "model": card, "config": str(CONFIG), "checkpoint": str(CKPT)},
+        {"type": family, "name": "fp16", "config": str(CONFIG), "checkpoint": str(CKPT), "precision": "fp16"},
+        {"type": family, "name": "nockpt", "config": str(CONFIG)},
+        {"type": family, "name": "typo", "config": str(CONFIG), "checkpoint": str(CKPT), "size_polcy": "pad"},
+        {"type": family, "name": "card", "model": f"{card}-x"},
+    ]
+    with pytest.raises(SuiteError) as err:
+        parse_suite({"name": "s", "datasets": [{"type": "samples"}], "tokenizers": entries, "metrics": ["psnr"]})
+    problems = dict(err.value.problems)
+    assert "give exactly one of 'model'" in problems["tokenizers[0]"]
+    assert "'fp16' is not one of fp32, bf16" in problems["tokenizers[1].precision"]
+    assert "'checkpoint' is required with 'config'" in problems["tokenizers[2]"]
+    assert "did you mean 'size_policy'" in problems["tokenizers[3].size_polcy"]
+    assert card in problems["tokenizers[4].model"]

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from wetok_bench.errors import UsageError
+from wetok_bench.params import SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy, Tokenizer
 from wetok_bench.tokenizers.seed_voken.cards import CARDS
 from wetok_bench.tokenizers.seed_voken.ibq import IBQTokenizer, load_ibq
@@ -27,6 +28,37 @@ from wetok_bench.tokenizers.seed_voken.open_magvit2 import OpenMagvit2Tokenizer,
 from wetok_bench.weights import resolve_checkpoint
 
 __all__ = ["CARDS", "IBQTokenizer", "OpenMagvit2Tokenizer", "create_ibq", "create_open_magvit2"]
+
+
+def _cards(type_name: str) -> dict:
+    return {card.name: card for card in CARDS if card.type == type_name}
+
+
+def _check_source(type_name: str, name: str, model: Any, config: Any, checkpoint: Any) -> None:
+    """UsageError unless exactly one of ``model`` and ``config`` is given, ``config`` with a ``checkpoint``."""
+    if (model is None) == (config is None):
+        raise UsageError(
+            f"tokenizer {name!r} (type {type_name}): give exactly one of 'model' (a card: "
+            f"{', '.join(_cards(type_name))}) or 'config' (the official inference YAML)"
+        )
+    if config is not None and checkpoint is None:
+        raise UsageError(f"tokenizer {name!r} (type {type_name}): 'checkpoint' is required with 'config'")
+
+
+def _declaration(type_name: str) -> Callable[[Callable], Callable]:
+    """The suite parameters of ``type_name`` (contract 6): card, checkpoint, config, precision, size policy."""
+    def check(spec: dict) -> None:
+        _check_source(type_name, str(spec.get("name", type_name)), spec.get("model"), spec.get("config"),
+                      spec.get("checkpoint"))
+
+    return declare(
+        Param("model", str, None, choices=tuple(_cards(type_name)), doc=f"a {type_name} model card"),
+        Param("checkpoint", str, None, path="file", doc="local .ckpt or hf://owner/repo/path (default: the card's)"),
+        Param("config", (str, dict), None, path="file", doc="official inference YAML (instead of model)"),
+        Param("precision", str, "fp32", choices=("fp32", "bf16"), doc="network precision (codes chosen in fp32)"),
+        SIZE_POLICY,
+        check=check,
+    )
 
 
 def _create(
@@ -41,24 +73,19 @@ def _create(
     size_policy: SizePolicy,
 ) -> Tokenizer:
     """Resolve card / config / checkpoint of one entry, then load it with ``loader``."""
-    cards = {card.name: card for card in CARDS if card.type == type_name}
-    if (model is None) == (config is None):
-        raise UsageError(
-            f"tokenizer {name!r} (type {type_name}): give exactly one of 'model' (a card: {', '.join(cards)}) "
-            f"or 'config' (the official inference YAML)"
-        )
+    _check_source(type_name, name, model, config, checkpoint)
+    cards = _cards(type_name)
     if model is not None:
         if model not in cards:
             raise UsageError(f"tokenizer {name!r}: unknown {type_name} model card {model!r} (known: {', '.join(cards)})")
         config = cards[model].params["config"]
         if checkpoint is None:
             checkpoint = cards[model].source
-    if checkpoint is None:
-        raise UsageError(f"tokenizer {name!r} (type {type_name}): 'checkpoint' is required with 'config'")
     path = resolve_checkpoint(checkpoint, what=f"{type_name} checkpoint for {name!r}")
     return loader(path, config, name=name, precision=precision, size_policy=size_policy, card=model)
 
 
+@_declaration("open-magvit2")
 def create_open_magvit2(
     *,
     name: str = "open-magvit2",
@@ -78,6 +105,7 @@ def create_open_magvit2(
                    config=config, precision=precision, size_policy=size_policy)
 
 
+@_declaration("ibq")
 def create_ibq(
     *,
     name: str = "ibq",
