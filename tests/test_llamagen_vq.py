@@ -224,3 +224,15 @@ def test_suite_validation_names_bad_parameters():
     assert "tokenizers[0].model: 'VQ-4' is not one of VQ-16, VQ-8" in message
     assert "tokenizers[0].codebook_size" in message and "'big'" in message
     assert "tokenizers[0].encoder_ch_mult" in message
+
+
+def test_fingerprint_hashes_the_checkpoint(tmp_path):
+    import hashlib
+    import shutil
+
+    path = tmp_path / "vq.pt"
+    shutil.copyfile(CKPT, path)  # the hash is cached beside the file: keep it out of tests/data
+    fp = create_llamagen_vq(checkpoint=str(path), **TINY).fingerprint()
+    assert fp["checkpoint"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert fp["checkpoint"]["weights"] == "model" and fp["family"] == "llamagen-vq"
+    assert fp["arch"]["l2_norm"] is True and fp["settings"]["codebook_size"] == 64

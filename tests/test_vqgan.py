@@ -229,3 +229,15 @@ def test_suite_validation_says_what_is_missing():
     assert "tokenizers[0].config: give exactly one of 'config'" in problems(
         {"checkpoint": str(CKPT), "config": str(CONFIG), "model": "vqgan-imagenet-f16-1024"})
     assert "tokenizers[0].model" in problems({"checkpoint": str(CKPT), "model": "vqgan-f8"})
+
+
+def test_fingerprint_hashes_the_checkpoint(tmp_path):
+    import hashlib
+    import shutil
+
+    path = tmp_path / "last.ckpt"
+    shutil.copyfile(CKPT, path)  # the hash is cached beside the file: keep it out of tests/data
+    fp = create_vqgan(checkpoint=str(path), config=str(CONFIG)).fingerprint()
+    assert fp["checkpoint"] == {"file": "last.ckpt", "size": path.stat().st_size, "weights": "state_dict",
+                                "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    assert fp["family"] == "vqgan" and fp["arch"]["n_embed"] == 32 and fp["arch"]["encoder"]["attn_resolutions"] == [8]
