@@ -241,3 +241,24 @@ def test_fingerprint_hashes_the_checkpoint(tmp_path):
     assert fp["checkpoint"] == {"file": "last.ckpt", "size": path.stat().st_size, "weights": "state_dict",
                                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
     assert fp["family"] == "vqgan" and fp["arch"]["n_embed"] == 32 and fp["arch"]["encoder"]["attn_resolutions"] == [8]
+
+
+def test_a_tiny_run_counts_its_bits(tmp_path):
+    """The suite runner end to end on two real photos at 32 x 32."""
+    import json
+
+    from helpers_runs import one_thread
+    from wetok_bench.run import run_suite
+
+    suite = parse_suite({
+        "name": "vq", "resolution": 32, "metrics": ["psnr"], "num_images": 2, "batch_size": 2,
+        "datasets": [{"name": "samples", "type": "samples"}],
+        "tokenizers": [{"name": "vqgan-tiny", "type": "vqgan", "checkpoint": str(CKPT), "config": str(CONFIG)}],
+    })
+    with one_thread():
+        run_suite(suite, out=tmp_path, progress=False)
+    summary = json.loads((tmp_path / "vq" / "vqgan-tiny__samples__32" / "summary.json").read_text())
+    assert summary["status"] == "ok" and summary["counts"]["images"] == 2 and summary["counts"]["skipped"] == 0
+    # 32 / 2 = 16 x 16 tokens x log2(32) = 5 bits = 1280 bits; 32 * 32 * 24 / 1280 = 19.2
+    assert summary["compression"]["bits_per_image"] == 1280.0 and summary["compression"]["ratio"] == 19.2
+    assert summary["compression"]["tokens"] == 256 and summary["compression"]["codebook"] == "32"
