@@ -236,3 +236,18 @@ def test_suite_validation_reads_the_declared_parameters(family, card):
     assert "'checkpoint' is required with 'config'" in problems["tokenizers[2]"]
     assert "did you mean 'size_policy'" in problems["tokenizers[3].size_polcy"]
     assert card in problems["tokenizers[4].model"]
+
+
+@pytest.mark.parametrize("card", sorted(c.name for c in CARDS if c.type == "ibq"))
+def test_card_architecture_equals_the_official_full_size_model(card):
+    """Names and shapes of every parameter, against the official IBQ model built from the official
+    config file of the release (``official_shapes.json``, recorded by ``record_shapes.py``)."""
+    import json
+
+    from wetok_bench.tokenizers.vq.model import VQAutoencoder
+
+    recorded = json.loads((VECTORS / "official_shapes.json").read_text())
+    official = {**recorded["shapes"], "quantize.embedding.weight": [recorded["n_embed"][card], 256]}
+    with torch.device("meta"):
+        model = VQAutoencoder(ibq_config(get_card(card, "ibq").params["config"]).arch)
+    assert {name: list(p.shape) for name, p in model.named_parameters()} == official

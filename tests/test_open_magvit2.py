@@ -7,6 +7,7 @@ and the outputs of the official TencentARC/SEED-Voken ``VQModel`` for it, record
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,16 @@ def test_loads_through_a_suite_and_fingerprints(expected, tmp_path):
     fp = tok.fingerprint()
     assert fp["family"] == "open-magvit2" and fp["config"]["n_embed"] == 1024 and "noise" not in fp
     assert fp["checkpoint"]["sha256"] == hashlib.sha256(CKPT.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("card", sorted(c.name for c in CARDS if c.type == "open-magvit2"))
+def test_card_architecture_equals_the_official_full_size_model(card):
+    """Names and shapes of every parameter, against the official VQModel built from the official
+    config file of the release (``official_shapes.json``, recorded by ``record_shapes.py``)."""
+    from wetok_bench.tokenizers.wetok.model import WeTokModel
+
+    recorded = json.loads((VECTORS / "official_shapes.json").read_text())
+    official = recorded["shapes"][recorded["cards"][card]]
+    with torch.device("meta"):
+        model = WeTokModel(open_magvit2_config(get_card(card, "open-magvit2").params["config"]))
+    assert {name: list(p.shape) for name, p in model.named_parameters()} == official
