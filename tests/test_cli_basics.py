@@ -72,3 +72,70 @@ def test_doctor_reports_versions_and_weights():
     assert f"torch            {version('torch')}" in result.output
     assert "taef2-encoder" in result.output and "missing" in result.output  # per-test empty home
     assert "disabled" in result.output  # conftest sets the offline switch
+
+
+# --- a plug-in tokenizer's errors: tracebacks under --debug, long messages once -------------
+
+
+def _explode_in_plugin(message: str):
+    raise RuntimeError(message)
+
+
+def _broken_suite(tmp_path, monkeypatch, message: str):
+    """A suite whose only tokenizer (a plug-in) raises ``message`` from inside its encoder."""
+    import logging
+
+    import yaml
+    from PIL import Image
+
+    from wetok_bench.tokenizers import registry
+    from wetok_bench.tokenizers.identity import IdentityTokenizer
+
+    class Broken(IdentityTokenizer):
+        def encode(self, x):
+            return _explode_in_plugin(message)
+
+    def create(*, name: str = "broken"):
+        logging.getLogger("wetok_bench.test_plugin").warning("plug-in loaded with defaults")
+        return Broken(name)
+
+    monkeypatch.setitem(registry._REGISTRY, "test-broken", create)
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(2):
+        Image.new("RGB", (16, 16), (40 * i, 80, 120)).save(images / f"{i}.png")
+    suite = {
+        "name": "broken", "output": str(tmp_path / "out"), "metrics": ["psnr"], "resolution": 16,
+        "batch_size": 2, "num_workers": 0,
+        "datasets": [{"type": "folder", "name": "imgs", "root": str(images)}],
+        "tokenizers": [{"type": "test-broken"}],
+    }
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    return path
+
+
+def test_debug_shows_a_tokenizer_traceback(tmp_path, monkeypatch):
+    suite = _broken_suite(tmp_path, monkeypatch, "simulated plug-in bug")
+    plain = CliRunner().invoke(cli, ["run", str(suite), "--quiet"])
+    assert plain.exit_code != 0
+    assert "simulated plug-in bug" in plain.stderr and "Traceback" not in plain.output
+    assert "warning: plug-in loaded with defaults" in plain.stderr  # library logging on stderr
+    for args, env in ((["--debug"], {}), ([], {"WETOK_BENCH_DEBUG": "1"})):
+        debug = CliRunner().invoke(cli, [*args, "run", str(suite), "--quiet"], env=env)
+        assert debug.exit_code == plain.exit_code
+        assert "Traceback (most recent call last)" in debug.stderr
+        assert "in _explode_in_plugin" in debug.stderr and "RuntimeError: simulated plug-in bug" in debug.stderr
+
+
+def test_long_error_is_a_short_line_then_details_once(tmp_path, monkeypatch):
+    tail = "the end of a very long message"
+    message = "missing keys in the state dict: " + ", ".join(f"decoder.block{i}.weight" for i in range(40)) + " " + tail
+    assert len(message) > 500
+    result = CliRunner().invoke(cli, ["run", str(_broken_suite(tmp_path, monkeypatch, message)), "--quiet"])
+    assert result.exit_code != 0
+    assert result.output.count(tail) == 1  # stderr and the table together
+    first = next(line for line in result.stderr.splitlines() if line.startswith("error:"))
+    assert len(first) <= 220 and first.endswith("...")
+    table_row = next(line for line in result.stdout.splitlines() if line.startswith("test-broken__imgs__16"))
+    assert "failed: tokenizer 'test-broken'" in table_row and tail not in table_row

@@ -1,13 +1,17 @@
 """The `wetok-bench` command line: a thin layer over the library.
 
 Every command turns its flags into a call of one library function. Errors the user can act on
-(:class:`~wetok_bench.errors.WetokBenchError`) print one line and exit with their code
-(2 = unusable input); ``--debug`` shows the traceback instead.
+(:class:`~wetok_bench.errors.WetokBenchError`) print one short line (long messages: then their
+details, indented) and exit with their code (2 = unusable input); ``--debug`` (or
+``WETOK_BENCH_DEBUG=1``) shows the traceback instead. Library modules report diagnostics through
+``logging.getLogger(__name__)``; the CLI prints them on stderr as ``warning: ...`` lines, and
+``--debug`` adds the DEBUG level (a failed job's full traceback among them).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -15,7 +19,7 @@ from pathlib import Path
 import click
 
 from wetok_bench import __version__
-from wetok_bench.errors import WetokBenchError
+from wetok_bench.errors import WetokBenchError, format_error
 
 
 class _Group(click.Group):
@@ -27,7 +31,7 @@ class _Group(click.Group):
         except WetokBenchError as error:
             if ctx.find_root().params.get("debug"):
                 raise
-            click.echo(f"error: {error}", err=True)
+            click.echo(format_error(str(error)), err=True)
             sys.exit(error.exit_code)
         except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
             if ctx.find_root().params.get("debug"):
@@ -42,15 +46,56 @@ class _Group(click.Group):
         except Exception as error:  # noqa: BLE001 - the last resort keeps the one-line promise
             if ctx.find_root().params.get("debug"):
                 raise
-            click.echo(f"internal error: {type(error).__name__}: {error} (rerun with --debug for the traceback)", err=True)
+            click.echo(format_error(f"{type(error).__name__}: {error} (rerun with --debug for the traceback)",
+                                    prefix="internal error: "), err=True)
             sys.exit(1)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="wetok-bench")
-@click.option("--debug", is_flag=True, help="Show tracebacks instead of one-line errors.")
+@click.option("--debug", is_flag=True, envvar="WETOK_BENCH_DEBUG",
+              help="Show tracebacks (a failed job's too) and debug messages [env WETOK_BENCH_DEBUG=1].")
 def cli(debug: bool) -> None:
     """Evaluate image tokenizers: rFID, PSNR, SSIM and LPIPS under a named metric protocol."""
+    configure_logging(debug)
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the current ``sys.stderr`` (which click's test runner and redirections replace)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # logging sets it in __init__; the current stderr always wins
+        pass
+
+
+class _Formatter(logging.Formatter):
+    """``warning: message`` (``debug [module]: message`` under --debug), tracebacks below."""
+
+    def __init__(self, debug: bool) -> None:
+        super().__init__()
+        self.debug = debug
+
+    def format(self, record: logging.LogRecord) -> str:
+        where = f" [{record.name}]" if self.debug else ""
+        text = f"{record.levelname.lower()}{where}: {record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def configure_logging(debug: bool) -> None:
+    """The ``wetok_bench`` loggers print on stderr: WARNING and up, DEBUG too with ``debug``."""
+    logger = logging.getLogger("wetok_bench")
+    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(handler)
+    handler = _StderrHandler()
+    handler.setFormatter(_Formatter(debug))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 # --- score -------------------------------------------------------------------------------

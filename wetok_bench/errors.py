@@ -29,3 +29,31 @@ class TokenizerOutputError(WetokBenchError):
     """A tokenizer returned NaN/Inf or a tensor of the wrong shape."""
 
     exit_code = 1
+
+
+#: Longest first line of an error on the console; the rest follows it as indented details.
+HEADLINE_CHARS = 200
+
+
+def split_message(message: str, limit: int = HEADLINE_CHARS) -> tuple[str, str]:
+    """``(headline, details)`` of an error message for the console.
+
+    The headline is the first line, cut at a word boundary before ``limit`` characters (then
+    ending in ``...``). The details are what the headline does not show: the following lines,
+    preceded by the whole first line when it was cut (``""`` when the headline says it all).
+    The console prints both once; a results table shows the headline only.
+    """
+    first, _, rest = str(message).strip().partition("\n")
+    if len(first) <= limit:
+        return first, rest
+    cut = first.rfind(" ", 0, limit - 3)
+    headline = first[: cut if cut > limit // 2 else limit - 3].rstrip(" ,;:") + "..."
+    return headline, first + ("\n" + rest if rest else "")
+
+
+def format_error(message: str, prefix: str = "error: ") -> str:
+    """``prefix`` + the headline, then the details (if any) indented."""
+    headline, details = split_message(message)
+    lines = [prefix + headline]
+    lines += [line if line.startswith(" ") else "    " + line for line in details.splitlines()]
+    return "\n".join(lines)

@@ -6,6 +6,8 @@ import math
 import sys
 from typing import Any, Sequence
 
+from wetok_bench.errors import format_error, split_message
+
 
 def warn(message: str) -> None:
     """One ``warning: ...`` line on stderr (the run's user-facing diagnostics)."""
@@ -13,8 +15,8 @@ def warn(message: str) -> None:
 
 
 def error(message: str) -> None:
-    """One ``error: ...`` line on stderr."""
-    print(f"error: {message}", file=sys.stderr)
+    """One short ``error: ...`` line on stderr, then a long message's details, indented."""
+    print(format_error(message), file=sys.stderr)
 
 
 def name_files(keys: Sequence[str], limit: int = 5) -> str:
@@ -44,6 +46,6 @@ def format_table(outcomes: Sequence) -> str:
         lines.append(
             f"{o.job.id[:44]:44s} {_fmt(comp.get('ratio'), 1):>8s} {_fmt(m.get('rfid'), 3):>8s} "
             f"{_fmt(m.get('psnr'), 2):>7s} {_fmt(m.get('ssim'), 4):>6s} {_fmt(m.get('lpips'), 4):>6s} "
-            f"{counts.get('images', '-')!s:>6s}  {o.status}" + (f": {o.error}" if o.error else "")
+            f"{counts.get('images', '-')!s:>6s}  {o.status}" + (f": {split_message(o.error)[0]}" if o.error else "")
         )
     return "\n".join(lines)

@@ -7,6 +7,7 @@ the other jobs still run. Rank 0 alone writes results.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ from wetok_bench.run.setup import PassSettings, build_evaluator, resolve_device,
 from wetok_bench.run.shards import ShardStore
 from wetok_bench.suite import Job, Suite, TokenizerEntry
 from wetok_bench.tokenizers.base import Tokenizer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,6 +116,7 @@ def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress) -> list[JobO
             tokenizer = _load_tokenizer(entry, dev)
         except Exception as error:  # noqa: BLE001 - one tokenizer's load failure fails its jobs only
             message = f"tokenizer {name!r} could not be loaded: {error}"
+            log.debug("tokenizer %r could not be loaded", name, exc_info=True)  # --debug: the traceback
             outcomes.extend(_record_failure(suite, job, out_dir, message, ctx) for job in tok_jobs)
             continue
         for job in tok_jobs:

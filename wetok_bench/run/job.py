@@ -3,9 +3,8 @@ per-image rows and the reconstructions' float64 Inception sums, resuming finishe
 
 from __future__ import annotations
 
-import os
+import logging
 import time
-import traceback
 from typing import Any, Sequence
 
 import torch
@@ -18,6 +17,8 @@ from wetok_bench.run.fold import OrderedFold
 from wetok_bench.run.setup import PassSettings, loader_kwargs
 from wetok_bench.run.shards import ShardStore
 from wetok_bench.tokenizers.base import ImageNoise, Tokenizer, find_non_finite
+
+log = logging.getLogger(__name__)
 
 
 class JobFailed(WetokBenchError):
@@ -66,12 +67,13 @@ class JobRunner:
                     shard = self._measure(shard_records, iterate_batches, bar)
                 except (TokenizerOutputError, JobFailed) as error:
                     failure = str(error)
+                    log.debug("%s failed", self.label, exc_info=True)  # --debug: the tokenizer's traceback
                 except WetokBenchError as error:
                     failure = f"tokenizer {self.name!r}: {error}"
+                    log.debug("%s failed", self.label, exc_info=True)
                 except Exception as error:  # noqa: BLE001 - a tokenizer's crash fails its job, not the suite
                     failure = f"tokenizer {self.name!r} raised {type(error).__name__}: {error}"
-                    if os.environ.get("WETOK_BENCH_DEBUG"):
-                        traceback.print_exc()
+                    log.debug("%s failed", self.label, exc_info=True)
                 if shard is not None:
                     shard["compute_s"] = time.perf_counter() - start
                     self.store.save(index, shard)
