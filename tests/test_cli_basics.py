@@ -139,3 +139,48 @@ def test_long_error_is_a_short_line_then_details_once(tmp_path, monkeypatch):
     assert len(first) <= 220 and first.endswith("...")
     table_row = next(line for line in result.stdout.splitlines() if line.startswith("test-broken__imgs__16"))
     assert "failed: tokenizer 'test-broken'" in table_row and tail not in table_row
+
+
+# --- run --dry-run: a pre-flight check that fails when anything it lists is missing ---------
+
+
+def _dry_run(tmp_path, tokenizers, metrics, env=None):
+    import yaml
+    from PIL import Image
+
+    images = tmp_path / "images"
+    images.mkdir(exist_ok=True)
+    Image.new("RGB", (16, 16)).save(images / "a.png")
+    suite = {"name": "pre", "output": str(tmp_path / "out"), "metrics": metrics,
+             "datasets": [{"type": "folder", "name": "imgs", "root": str(images)}], "tokenizers": tokenizers}
+    path = tmp_path / "suite.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"], env=env or {})
+    assert not (tmp_path / "out").exists()
+    return result
+
+
+def test_dry_run_passes_when_everything_is_there(tmp_path):
+    result = _dry_run(tmp_path, [{"type": "identity"}, {"type": "codec", "quality": [20, 80]}], ["psnr", "ssim"])
+    assert result.exit_code == 0, result.output
+    assert "jpeg-q80__imgs__256" in result.output and "missing" not in result.output
+
+
+def test_dry_run_fails_on_missing_tokenizer_weights(tmp_path):
+    # the per-test home has an empty weights folder: TAEF2's two .pth files are not there
+    result = _dry_run(tmp_path, [{"type": "taesd", "model": "taef2"}, {"type": "identity"}], ["psnr"])
+    assert result.exit_code == 1, result.output
+    assert "missing (2): tokenizer taef2: taef2-encoder; tokenizer taef2: taef2-decoder" in result.output
+
+
+def test_dry_run_fails_on_missing_metric_weights(tmp_path):
+    result = _dry_run(tmp_path, [{"type": "identity"}], ["psnr", "rfid"])
+    assert result.exit_code == 1, result.output
+    assert "missing (1): metric weights inception-v3-compat" in result.output
+
+
+def test_dry_run_finds_taef2_in_the_weights_folder(tmp_path, taef2_weights_dir):
+    result = _dry_run(tmp_path, [{"type": "taesd", "model": "taef2"}], ["psnr"],
+                      env={"WETOK_BENCH_WEIGHTS": str(taef2_weights_dir)})
+    assert result.exit_code == 0, result.output
+    assert f"taef2-encoder ({taef2_weights_dir / 'taef2_encoder.pth'})" in result.output

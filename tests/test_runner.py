@@ -258,7 +258,7 @@ def test_dry_run_lists_jobs_and_missing(image_folder, tmp_path):
     path = tmp_path / "s.yaml"
     path.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(cli, ["run", str(path), "--dry-run"])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a pre-flight check: the checkpoint and Inception are missing
     assert "identity__folder__256" in result.output
     assert "hf://GrayShine/WeTok/ImageNet/downsample16/WeTok.ckpt (MISSING)" in result.output
     assert "inception-v3-compat" in result.output and "MISSING" in result.output

@@ -161,17 +161,20 @@ def _lpips_weights_option(values: tuple[str, ...]) -> Path | dict[str, Path] | N
 @click.option("--num-images", type=click.IntRange(min=1), help="Deterministic subset size (overrides the suite; recorded).")
 @click.option("--device", help="auto | cpu | cuda[:N] (overrides the suite).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder (overrides the suite's output).")
-@click.option("--dry-run", is_flag=True, help="Validate, print the jobs with their weights and data, and stop.")
+@click.option("--dry-run", is_flag=True,
+              help="Validate, print the jobs with their weights and data, and stop (exit 1 when anything is missing).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
 def run(suite_file, only, num_images, device, out, dry_run, quiet) -> None:
     """Run SUITE_FILE: every (tokenizer, dataset, resolution) job, one streaming pass each."""
-    from wetok_bench.run import describe_dry_run, format_table, run_suite
+    from wetok_bench.run import format_table, run_suite
+    from wetok_bench.run.plan import dry_run as plan_dry_run
     from wetok_bench.suite import load_suite
 
     suite = load_suite(suite_file)
     if dry_run:
-        click.echo(describe_dry_run(suite, only, num_images))
-        return
+        plan = plan_dry_run(suite, only, num_images)
+        click.echo(plan.text)
+        sys.exit(1 if plan.missing else 0)  # a pre-flight check: anything missing fails it
     report = run_suite(suite, only=only, num_images=num_images, device=device, out=out, progress=not quiet)
     if report.outcomes and _is_main_process():
         click.echo(format_table(report.outcomes))

@@ -154,13 +154,16 @@ class Declaration:
 
     ``open``: the factory takes ``**kwargs``, so undeclared keys pass. ``source``: ``declared``
     or ``signature`` (derived from a plug-in's factory). ``expand``: the family's own naming of
-    expanded entries (``spec -> [spec, ...]``), replacing the default one.
+    expanded entries (``spec -> [spec, ...]``), replacing the default one. ``needs``: the files
+    an entry would load that it does not name itself (``spec -> [location, ...]``: a path,
+    ``hf://...``, or ``weights:NAME`` for a file of the weights registry), for ``--dry-run``.
     """
 
     params: tuple[Param, ...]
     check: Check | None = None
     check_files: Check | None = None
     expand_hook: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
+    needs: Callable[[dict[str, Any]], list[str]] | None = None
     open: bool = False
     source: str = "declared"
     by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
@@ -230,18 +233,19 @@ class Declaration:
 
 
 def declare(*params: Param, check: Check | None = None, check_files: Check | None = None,
-            expand: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None):
+            expand: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
+            needs: Callable[[dict[str, Any]], list[str]] | None = None):
     """Decorator: attach a :class:`Declaration` of ``params`` to a factory or dataset class.
 
     ``check`` / ``check_files``: cross-parameter checks (see the module doc); ``expand``: see
-    :meth:`Declaration.expand`.
+    :meth:`Declaration.expand`; ``needs``: see :class:`Declaration`.
     """
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise ValueError(f"a parameter is declared twice in {names}")
 
     def _attach(obj):
-        setattr(obj, ATTRIBUTE, Declaration(tuple(params), check=check, check_files=check_files, expand_hook=expand))
+        setattr(obj, ATTRIBUTE, Declaration(tuple(params), check=check, check_files=check_files, expand_hook=expand, needs=needs))
         return obj
 
     return _attach

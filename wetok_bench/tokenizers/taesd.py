@@ -441,6 +441,18 @@ def _check_entry(spec: dict[str, Any]) -> None:
         raise UsageError(f"tokenizer {name!r}: give either encoder/decoder paths or 'pretrained', not both")
 
 
+def _needs(spec: dict[str, Any]) -> list[str]:
+    """The weights an entry would load (for ``--dry-run``), as :func:`create_taesd` finds them."""
+    if "encoder" in spec:
+        return [spec["encoder"], spec["decoder"]]
+    model = get_model(spec.get("model", "taef2"))
+    pretrained = spec.get("pretrained") or model.hf_repo
+    if pretrained is None:
+        return [f"weights:{model.name}-encoder", f"weights:{model.name}-decoder"]
+    return [pretrained if os.path.exists(os.path.expanduser(pretrained)) or pretrained.startswith(HF_PREFIX)
+            else f"{HF_PREFIX}{pretrained}"]
+
+
 @declare(
     Param("model", str, "taef2", choices=tuple(MODELS), doc="architecture and latent channels"),
     Param("encoder", str, None, path="file", doc="original-format encoder .pth (with decoder)"),
@@ -451,6 +463,7 @@ def _check_entry(spec: dict[str, Any]) -> None:
     PRECISION,
     SIZE_POLICY,
     check=_check_entry,
+    needs=lambda spec: _needs(spec),
 )
 def create_taesd(
     *,
