@@ -274,3 +274,24 @@ def test_list_shows_each_family_parameters():
     assert "format           str {jpeg, webp, jpg} = 'jpeg'" in result.output
     datasets = CliRunner().invoke(cli, ["list", "datasets"])
     assert "root             str required (dir)" in datasets.output
+
+
+def test_top_level_settings_checked_from_one_table(tmp_path):
+    from wetok_bench.suite import SETTINGS, TOP_LEVEL_KEYS
+
+    data = _minimal(tmp_path)
+    data.update({"batch_size": "16", "num_images": 0, "metrics": ["psnr", "fid"], "seed": 1.5,
+                 "grids": {"count": "all", "worst_k": -1}, "weights": {"inception": "gone.pth", "lpips": "x"}})
+    with pytest.raises(SuiteError) as info:
+        load_suite(_write(tmp_path, data))
+    problems = dict(info.value.problems)
+    assert problems["batch_size"] == "expected an integer >= 1, got str '16'"
+    assert problems["num_images"] == "expected an integer >= 1 or null, got 0"
+    assert problems["metrics[1]"].startswith("'fid' is not one of psnr, ssim, lpips, rfid")
+    assert problems["seed"] == "expected an integer, got float 1.5"
+    assert problems["grids.count"] == "expected an integer >= 0, got str 'all'"
+    assert problems["grids.worst_k"] == "expected an integer >= 0, got -1"
+    assert problems["weights.inception"] == f"not found: {tmp_path / 'gone.pth'}"  # relative to the suite file
+    assert "unknown key" in problems["weights.lpips"]
+    assert len(problems) == 8
+    assert TOP_LEVEL_KEYS["shard_size"] == 1024 and SETTINGS.by_name["subset"].choices == ("first", "spread", "random")

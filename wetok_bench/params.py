@@ -185,16 +185,17 @@ class Declaration:
         problems: Problems = []
         if not self.open:
             valid = common | set(self.by_name)
-            problems += [(f"{where}.{key}", f"unknown key{closest(key, valid)}") for key in entry if key not in valid]
+            problems += [(_join(where, key), f"unknown key{closest(key, valid)}") for key in entry if key not in valid]
         spec = {key: _relative(value, base_dir) if self._is_path(key) else value for key, value in entry.items()}
         for param in self.params:
+            key = _join(where, param.name)
             if param.name in spec:
-                found = param.problems(spec[param.name], f"{where}.{param.name}")
+                found = param.problems(spec[param.name], key)
                 if check_files and not found and self._is_path(param.name):
-                    found = _path_problems(param, spec[param.name], f"{where}.{param.name}")
+                    found = _path_problems(param, spec[param.name], key)
                 problems += found
             elif param.required:
-                problems.append((f"{where}.{param.name}", f"required{': ' + param.doc if param.doc else ''}"))
+                problems.append((key, f"required{': ' + param.doc if param.doc else ''}"))
         hooks = [self.check] + ([self.check_files] if check_files else [])
         for hook in hooks:
             if hook is not None and not problems:
@@ -392,7 +393,12 @@ def _run_check(hook: Check, spec: dict[str, Any], where: str) -> Problems:
         found = hook(spec)
     except UsageError as error:
         return [(where, str(error))]
-    return [(f"{where}.{key}" if key else where, message) for key, message in (found or [])]
+    return [(_join(where, key) if key else where, message) for key, message in (found or [])]
+
+
+def _join(where: str, key: str) -> str:
+    """The YAML path of ``key`` inside ``where`` (the top level when ``where`` is empty)."""
+    return f"{where}.{key}" if where else str(key)
 
 
 def with_default(param: Param, default: Any) -> Param:

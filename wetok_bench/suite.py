@@ -21,42 +21,55 @@ import yaml
 
 from wetok_bench.errors import UsageError, WetokBenchError
 from wetok_bench.hashing import sha256_json
-from wetok_bench.params import choice_message, closest
+from wetok_bench.params import Declaration, Param, closest
 from wetok_bench.protocols import PROTOCOLS, MetricProtocol, get_protocol
 
 SUITE_VERSION = 1
 
-#: Top-level keys, their meaning and default (the README's suite reference mirrors this table).
-TOP_LEVEL_KEYS: dict[str, Any] = {
-    "name": None,  # required; folder name of the results
-    "description": "",
-    "version": 1,  # the suite's own version, recorded in results
-    "protocol": "standard",
-    "resolution": 256,  # int, list of ints, or "original"
-    "datasets": None,  # required list
-    "tokenizers": None,  # required list
-    "metrics": ["psnr", "ssim", "lpips", "rfid"],
-    "batch_size": 16,
-    "num_workers": 2,
-    "device": "auto",
-    "precision": "fp32",  # tokenizer precision for every entry that sets none (fp32 | bf16 | fp16)
-    "seed": 0,
-    "num_images": None,  # deterministic subset size (None = all)
-    "subset": "spread",  # first | spread | random (with seed)
-    "on_missing_weights": "error",  # error | skip (metrics whose weights are missing)
-    "on_nonfinite": "error",  # error | skip (images whose reconstruction has NaN/Inf)
-    "output": "results",
-    "weights": {},  # explicit metric weights: inception, lpips_alex, lpips_vgg
-    "grids": None,  # {count: N, keys: [...], worst_k: K}
+KNOWN_METRICS = ("psnr", "ssim", "lpips", "rfid")
+_CHOICES_ERROR_SKIP = ("error", "skip")
+
+#: Top-level settings: type, default, choices or range, one table (the README's suite
+#: reference mirrors it). ``name``, ``resolution``, ``device``, ``datasets`` and ``tokenizers``
+#: have their own checks below.
+SETTINGS = Declaration((
+    Param("name", object, None, doc="required; folder name of the results"),
+    Param("description", str, ""),
+    Param("version", int, 1, doc="the suite's own version, recorded in results"),
+    Param("protocol", str, "standard", choices=tuple(PROTOCOLS)),
+    Param("resolution", object, 256, doc="an int, a list of ints, or 'original'"),
+    Param("datasets", object, None, doc="required list"),
+    Param("tokenizers", object, None, doc="required list"),
+    Param("metrics", list, ["psnr", "ssim", "lpips", "rfid"], items=str, choices=KNOWN_METRICS),
+    Param("batch_size", int, 16, range=(1, None)),
+    Param("num_workers", int, 2, range=(0, None)),
+    Param("device", object, "auto", doc="auto | cpu | cuda | cuda:N | mps"),
+    Param("precision", str, "fp32", choices=("fp32", "bf16", "fp16"),
+          doc="tokenizer precision for every entry that sets none"),
+    Param("seed", int, 0),
+    Param("num_images", int, None, range=(1, None), doc="deterministic subset size (null: all)"),
+    Param("subset", str, "spread", choices=("first", "spread", "random")),
+    Param("on_missing_weights", str, "error", choices=_CHOICES_ERROR_SKIP, doc="metrics whose weights are missing"),
+    Param("on_nonfinite", str, "error", choices=_CHOICES_ERROR_SKIP, doc="images whose reconstruction has NaN/Inf"),
+    Param("output", str, "results", doc="results folder"),
+    Param("weights", dict, {}, doc="explicit metric weights: inception, lpips_alex, lpips_vgg"),
+    Param("grids", dict, None, doc="{count: N, keys: [...], worst_k: K}"),
     # Images per resumable shard. Each finished shard keeps its rows and a float64 d x d sum
     # (32 MiB at d = 2048) until the job ends; 1024 bounds that at 50k images to 1.6 GB.
-    "shard_size": 1024,
-}
+    Param("shard_size", int, 1024, range=(1, None)),
+))
+#: Every top-level key and its default.
+TOP_LEVEL_KEYS: dict[str, Any] = {p.name: p.default for p in SETTINGS.params}
+WEIGHT_SETTINGS = Declaration(tuple(Param(slot, str, None, path="file") for slot in ("inception", "lpips_alex", "lpips_vgg")))
+GRID_SETTINGS = Declaration((
+    Param("count", int, 0, range=(0, None), doc="the first N images"),
+    Param("keys", list, [], items=str, doc="these images"),
+    Param("worst_k", int, 0, range=(0, None), doc="and the K worst"),
+))
+WEIGHT_KEYS = {p.name: p.default for p in WEIGHT_SETTINGS.params}
+GRID_KEYS = {p.name: p.default for p in GRID_SETTINGS.params}
 TOKENIZER_COMMON_KEYS = {"type", "name", "display_name", "paper_name"}
 DATASET_COMMON_KEYS = {"type", "name"}
-WEIGHT_KEYS = {"inception": None, "lpips_alex": None, "lpips_vgg": None}
-GRID_KEYS = {"count": 0, "keys": [], "worst_k": 0}
-KNOWN_METRICS = ("psnr", "ssim", "lpips", "rfid")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 _VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -182,20 +195,16 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
     if not isinstance(data, dict):
         raise SuiteError(source, [("<root>", f"a suite is a mapping of keys, got {type(data).__name__}")])
     data = expand_vars(copy.deepcopy(data), "", problems)
-    _check_keys(data, TOP_LEVEL_KEYS, "", problems)
+    problems.extend(SETTINGS.validate(data, "", check_files=False)[1])
     settings = {k: data.get(k, copy.deepcopy(v)) for k, v in TOP_LEVEL_KEYS.items()}
 
     name = settings["name"]
     if not isinstance(name, str) or not _NAME_RE.match(name):
         problems.append(("name", "required: letters, digits, '.', '_', '+', '-' (it names the results folder)"))
-    protocol = None
-    if settings["protocol"] not in PROTOCOLS:
-        problems.append(("protocol", choice_message(settings["protocol"], list(PROTOCOLS))))
-    else:
-        protocol = get_protocol(settings["protocol"])
+    protocol = get_protocol(settings["protocol"]) if settings["protocol"] in PROTOCOLS else None
     resolutions = _parse_resolutions(settings["resolution"], problems)
     metrics = _parse_metrics(settings["metrics"], problems)
-    _check_settings(settings, problems)
+    _check_settings(settings, base_dir, check_paths, problems)
     datasets = _parse_datasets(data.get("datasets"), base_dir, check_paths, problems)
     # A suite-wide precision overrides family defaults (Cosmos: bf16) only when written out.
     default_precision = data.get("precision")
@@ -218,13 +227,6 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
 # --- validation helpers -----------------------------------------------------------------------
 
 
-def _check_keys(mapping: dict, valid, path: str, problems: list[tuple[str, str]]) -> None:
-    for key in mapping:
-        if key not in valid:
-            where = f"{path}.{key}" if path else str(key)
-            problems.append((where, f"unknown key{closest(key, valid)}"))
-
-
 def _parse_resolutions(value: Any, problems) -> list[int | str]:
     values = value if isinstance(value, list) else [value]
     out: list[int | str] = []
@@ -240,59 +242,28 @@ def _parse_resolutions(value: Any, problems) -> list[int | str]:
 
 
 def _parse_metrics(value: Any, problems) -> list[str]:
-    if not isinstance(value, list) or not value:
+    """The known metrics of the list (SETTINGS reports the unknown ones)."""
+    if isinstance(value, list) and not value:
         problems.append(("metrics", f"expected a non-empty list of {', '.join(KNOWN_METRICS)}"))
-        return []
-    for i, m in enumerate(value):
-        if m not in KNOWN_METRICS:
-            problems.append((f"metrics[{i}]", choice_message(m, list(KNOWN_METRICS))))
-    return [m for m in value if m in KNOWN_METRICS]
+    return [m for m in value if m in KNOWN_METRICS] if isinstance(value, list) else []
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _check_settings(s: dict, problems) -> None:
-    for key in ("batch_size", "shard_size"):
-        if not _is_int(s[key]) or s[key] < 1:
-            problems.append((key, f"expected a positive integer, got {s[key]!r}"))
-    if not _is_int(s["num_workers"]) or s["num_workers"] < 0:
-        problems.append(("num_workers", f"expected an integer >= 0, got {s['num_workers']!r}"))
-    if not _is_int(s["seed"]):
-        problems.append(("seed", f"expected an integer, got {s['seed']!r}"))
-    if s["num_images"] is not None and (not _is_int(s["num_images"]) or s["num_images"] < 1):
-        problems.append(("num_images", f"expected a positive integer or null, got {s['num_images']!r}"))
-    choices = {
-        "subset": ["first", "spread", "random"],
-        "on_missing_weights": ["error", "skip"],
-        "on_nonfinite": ["error", "skip"],
-        "precision": ["fp32", "bf16", "fp16"],
-    }
-    for key, options in choices.items():
-        if s[key] not in options:
-            problems.append((key, choice_message(s[key], options)))
+def _check_settings(s: dict, base_dir, check_paths: bool, problems) -> None:
+    """The settings SETTINGS cannot say by type and range; ``weights`` and ``grids`` mappings."""
     device = s["device"]
     if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
         problems.append(("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
-    if not isinstance(s["output"], str) or not s["output"]:
+    if s["output"] == "":
         problems.append(("output", "expected a folder path"))
-    weights = s["weights"] or {}
-    if not isinstance(weights, dict):
-        problems.append(("weights", "expected a mapping (inception, lpips_alex, lpips_vgg -> file path)"))
-    else:
-        _check_keys(weights, WEIGHT_KEYS, "weights", problems)
-        for key, value in weights.items():
-            if key in WEIGHT_KEYS and not Path(str(value)).expanduser().is_file():
-                problems.append((f"weights.{key}", f"file not found: {value}"))
-        s["weights"] = weights
-    grids = s["grids"]
-    if grids is not None:
-        if not isinstance(grids, dict):
-            problems.append(("grids", "expected a mapping with count, keys, worst_k"))
-        else:
-            _check_keys(grids, GRID_KEYS, "grids", problems)
-            s["grids"] = {**GRID_KEYS, **grids}
+    if isinstance(s["weights"], dict):
+        s["weights"], found = WEIGHT_SETTINGS.validate(s["weights"], "weights", base_dir=base_dir, check_files=check_paths)
+        problems.extend(found)
+    elif s["weights"] is None:
+        s["weights"] = {}
+    if isinstance(s["grids"], dict):
+        grids, found = GRID_SETTINGS.validate(s["grids"], "grids")
+        problems.extend(found)
+        s["grids"] = {**copy.deepcopy(GRID_KEYS), **grids}
 
 
 def _named_entries(value: Any, section: str, problems) -> list[tuple[int, dict]]:
