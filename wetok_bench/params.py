@@ -16,9 +16,10 @@ an ``expands`` parameter becomes one entry per value. ``check`` (always) and ``c
 (when files are checked) are the family's own cross-parameter checks: each returns
 ``(key, message)`` problems or raises :class:`~wetok_bench.errors.UsageError`.
 
-A factory or class without a declaration (a plug-in) is described by its signature (:mod:`wetok_bench.param_hints`): its keyword
-parameters, their defaults, and their type hints where they are plain (``int``, ``float``,
-``str``, ``bool``, ``list``, ``dict``, ``X | None``, ``Literal[...]``, ``Path``).
+A factory or class without a declaration (a plug-in) is described by its signature
+(:mod:`wetok_bench.param_hints`): its keyword parameters, their defaults, and their type hints
+where they are plain (``int``, ``float``, ``str``, ``bool``, ``list``, ``dict``, ``X | None``,
+``Literal[...]``, ``Path``).
 """
 
 from __future__ import annotations
