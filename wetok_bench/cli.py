@@ -92,10 +92,12 @@ def configure_logging(debug: bool) -> None:
     logger = logging.getLogger("wetok_bench")
     for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
         logger.removeHandler(handler)
-    handler = _StderrHandler()
+    handler = _StderrHandler(logging.DEBUG if debug else logging.WARNING)
     handler.setFormatter(_Formatter(debug))
     logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG if debug else logging.WARNING)
+    # Without --debug the logger's own level is left to the logging set-up around it (pytest's
+    # caplog, an application embedding the CLI); the handler prints WARNING and up.
+    logger.setLevel(logging.DEBUG if debug else logging.NOTSET)
 
 
 # --- score -------------------------------------------------------------------------------
