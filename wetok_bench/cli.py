@@ -92,7 +92,8 @@ def configure_logging(debug: bool) -> None:
     logger = logging.getLogger("wetok_bench")
     for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
         logger.removeHandler(handler)
-    handler = _StderrHandler(logging.DEBUG if debug else logging.WARNING)
+    handler = _StderrHandler()
+    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
     handler.setFormatter(_Formatter(debug))
     logger.addHandler(handler)
     # Without --debug the logger's own level is left to the logging set-up around it (pytest's
