@@ -178,3 +178,32 @@ def test_wrong_image_inputs_are_refused(fidelity_inception_weights, pytorch_fid_
         port(torch.zeros(1, 3, 32, 32, dtype=torch.uint8))
     with pytest.raises(UsageError, match=r"\(x \+ 1\) / 2"):
         port(torch.rand(1, 3, 32, 32) * 2 - 1)
+
+
+@pytest.mark.parametrize("kind", ["inception-v3-compat", "pytorch-fid"])
+def test_built_without_random_initialisation(kind, fidelity_inception_weights, pytorch_fid_inception_weights, monkeypatch):
+    """The packages' constructors run on the meta device: every init call they make touches a
+    meta tensor (a CPU tensor would be a random initialisation thrown away by the load)."""
+    touched: list[bool] = []
+    for name in ("kaiming_uniform_", "kaiming_normal_", "trunc_normal_", "normal_", "uniform_", "constant_"):
+        original = getattr(torch.nn.init, name)
+        monkeypatch.setattr(torch.nn.init, name, _recording(original, touched))
+    weights = fidelity_inception_weights if kind == "inception-v3-compat" else pytorch_fid_inception_weights
+    extractor = build_inception(kind, weights, feature_dim=64)
+    assert touched and all(touched)
+    # and the network holds the file's tensors, not meta ones
+    state = torch.load(weights, weights_only=True)
+    params = dict(extractor.network.named_parameters())
+    first = next(k for k in params if k.endswith("conv.weight"))
+    expected = next(v for k, v in state.items() if k.endswith("Conv2d_1a_3x3.conv.weight"))
+    assert not params[first].is_meta and torch.equal(params[first], expected)
+
+
+def _recording(init, touched: list[bool]):
+    """``init`` that first records whether the tensor it fills is a meta tensor."""
+
+    def wrapper(*args, **kwargs):
+        touched.append((args[0] if args else kwargs["tensor"]).is_meta)
+        return init(*args, **kwargs)
+
+    return wrapper

@@ -103,3 +103,58 @@ def test_batch_size_independent(alex_metric, photos):
     whole = alex_metric(ref, rec)
     one_by_one = torch.cat([alex_metric(ref[i : i + 1], rec[i : i + 1]) for i in range(3)])
     assert torch.allclose(whole, one_by_one, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("net", ["alex", "vgg"])
+def test_values_bit_identical_to_package_forward_and_sub_batches(net, tmp_path, photos, monkeypatch):
+    """The slice-by-slice forward gives the package's ``LPIPS.forward`` bits on the same batch;
+    with a tiny activation budget the batch is cut into single images, each equal to the
+    package's forward on that image alone."""
+    from wetok_bench.metrics import perceptual
+
+    metric = LPIPSMetric(net, backbone_weights=random_backbone_file(net, tmp_path / f"{net}.pth"))
+    ref, rec = photo_pairs(photos, 32)
+    with torch.inference_mode():
+        package = metric.model(ref, rec).flatten().double()
+        singles = torch.cat([metric.model(ref[i : i + 1], rec[i : i + 1]).flatten() for i in range(3)]).double()
+    assert perceptual.sub_batch_size(net, 32, 32, torch.device("cpu")) >= 3
+    assert torch.equal(metric(ref, rec), package)
+    monkeypatch.setitem(perceptual.MAX_ACTIVATION_VALUES, "cpu", 1)
+    assert perceptual.sub_batch_size(net, 32, 32, torch.device("cpu")) == 1
+    assert torch.equal(metric(ref, rec), singles)
+
+
+def test_sub_batch_bounds_the_widest_activation():
+    from wetok_bench.metrics.perceptual import MAX_ACTIVATION_VALUES, sub_batch_size
+
+    cpu = torch.device("cpu")
+    # VGG's first slice: 64 channels at full resolution, 4 images of 256 x 256 = 2**24 values
+    assert sub_batch_size("vgg", 256, 256, cpu) == MAX_ACTIVATION_VALUES["cpu"] // (64 * 256 * 256) == 4
+    assert sub_batch_size("alex", 256, 256, cpu) == 64  # AlexNet: stride 4 -> 16x fewer values
+    assert sub_batch_size("vgg", 4096, 4096, cpu) == 1
+
+
+def test_built_without_random_initialisation(tmp_path, monkeypatch):
+    """lpips' network is constructed on the meta device: every init call touches a meta tensor
+    (before, torchvision initialised the whole VGG16, classifier included, then threw it away)."""
+    touched: list[bool] = []
+    for name in ("kaiming_uniform_", "kaiming_normal_", "normal_", "uniform_", "constant_"):
+        original = getattr(torch.nn.init, name)
+        monkeypatch.setattr(torch.nn.init, name, _recording(original, touched))
+    backbone = random_backbone_file("vgg", tmp_path / "vgg.pth")
+    touched.clear()  # the file writer above initialised a real VGG
+    metric = LPIPSMetric("vgg", backbone_weights=backbone)
+    assert touched and all(touched)
+    assert not any(t.is_meta for t in [*metric.model.parameters(), *metric.model.buffers()])
+    expected = torch.load(backbone, weights_only=True)["features.28.weight"]
+    assert torch.equal(getattr(metric.model.net.slice5, "28").weight, expected)
+
+
+def _recording(init, touched: list[bool]):
+    """``init`` that first records whether the tensor it fills is a meta tensor."""
+
+    def wrapper(*args, **kwargs):
+        touched.append((args[0] if args else kwargs["tensor"]).is_meta)
+        return init(*args, **kwargs)
+
+    return wrapper

@@ -15,7 +15,9 @@ Features come out as float64 (the network itself runs in float32, TF32 off, eval
 ports can stop early and return a smaller layer (64, 192, 768 or 2048 channels, spatially
 average-pooled): the same layers torch-fidelity and pytorch-fid offer.
 
-Weights are read with ``torch.load(weights_only=True)``; nothing is downloaded here. Without an
+Weights are read with ``torch.load(weights_only=True)``, once; each network is built on the ``meta``
+device by its own package's constructor (which checks every key and shape) and the tensors are
+then assigned, so no time goes to a random initialisation. Nothing is downloaded here. Without an
 explicit path the file is resolved by :func:`wetok_bench.weights.resolve_weights`, which
 raises :class:`~wetok_bench.errors.MissingWeightsError` offline.
 """
@@ -34,6 +36,7 @@ import torch.nn.functional as F
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import cached_sha256
+from wetok_bench.metrics.allocator import keep_freed_memory
 from wetok_bench.torch_files import load_torch_file
 
 #: Extractor kinds and the registry names of their weights files (wetok_bench.weights).
@@ -45,8 +48,8 @@ WEIGHTS_NAME = {
 FEATURE_DIMS = (64, 192, 768, 2048)
 INPUT_SIZE = 299
 
-# clean-fid's builder reads its module-level loader; swapping it is serialised by this lock.
-_CLEANFID_LOADER_LOCK = threading.Lock()
+# The builders swap module-level functions of torch-fidelity and clean-fid; this lock serialises that.
+_LOADER_LOCK = threading.Lock()
 
 
 class InceptionFeatures:
@@ -149,6 +152,8 @@ def build_inception(
     path = _weights_file(kind, weights_path)
     state_dict = _load_state_dict(path)
     device = torch.device(device)
+    if device.type == "cpu":
+        keep_freed_memory()  # its activations would page-fault on every call otherwise
     builder = _build_fidelity if kind == "inception-v3-compat" else _build_pytorch_fid
     network, forward = builder(path, state_dict, feature_dim)
     network.to(device).eval().requires_grad_(False)
@@ -174,19 +179,26 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
 
 def _build_fidelity(path: Path, state_dict: dict, feature_dim: int):
-    """torch-fidelity's extractor, loaded from ``path`` (already checked as tensor-only)."""
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+    """torch-fidelity's extractor with the weights read from ``path`` (already tensor-only).
 
-    # torch-fidelity reloads the file itself (weights_only=False); it was just read with
-    # weights_only=True, so it holds tensors only and that second read runs no code.
-    del state_dict
+    Built on the ``meta`` device (no random initialisation) with the state dict given to its
+    constructor through its module-level downloader, whose strict ``load_state_dict`` checks
+    every key and shape; the tensors are then assigned (no copy, no second read of the file).
+    """
+    from torch_fidelity import feature_extractor_inceptionv3 as fidelity
+
     layer = str(feature_dim)
-    try:
-        network = FeatureExtractorInceptionV3(
-            "inception-v3-compat", [layer], feature_extractor_weights_path=str(path)
-        )
-    except RuntimeError as error:
-        raise UsageError(f"Inception weights {path} do not fit torch-fidelity's InceptionV3: {error}") from None
+    with (
+        _LOADER_LOCK,
+        patch.object(fidelity, "load_state_dict_from_url", lambda *a, **k: state_dict),
+        _on_meta(),
+    ):
+        try:
+            network = fidelity.FeatureExtractorInceptionV3("inception-v3-compat", [layer])
+        except RuntimeError as error:
+            raise UsageError(f"Inception weights {path} do not fit torch-fidelity's InceptionV3: {error}") from None
+    _assign(network, state_dict)
+    network.to(network.feature_extractor_internal_dtype)
 
     def forward(images: torch.Tensor) -> torch.Tensor:
         (features,) = network(images)
@@ -198,16 +210,26 @@ def _build_fidelity(path: Path, state_dict: dict, feature_dim: int):
 def _build_pytorch_fid(path: Path, state_dict: dict, feature_dim: int):
     """clean-fid's copy of pytorch-fid's InceptionV3, with ``state_dict`` and no download.
 
-    clean-fid's constructor fetches the weights through its module-level
-    ``load_state_dict_from_url``; for the build that loader is replaced by one that returns the
-    state dict read above (its strict ``load_state_dict`` then checks every key).
+    clean-fid's ``fid_inception_v3`` builds torchvision's Inception3 with the FID blocks and
+    loads the weights through its module-level ``load_state_dict_from_url``; here it runs on the
+    ``meta`` device with that loader returning the state dict read above (its strict
+    ``load_state_dict`` checks every key and shape), and the tensors are then assigned.
     """
     from cleanfid import inception_pytorch
 
     block = inception_pytorch.InceptionV3.BLOCK_INDEX_BY_DIM[feature_dim]
+    build_inner = inception_pytorch.fid_inception_v3
+
+    def fid_inception_v3_assigned():
+        with _on_meta():
+            inner = build_inner()
+        _assign(inner, state_dict)
+        return inner
+
     with (
-        _CLEANFID_LOADER_LOCK,
+        _LOADER_LOCK,
         patch.object(inception_pytorch, "load_state_dict_from_url", lambda *a, **k: state_dict),
+        patch.object(inception_pytorch, "fid_inception_v3", fid_inception_v3_assigned),
         warnings.catch_warnings(),
     ):
         # clean-fid calls torchvision's inception_v3 with the deprecated `pretrained=False`
@@ -216,6 +238,7 @@ def _build_pytorch_fid(path: Path, state_dict: dict, feature_dim: int):
             network = inception_pytorch.InceptionV3([block], resize_input=False, normalize_input=True)
         except RuntimeError as error:
             raise UsageError(f"Inception weights {path} do not fit pytorch-fid's InceptionV3: {error}") from None
+    _check_materialized(network)
 
     def forward(images: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(images.to(torch.float32), size=(INPUT_SIZE, INPUT_SIZE), mode="bilinear", align_corners=False)
@@ -226,6 +249,27 @@ def _build_pytorch_fid(path: Path, state_dict: dict, feature_dim: int):
         return features
 
     return network, forward
+
+
+@contextlib.contextmanager
+def _on_meta() -> Iterator[None]:
+    """Modules built here get ``meta`` tensors; the packages' own loads into them are key and shape
+    checks only (torch warns that they copy nothing, which is the point)."""
+    with torch.device("meta"), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*copying from a non-meta parameter", category=UserWarning)
+        yield
+
+
+def _assign(network: torch.nn.Module, state_dict: dict) -> None:
+    """Give a module built on ``meta`` the tensors of ``state_dict`` (keys already checked)."""
+    network.load_state_dict({k: v.contiguous() for k, v in state_dict.items()}, strict=True, assign=True)
+    _check_materialized(network)
+
+
+def _check_materialized(network: torch.nn.Module) -> None:
+    left = [name for name, t in [*network.named_parameters(), *network.named_buffers()] if t.is_meta]
+    if left:  # pragma: no cover - guards against a future torch-fidelity / clean-fid layout
+        raise RuntimeError(f"Inception tensors left without weights: {left[:4]}")
 
 
 @contextlib.contextmanager
