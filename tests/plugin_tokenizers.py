@@ -19,6 +19,7 @@ ENTRY_POINTS = {
     "test-flaky": "plugin_tokenizers:create_flaky",
     "test-nan": "plugin_tokenizers:create_nan",
     "test-slow": "plugin_tokenizers:create_slow",
+    "test-noisy": "plugin_tokenizers:create_noisy",
 }
 
 
@@ -76,6 +77,21 @@ class Slow(_Blur):
             with open(log, "a") as handle:
                 handle.write(f"{x.shape[0]}\n")
         return super().reconstruct(x, **kwargs)
+
+
+class Noisy(_Blur):
+    """A generative decoder in miniature: the blur plus 0.1 x each image's own standard normal
+    noise (from the :class:`ImageNoise` it is given), so its values depend on the noise draw."""
+
+    def decode(self, code, *, noise=None):
+        out = super().decode(code)
+        if noise is not None:
+            out = out + 0.1 * noise.randn(out.shape[1:], device=out.device, dtype=out.dtype)
+        return out
+
+
+def create_noisy(*, name: str = "noisy") -> Tokenizer:
+    return Noisy(name)
 
 
 def create_flaky(*, name: str = "flaky") -> Tokenizer:

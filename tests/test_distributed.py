@@ -14,7 +14,8 @@ import yaml
 
 from helpers_inception import write_fidelity_inception_weights
 from helpers_lpips import random_backbone_file
-from helpers_runs import CORRUPT, cli_env, photo_folder, read_rows, run_here
+import plugin_tokenizers
+from helpers_runs import CORRUPT, TESTS, cli_env, photo_folder, read_rows, run_here
 from helpers_lock import hold_lock
 from wetok_bench.lock import LOCK_FILE
 
@@ -29,11 +30,11 @@ def _write(path: Path, suite: dict) -> Path:
     return path
 
 
-def _torchrun(suite_file: Path, out: Path, home: Path) -> subprocess.CompletedProcess:
+def _torchrun(suite_file: Path, out: Path, home: Path, *python_paths: Path) -> subprocess.CompletedProcess:
     """``torchrun --standalone --nproc_per_node=2 -m wetok_bench run SUITE`` on CPU (gloo)."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                "-m", "wetok_bench", "run", str(suite_file), "--quiet", "--out", str(out)]
-    return subprocess.run(command, env=cli_env(home), capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, env=cli_env(home, *python_paths), capture_output=True, text=True, timeout=300)
 
 
 def _reference_stats(home: Path):
@@ -44,7 +45,14 @@ def _reference_stats(home: Path):
     return FeatureStats.from_state_dict(torch.load(path, weights_only=True)["state"])
 
 
-def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home):
+def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home, monkeypatch):
+    # A plug-in tokenizer that draws noise per image: 1 and 2 ranks give each image the same draw.
+    site = plugin_tokenizers.install_plugin(tmp_path / "site")
+    monkeypatch.syspath_prepend(str(site))
+    from wetok_bench.tokenizers import registry
+
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._BUILTIN))
     # 8 photos + 1 corrupt file = 9 records: an odd count, so the ranks' slices differ in size
     # (with batch_size 2 they are cut at batch boundaries: 4 and 5 records).
     images = photo_folder(tmp_path / "images", photos, count=8)
@@ -52,11 +60,12 @@ def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home)
     suite = {
         "name": "dist",
         "datasets": [{"type": "folder", "name": "imgs", "root": str(images)}],
-        "tokenizers": [{"type": "codec", "format": "jpeg", "quality": 30}],
+        "tokenizers": [{"type": "codec", "format": "jpeg", "quality": 30}, {"type": "test-noisy", "name": "noisy"}],
         "metrics": ["psnr", "ssim", "lpips", "rfid"],
         "resolution": 64,
         "batch_size": 2,
         "shard_size": 3,
+        "grids": {"count": 2, "worst_k": 3},
         "num_workers": 0,
         "device": "cpu",
         "output": str(tmp_path / "unused"),
@@ -73,8 +82,9 @@ def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home)
     # The distributed run gets its own cache home: it must compute the reference statistics
     # across both ranks, not read the single run's.
     home = tmp_path / "home2"
-    result = _torchrun(suite_file, tmp_path / "two", home)
+    result = _torchrun(suite_file, tmp_path / "two", home, site, TESTS)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    _same_noisy_job_and_grids(tmp_path / "one" / "dist" / "noisy__imgs__64", tmp_path / "two" / "dist" / "noisy__imgs__64")
     assert result.stdout.count(JOB) == 1  # only rank 0 prints the table
 
     one, two = tmp_path / "one" / "dist" / JOB, tmp_path / "two" / "dist" / JOB
@@ -106,6 +116,20 @@ def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home)
     assert s1["rfid"]["n"] == s2["rfid"]["n"] == s1["rfid"]["n_ref"] == 8
 
     assert not (two / ".partial").exists() and not (tmp_path / "two" / "dist" / ".wetok-bench.lock").exists()
+
+
+def _same_noisy_job_and_grids(one: Path, two: Path) -> None:
+    """The noisy tokenizer's rows and grid images are the same bits from 1 and 2 ranks."""
+    import numpy as np
+
+    from wetok_bench.report.grids import load_grid_images
+
+    assert len(read_rows(one)) == 8 and read_rows(two) == read_rows(one)
+    (metric1, grid1), (metric2, grid2) = load_grid_images(one), load_grid_images(two)
+    assert metric1 == metric2 == "lpips" and len(grid1) >= 3
+    assert [(g.key, g.fixed, g.worst, g.values) for g in grid2] == [(g.key, g.fixed, g.worst, g.values) for g in grid1]
+    for a, b in zip(grid1, grid2):
+        assert np.array_equal(a.original, b.original) and np.array_equal(a.recon, b.recon)
 
 
 def test_torchrun_on_a_locked_folder_stops_every_rank_with_the_message(tmp_path, photos):

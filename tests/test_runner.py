@@ -273,3 +273,41 @@ def test_missing_metric_weights_error_or_skip(image_folder, tmp_path):
     report = run_suite(_suite(image_folder, tmp_path / "out", metrics=["psnr", "rfid"], on_missing_weights="skip"), progress=False)
     summary = report.outcomes[0].summary
     assert "rfid" in summary["skipped_metrics"] and "rfid" not in summary["metrics"]
+
+
+def test_noise_per_image_whatever_the_batch_size(image_folder, tmp_path, plugins):
+    """A tokenizer that draws noise gives each image the same values at batch sizes 1 and 3."""
+    noisy = {"tokenizers": [{"type": "test-noisy", "name": "noisy"}]}
+    rows = {}
+    for name, batch, seed in (("b1", 1, 0), ("b3", 3, 0), ("s1", 3, 1)):
+        report = run_suite(_suite(image_folder, tmp_path / name, batch_size=batch, seed=seed, **noisy), progress=False)
+        assert report.exit_code == 0
+        rows[name] = _rows(tmp_path / name / "t" / "noisy__imgs__64")
+    assert len(rows["b1"]) == 7 and rows["b1"] == rows["b3"]  # the CSV text: full float repr
+    # The noise matters (another seed moves every image), so the equality above is not trivial.
+    assert all(abs(float(a["psnr"]) - float(b["psnr"])) > 1e-3 for a, b in zip(rows["b3"], rows["s1"]))
+
+
+def test_grids_are_the_scored_reconstructions(image_folder, tmp_path, plugins, monkeypatch):
+    """Grid images are kept from the pass (no second reconstruction) and are what was scored;
+    the worst-k over several shards are the k lowest PSNR rows of the whole job."""
+    from wetok_bench.report.grids import load_grid_images
+
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("TEST_CALL_LOG", str(log))
+    monkeypatch.setenv("TEST_SLOW_S", "0")
+    suite = _suite(image_folder, tmp_path / "out", batch_size=2, shard_size=2, grids={"count": 3, "worst_k": 3},
+                   tokenizers=[{"type": "test-noisy", "name": "noisy"}, {"type": "test-slow", "name": "slow"}])
+    assert run_suite(suite, progress=False).exit_code == 0
+    # 7 readable images, each reconstructed once: none again for the grids.
+    assert sum(int(n) for n in log.read_text().split()) == 7
+    job = tmp_path / "out" / "t" / "noisy__imgs__64"
+    rows = {r["key"]: r for r in _rows(job)}
+    metric, images = load_grid_images(job)
+    assert metric == "psnr"
+    every_key = sorted(str(p.relative_to(image_folder)) for p in image_folder.rglob("*.*"))
+    assert [im.key for im in images if im.fixed] == [k for k in every_key[:3] if k in rows]
+    lowest = sorted(rows, key=lambda k: float(rows[k]["psnr"]))[:3]
+    assert {im.key for im in images if im.worst} == set(lowest)
+    for im in images:
+        assert peak_signal_noise_ratio(im.original, im.recon, data_range=255) == pytest.approx(float(rows[im.key]["psnr"]), abs=1e-6)

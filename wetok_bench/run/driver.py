@@ -23,7 +23,7 @@ from wetok_bench.lock import FolderLock
 from wetok_bench.results import write_job, write_json
 from wetok_bench.run.console import error as print_error
 from wetok_bench.run.console import warn
-from wetok_bench.run.grids import save_grids
+from wetok_bench.run.grids import GridSpec, save_grids
 from wetok_bench.run.job import JobFailed, JobRunner
 from wetok_bench.run.records import build_manifest, build_summary, failure_summary, metric_columns
 from wetok_bench.run.reference import ReferenceStore
@@ -162,9 +162,10 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, ou
         ref_stats = refs.get(job.dataset.name, dataset_fp, records, job.resolution) if "rfid" in setup.metrics else None
         runner = JobRunner(name=job.tokenizer.name, label=job.id, tokenizer=tokenizer, evaluator=evaluator,
                            protocol=suite.protocol, resolution=job.resolution, settings=settings,
-                           store=ShardStore(folder, fingerprint, ctx), ctx=ctx, progress=progress)
+                           store=ShardStore(folder, fingerprint, ctx), ctx=ctx, progress=progress,
+                           grids=GridSpec.from_settings(suite.settings.get("grids"), records))
         merged = runner.run(records)
-        rows, skipped, stats, compute_s = _gather(merged, ctx)
+        rows, skipped, stats, compute_s, grid_states = _gather(merged, ctx)
     except JobFailed as error:
         return _record_failure(suite, job, out_dir, str(error), ctx)
     wall = time.perf_counter() - start
@@ -178,14 +179,15 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, ou
     columns = ["key", *metric_columns(rows), "bits", "height", "width"]
     write_job(folder, summary, rows, columns, manifest)
     runner.store.discard()
-    if suite.settings.get("grids"):
-        save_grids(suite.settings["grids"], folder, suite.protocol, job.resolution, settings.seed, tokenizer, records, rows)
+    if runner.grids.enabled:
+        save_grids(folder, runner.grids, grid_states, setup.metrics, rows)
     return JobOutcome(job=job, status="ok", folder=folder, summary=summary, images_per_s=images_per_s)
 
 
 def _gather(merged: dict, ctx: D.DistContext):
-    """Rows and skips of every rank on rank 0, in shard order; the folded statistics (rank 0)."""
-    parts = D.gather_objects({"rows": merged["rows"], "skipped": merged["skipped"], "compute_s": merged["compute_s"]}, ctx)
+    """Rows, skips and grid candidates of every rank on rank 0, in shard order; the folded statistics (rank 0)."""
+    parts = D.gather_objects({k: merged[k] for k in ("rows", "skipped", "compute_s", "grids")}, ctx)
     rows = [row for part in parts for row in part["rows"]]
     skipped = [s for part in parts for s in part["skipped"]]
-    return rows, skipped, merged["stats"], max(p["compute_s"] for p in parts)
+    grids = [part["grids"] for part in parts if part["grids"]]
+    return rows, skipped, merged["stats"], max(p["compute_s"] for p in parts), grids

@@ -14,6 +14,7 @@ from wetok_bench.errors import TokenizerOutputError, UsageError, WetokBenchError
 from wetok_bench.progress import Progress
 from wetok_bench.run.console import name_files, warn
 from wetok_bench.run.fold import OrderedFold
+from wetok_bench.run.grids import GridPicker, GridSpec, merge_states
 from wetok_bench.run.setup import PassSettings, loader_kwargs
 from wetok_bench.run.shards import ShardStore
 from wetok_bench.tokenizers.base import ImageNoise, Tokenizer, find_non_finite
@@ -33,14 +34,24 @@ def noise_seed(tokenizer: Tokenizer, suite_seed: int) -> int:
 class JobRunner:
     """Runs one job's streaming pass over this rank's shards, resuming finished shards.
 
-    ``name`` is the tokenizer entry's name (for messages), ``label`` the job id (progress bar).
+    ``name`` is the tokenizer entry's name (for messages), ``label`` the job id (progress bar),
+    ``grids`` which images' scored reconstructions the shards keep for the grids.
     """
 
     def __init__(self, *, name: str, label: str, tokenizer: Tokenizer, evaluator, protocol, resolution,
-                 settings: PassSettings, store: ShardStore, ctx: D.DistContext, progress: bool) -> None:
+                 settings: PassSettings, store: ShardStore, ctx: D.DistContext, progress: bool,
+                 grids: GridSpec = GridSpec()) -> None:
         self.name, self.label, self.tokenizer, self.evaluator = name, label, tokenizer, evaluator
         self.protocol, self.resolution, self.settings = protocol, resolution, settings
-        self.store, self.ctx, self.progress = store, ctx, progress
+        self.store, self.ctx, self.progress, self.grids = store, ctx, progress, grids
+
+    def _load(self, index: int, keys: list[str]) -> dict | None:
+        """A finished shard, when it also holds the grid candidates of this job's grid settings
+        (grid images are never reconstructed again: a shard without them is measured again)."""
+        shard = self.store.load(index, keys)
+        if shard is not None and (shard.get("grid") or {}).get("spec") != self.grids.as_dict():
+            return None
+        return shard
 
     def run(self, records: Sequence) -> dict:
         """Measure this rank's slice; returns the merged partial result of this rank."""
@@ -51,7 +62,7 @@ class JobRunner:
         plan = D.ShardPlan.build(len(records), settings.batch_size, settings.shard_size, self.ctx.world_size)
         mine = list(plan.shards_of(self.ctx.rank))
         fold = OrderedFold(plan, self.ctx)
-        merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0}
+        merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0, "grids": None}
         bar = Progress(plan.images_of(self.ctx.rank), self.label, enabled=self.progress and self.ctx.is_main)
         failure: str | None = None
         # Every rank walks the same number of steps (the most shards any rank has), so the
@@ -60,7 +71,7 @@ class JobRunner:
             index = mine[step] if step < len(mine) else None
             shard_records = records[slice(*plan.bounds(index))] if index is not None else []
             keys = [r.key for r in shard_records]
-            shard = self.store.load(index, keys) if keys else {"rows": [], "skipped": [], "stats": None}
+            shard = self._load(index, keys) if keys else {"rows": [], "skipped": [], "stats": None}
             if shard is None and failure is None:
                 start = time.perf_counter()
                 try:
@@ -87,6 +98,8 @@ class JobRunner:
             merged["rows"].extend(shard["rows"])
             merged["skipped"].extend(shard["skipped"])
             merged["compute_s"] += shard.get("compute_s", 0.0)
+            if shard.get("grid"):
+                merged["grids"] = merge_states(self.grids, merged["grids"], shard["grid"])
             if index is not None:
                 fold.add(index, shard["stats"])
         bar.close()
@@ -104,6 +117,7 @@ class JobRunner:
         self.evaluator.reset()
         device = self.evaluator.device
         seed = noise_seed(self.tokenizer, settings.seed)
+        picker = GridPicker(self.grids)
         for batch in iterate_batches(shard_records, self.resolution, settings.batch_size, **loader_kwargs(settings, device)):
             skipped.extend({"key": k, "reason": r} for k, r in batch.skipped)
             if len(batch.keys):
@@ -131,7 +145,9 @@ class JobRunner:
                     keep = [i for i in keep if i not in set(bad)]
                 if keep:
                     index = torch.tensor(keep, device=recon.device)
-                    values = self.evaluator.update(original.index_select(0, index), recon.index_select(0, index))
+                    kept_original, kept_recon = original.index_select(0, index), recon.index_select(0, index)
+                    values = self.evaluator.update(kept_original, kept_recon)
+                    picker.add([batch.keys[i] for i in keep], kept_original, kept_recon, values)
                     bits_kept = bits.index_select(0, index.cpu())
                     for j, i in enumerate(keep):
                         row = {"key": batch.keys[i]}
@@ -146,4 +162,5 @@ class JobRunner:
             "rows": rows,
             "skipped": skipped,
             "stats": stats.state_dict() if isinstance(stats, FeatureStats) and stats.n > 0 else None,
+            "grid": picker.state(),
         }
