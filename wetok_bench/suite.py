@@ -5,13 +5,13 @@ A suite pairs tokenizers with datasets under one metric protocol (format in the 
 with its YAML path (``tokenizers[2].qualty: unknown key; did you mean 'quality'?``); a
 malformed suite raises :class:`SuiteError` (exit code 2) and nothing is written.
 
-``${VAR}`` and ``${VAR:-default}`` in any string expand from the environment.
+``${VAR}``, ``${VAR:-default}`` and ``$VAR`` in any string expand from the environment
+(:mod:`wetok_bench.envvars`; an unset variable without default is a problem at its YAML path).
 """
 
 from __future__ import annotations
 
 import copy
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from wetok_bench.envvars import expand_tree
 from wetok_bench.errors import UsageError, WetokBenchError
 from wetok_bench.hashing import sha256_json
 from wetok_bench.params import Declaration, Param, closest
@@ -71,7 +72,6 @@ GRID_KEYS = {p.name: p.default for p in GRID_SETTINGS.params}
 TOKENIZER_COMMON_KEYS = {"type", "name", "display_name", "paper_name"}
 DATASET_COMMON_KEYS = {"type", "name"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
-_VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 class SuiteError(UsageError):
@@ -149,27 +149,6 @@ class Job:
 # --- loading ----------------------------------------------------------------------------------
 
 
-def expand_vars(value: Any, path: str, problems: list[tuple[str, str]]) -> Any:
-    """``${VAR}`` / ``${VAR:-default}`` expansion through nested lists and mappings."""
-    if isinstance(value, str):
-
-        def _sub(match: re.Match) -> str:
-            name, default = match.group(1), match.group(2)
-            if name in os.environ and (os.environ[name] != "" or default is None):
-                return os.environ[name]
-            if default is not None:
-                return default
-            problems.append((path, f"environment variable {name} is not set (use ${{{name}:-default}} for a default)"))
-            return match.group(0)
-
-        return _VAR_RE.sub(_sub, value)
-    if isinstance(value, dict):
-        return {k: expand_vars(v, f"{path}.{k}" if path else str(k), problems) for k, v in value.items()}
-    if isinstance(value, list):
-        return [expand_vars(v, f"{path}[{i}]", problems) for i, v in enumerate(value)]
-    return value
-
-
 def load_suite(path: str | Path, *, check_paths: bool = True) -> Suite:
     """Read, expand and validate a suite file; raises :class:`SuiteError` listing every problem."""
     path = Path(path)
@@ -194,7 +173,7 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
     problems: list[tuple[str, str]] = []
     if not isinstance(data, dict):
         raise SuiteError(source, [("<root>", f"a suite is a mapping of keys, got {type(data).__name__}")])
-    data = expand_vars(copy.deepcopy(data), "", problems)
+    data = expand_tree(copy.deepcopy(data), "", problems)
     problems.extend(SETTINGS.validate(data, "", check_files=False)[1])
     settings = {k: data.get(k, copy.deepcopy(v)) for k, v in TOP_LEVEL_KEYS.items()}
 

@@ -27,6 +27,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from wetok_bench.envvars import expand_path
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.hashing import cached_sha256, remember_sha256
 
@@ -205,7 +206,7 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None, *, downloa
     """
     spec = get_weights_file(name)
     if path is not None:
-        explicit = Path(os.path.expandvars(os.fspath(path))).expanduser()
+        explicit = expand_path(os.fspath(path))
         if not explicit.is_file():
             raise UsageError(f"weights file for '{name}' not found: {explicit}")
         if spec.sha256 is not None and not verify(spec, explicit):
@@ -273,7 +274,7 @@ def resolve_checkpoint(location: str | os.PathLike, *, what: str = "checkpoint",
     """
     text = os.fspath(location)
     if not text.startswith(HF_PREFIX):
-        path = Path(os.path.expandvars(text)).expanduser()
+        path = expand_path(text)
         if not path.exists():
             raise UsageError(f"{what} not found: {path}")
         return path

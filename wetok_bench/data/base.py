@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from wetok_bench import envvars
 from wetok_bench.errors import UsageError
 
 FINGERPRINT_RULE = "sha256 of 'key\\tsize\\tsha256(head 64KiB + tail 64KiB)' lines in key order"
 
 _SAMPLE_BYTES = 64 * 1024
-# ${NAME}, ${NAME:-default} (the suite's syntax) and $NAME.
-_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 @dataclass(frozen=True)
@@ -49,21 +47,9 @@ class ImageRecord:
 
 
 def expand_path(value: str | os.PathLike, *, what: str) -> Path:
-    """``value`` with ``${VAR}``, ``${VAR:-default}``, ``$VAR`` and then ``~`` expanded.
-
-    A variable that is unset (or empty) and has no default is a UsageError.
-    """
-    raw = os.fspath(value)
-
-    def substitute(match: re.Match) -> str:
-        name, default = match.group(1) or match.group(3), match.group(2)
-        if os.environ.get(name):
-            return os.environ[name]
-        if default is not None:
-            return default
-        raise UsageError(f"{what} {raw!r} uses the environment variable ${name}, which is not set")
-
-    return Path(os.path.expanduser(_VARIABLE.sub(substitute, raw))).absolute()
+    """``value`` with its environment variables and then ``~`` expanded, made absolute
+    (the rules: :mod:`wetok_bench.envvars`; an unset variable without default is a UsageError)."""
+    return envvars.expand_path(value, what=what).absolute()
 
 
 def require_dir(path: Path, *, what: str, expected: str) -> Path:

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_file
 from wetok_bench.params import BITS_PER_VALUE, PRECISION, SIZE_POLICY, Param, declare, with_default
@@ -250,7 +251,7 @@ def _locate(path: str, filename: str) -> Path:
     text = os.fspath(path)
     if text.startswith(HF_PREFIX):
         return resolve_checkpoint(f"{text.rstrip('/')}/{filename}", what=f"Cosmos {filename}")
-    folder = Path(os.path.expandvars(text)).expanduser()
+    folder = expand_path(text)
     if not folder.is_dir():
         raise UsageError(f"Cosmos tokenizer folder not found: {folder}")
     file = folder / filename

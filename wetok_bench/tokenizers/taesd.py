@@ -37,6 +37,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_file
 from wetok_bench.params import PRECISION, SIZE_POLICY, Param, declare
@@ -261,7 +262,7 @@ def locate_diffusers(pretrained: str) -> tuple[Path, Path]:
     A repo id is ``owner/repo`` or ``hf://owner/repo``; its files come from the local Hugging
     Face cache, or a download when online.
     """
-    local = Path(os.path.expandvars(pretrained)).expanduser()
+    local = expand_path(pretrained)
     if local.is_dir():
         config, weights = local / DIFFUSERS_CONFIG, local / DIFFUSERS_WEIGHTS
         for path in (config, weights):

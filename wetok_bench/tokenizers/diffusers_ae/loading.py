@@ -10,7 +10,6 @@ class is ``config.json``'s ``_class_name`` (``AutoencoderKL``, ``AutoencoderDC``
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import torch
 
+from wetok_bench.envvars import expand_path
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.tokenizers.diffusers_ae.adapters import ADAPTERS, Adapter, adapter_for
 from wetok_bench.weights import HF_PREFIX, offline, resolve_checkpoint
@@ -66,7 +66,7 @@ def load_single_file(single_file: str, config: str | None, subfolder: str | None
             f"config.json (e.g. the vae/ folder of the FLUX.1 repo); without it diffusers guesses the "
             f"architecture and fetches a config from the Hub"
         )
-    config_dir = Path(os.path.expandvars(config)).expanduser()
+    config_dir = expand_path(config)
     config_folder = config_dir / subfolder if subfolder else config_dir
     if not (config_folder / "config.json").is_file():
         raise UsageError(f"config {config_folder} holds no config.json")
@@ -109,7 +109,7 @@ def _model_class(folder: Path) -> tuple[Adapter, type]:
 def local_folder(pretrained: str, subfolder: str | None) -> Path:
     """The folder holding ``config.json`` for ``pretrained`` (local, or the HF cache's snapshot)."""
     text = pretrained.removeprefix(HF_PREFIX)
-    local = Path(os.path.expandvars(pretrained)).expanduser()
+    local = expand_path(pretrained)
     if local.is_dir():
         folder = local / subfolder if subfolder else local
         if not (folder / "config.json").is_file():

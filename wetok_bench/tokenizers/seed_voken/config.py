@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
 from wetok_bench.tokenizers.taming_model import TamingConfig
 from wetok_bench.tokenizers.vq.model import VQArch
@@ -37,7 +38,7 @@ def read_init_args(config: ConfigSource, family: str) -> Mapping[str, Any]:
     another model (an IBQ config given to Open-MAGVIT2, the video tokenizer) is an error.
     """
     if not isinstance(config, Mapping):
-        path = Path(os.path.expandvars(os.fspath(config))).expanduser()
+        path = expand_path(os.fspath(config))
         if not path.is_file():
             raise UsageError(f"{family} config file not found: {path}")
         try:

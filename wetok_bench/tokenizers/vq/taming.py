@@ -33,6 +33,7 @@ from typing import Any
 import torch
 import yaml
 
+from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
 from wetok_bench.params import SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy
@@ -68,7 +69,7 @@ def _model_params(config: Mapping[str, Any]) -> Mapping[str, Any]:
 def load_vqgan_config(config: ConfigLike) -> VQArch:
     """The architecture of an official taming YAML (path) or its parsed mapping."""
     if not isinstance(config, Mapping):
-        path = Path(os.path.expandvars(os.fspath(config))).expanduser()
+        path = expand_path(os.fspath(config))
         if not path.is_file():
             raise UsageError(f"VQGAN config not found: {path}")
         try:
