@@ -29,6 +29,15 @@ _VERSIONED = ("torch", "torchvision", "lpips", "torch-fidelity", "clean-fid", "s
 
 LpipsWeights = Mapping[str, "str | Path | None"] | str | Path | None
 
+#: A reconstruction value counts as clamped when ``|x| > CLAMP_THRESHOLD``. Every protocol clamps
+#: to [-1, 1]; overshoots within half a uint8 step (1/255 in the [-1, 1] scale) are normal for
+#: decoders and change no rounded pixel, so only values beyond that, where the clamp changes the
+#: pixel the protocol would otherwise give, are counted.
+CLAMP_THRESHOLD = 1.0 + 1.0 / 255.0
+#: :func:`clamp_warning` speaks when more than this fraction of values were clamped (0.1 %): a few
+#: stray pixels at image borders are common for VAEs; more points at a range or scaling mistake.
+CLAMP_WARN_FRACTION = 1e-3
+
 
 def resolve_device(device: str | torch.device) -> torch.device:
     """``auto`` -> the first CUDA device when there is one, else the CPU; other names as given."""
@@ -120,6 +129,8 @@ class ReconstructionEvaluator:
             self.lpips = {net: LPIPSMetric(net, paths[net], self.device) for net in self.protocol.lpips_nets}
         self.inception = None
         self._recon_stats: FeatureStats | None = None
+        self._clamped = 0
+        self._values = 0
         if "rfid" in self.metrics:
             from wetok_bench.metrics.inception import build_inception
 
@@ -162,6 +173,8 @@ class ReconstructionEvaluator:
             raise TokenizerOutputError("the reconstruction contains NaN or Inf values")
         original_u8 = original_u8.to(self.device)
         recon = recon.to(self.device)
+        self._clamped += int((recon.abs() > CLAMP_THRESHOLD).sum())
+        self._values += recon.numel()
         out: dict[str, torch.Tensor] = {}
         if "psnr" in self.metrics or "ssim" in self.metrics:
             ref_px, rec_px = self.protocol.pixel_views(original_u8, recon)
@@ -185,8 +198,15 @@ class ReconstructionEvaluator:
         """Inception statistics of every reconstruction seen (None without rFID)."""
         return self._recon_stats
 
+    @property
+    def clamp_counts(self) -> tuple[int, int]:
+        """``(clamped, total)`` reconstruction values since :meth:`reset` (or construction):
+        values with ``|x| > CLAMP_THRESHOLD`` that the protocol clamped, and all values seen."""
+        return self._clamped, self._values
+
     def reset(self) -> None:
         """Forget the reconstructions seen so far (the networks stay loaded)."""
+        self._clamped = self._values = 0
         if self._recon_stats is not None:
             self._recon_stats = FeatureStats(self._recon_stats.dim, device=self.device)
 
@@ -222,6 +242,20 @@ class ReconstructionEvaluator:
             "weights": weights,
             "versions": _library_versions(),
         }
+
+
+def clamp_warning(name: str, clamped: int, total: int) -> str | None:
+    """One line saying that ``name``'s output was clamped far outside [-1, 1], or None.
+
+    ``clamped`` and ``total`` are :attr:`ReconstructionEvaluator.clamp_counts`. None when at
+    most :data:`CLAMP_WARN_FRACTION` of the values were beyond :data:`CLAMP_THRESHOLD`.
+    """
+    if total <= 0 or clamped <= 0 or clamped / total <= CLAMP_WARN_FRACTION:
+        return None
+    return (
+        f"{name}: {clamped / total:.2%} of reconstruction values ({clamped:,} of {total:,}) were beyond "
+        f"+-{CLAMP_THRESHOLD:.4f} and clamped to [-1, 1]: is the output in [-1, 1] (not [0, 1] or [0, 255])?"
+    )
 
 
 def _check_originals(original_u8: torch.Tensor) -> None:
