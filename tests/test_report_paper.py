@@ -24,6 +24,11 @@ def paper(tmp_path_factory):
     summary = json.loads(summary_path.read_text())
     summary["tokenizer"]["paper_name"] = "sdxl-vae"
     summary_path.write_text(json.dumps(summary))
+    # a measured rFID away from the published 4.70, so the difference column can be wrong
+    sd_path = suite / "sd-vae-ft-mse__coco-sample__256" / SUMMARY_FILE
+    sd = json.loads(sd_path.read_text())
+    sd["metrics"]["rfid"] = sd["rfid"]["rfid"] = 5.25
+    sd_path.write_text(json.dumps(sd))
     rows = [r for b in build_leaderboards(load_results([suite])) for r in b.rows]
     tables = build_paper_tables(rows, load_published(REPO / "baselines"))
     return suite, {t.dataset: paper_table(t) for t in tables if t.resolution == 256}
@@ -42,7 +47,7 @@ def test_measured_beside_published_with_difference(paper):
     assert row["PSNR published"].value == 24.5  # sd-vae-ft-mse card, COCO 2017 val 256
     assert row["PSNR diff"].value == pytest.approx(per_image["psnr"].mean() - 24.5, rel=1e-12)
     assert row["rFID published"].text.startswith("4.70 [")
-    assert row["rFID diff"].value == pytest.approx(4.7 - 4.70)
+    assert row["rFID diff"].value == pytest.approx(0.55)  # 5.25 measured - 4.70 published
     assert row["LPIPS published"].text == NOT_PUBLISHED and row["LPIPS diff"].text == "–"
 
 
@@ -77,3 +82,10 @@ def test_original_resolution_gets_its_own_table(paper):
     # SEED-Voken docs/Open-MAGVIT2.md, "Original" rows: Open-MAGVIT2 2^18 rFID 0.78 on ImageNet
     assert _row(imagenet, "Open-MAGVIT2 (2^18)")["rFID published"].value == 0.78
     assert _row(imagenet, "Cosmos DI16x16")["PSNR published"].value == 20.56
+
+
+def test_missing_per_image_file_is_noted_for_its_own_job(tmp_path):
+    suite = write_synthetic_suite(tmp_path / "results")
+    (suite / "sd-vae-ft-mse__coco-sample__256" / "per_image.csv").unlink()
+    notes = [n for b in build_leaderboards(load_results([suite])) for n in b.notes if "per_image.csv missing" in n]
+    assert len(notes) == 1 and notes[0].startswith("SD-VAE ft-MSE:")  # its display name

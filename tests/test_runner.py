@@ -191,9 +191,14 @@ def test_changed_suite_discards_partial_state(image_folder, tmp_path, plugins, m
     run_suite(_suite(image_folder, tmp_path / "out", **overrides), progress=False)
     partial = tmp_path / "out" / "t" / "flaky__imgs__64" / ".partial"
     shard = next(partial.glob("*.pt"))
-    monkeypatch.setenv("TEST_FAIL_AT_CALL", "1")  # would fail at once if the old shard were not reused...
-    run_suite(_suite(image_folder, tmp_path / "out", seed=7, **overrides), progress=False)
-    assert not shard.exists() or json.loads((partial / "state.json").read_text())["suite_hash"] != ""
+    kept = shard.read_bytes()
+    monkeypatch.setenv("TEST_FAIL_AT_CALL", "1")  # every attempt now dies at its first measured batch
+    # num_workers changes no number: the finished shards stay (the run dies after them).
+    assert run_suite(_suite(image_folder, tmp_path / "out", num_workers=1, **overrides), progress=False).exit_code == 1
+    assert shard.is_file() and shard.read_bytes() == kept
+    # The seed changes the numbers: the old shards are discarded, not mixed in.
+    assert run_suite(_suite(image_folder, tmp_path / "out", seed=7, **overrides), progress=False).exit_code == 1
+    assert not shard.exists()
 
 
 def test_nan_output_error_or_skip(image_folder, tmp_path, plugins):
@@ -311,3 +316,92 @@ def test_grids_are_the_scored_reconstructions(image_folder, tmp_path, plugins, m
     assert {im.key for im in images if im.worst} == set(lowest)
     for im in images:
         assert peak_signal_noise_ratio(im.original, im.recon, data_range=255) == pytest.approx(float(rows[im.key]["psnr"]), abs=1e-6)
+
+
+def test_finished_jobs_are_reused_and_force_measures_again(image_folder, tmp_path, plugins, monkeypatch):
+    log = tmp_path / "calls.log"
+    monkeypatch.setenv("TEST_CALL_LOG", str(log))
+    monkeypatch.setenv("TEST_SLOW_S", "0")
+    slow = [{"type": "test-slow", "name": "slow"}]
+
+    def measured() -> int:
+        return sum(int(n) for n in log.read_text().split())
+
+    first = run_suite(_suite(image_folder, tmp_path / "out", tokenizers=slow), progress=False)
+    assert first.exit_code == 0 and measured() == 7
+    # Another tokenizer and another num_workers: only the new job runs.
+    again = run_suite(_suite(image_folder, tmp_path / "out", tokenizers=slow + [{"type": "identity"}], num_workers=1), progress=False)
+    assert again.exit_code == 0 and measured() == 7
+    assert [o.reused for o in again.outcomes] == [True, False]
+    assert again.outcomes[0].summary["metrics"] == first.outcomes[0].summary["metrics"]
+    assert run_suite(_suite(image_folder, tmp_path / "out", tokenizers=slow), progress=False, force=True).exit_code == 0
+    assert measured() == 14
+    assert run_suite(_suite(image_folder, tmp_path / "out", tokenizers=slow, seed=3), progress=False).exit_code == 0
+    assert measured() == 21  # the seed is part of the fingerprint
+
+
+def test_failed_attempt_is_recorded_beside_a_good_result(image_folder, tmp_path, plugins, monkeypatch, capsys):
+    from wetok_bench.report.leaderboard import build_leaderboards
+    from wetok_bench.results import load_results
+
+    flaky = {"tokenizers": [{"type": "test-flaky", "name": "flaky"}]}
+    assert run_suite(_suite(image_folder, tmp_path / "out", **flaky), progress=False).exit_code == 0
+    job = tmp_path / "out" / "t" / "flaky__imgs__64"
+    before = {name: (job / name).read_bytes() for name in ("summary.json", "per_image.csv", "manifest.json")}
+    monkeypatch.setenv("TEST_FAIL_AT_CALL", "1")
+    capsys.readouterr()
+    report = run_suite(_suite(image_folder, tmp_path / "out", **flaky), progress=False, force=True)
+    assert report.exit_code == 1 and report.outcomes[0].status == "failed"
+    assert {name: (job / name).read_bytes() for name in before} == before  # the good result is untouched
+    failure = json.loads((job / "last_failure.json").read_text())
+    assert failure["status"] == "failed" and "simulated tokenizer crash" in failure["error"]
+    assert "last_failure.json" in capsys.readouterr().err
+    notes = [n for board in build_leaderboards(load_results([tmp_path / "out" / "t"])) for n in board.notes]
+    assert any("flaky" in n and "simulated tokenizer crash" in n for n in notes)
+    # The next good run clears the record of the failure.
+    monkeypatch.delenv("TEST_FAIL_AT_CALL")
+    assert run_suite(_suite(image_folder, tmp_path / "out", **flaky), progress=False, force=True).exit_code == 0
+    assert not (job / "last_failure.json").exists()
+
+
+def test_failure_summary_schema_and_manifest_limit(image_folder, tmp_path, plugins, monkeypatch):
+    from wetok_bench.results import SCHEMA_VERSION
+
+    monkeypatch.setattr("wetok_bench.results.SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setattr("wetok_bench.run.records.SCHEMA_VERSION", SCHEMA_VERSION + 1, raising=False)
+    monkeypatch.setenv("TEST_FAIL_AT_CALL", "1")
+    suite = _suite(image_folder, tmp_path / "out", tokenizers=[{"type": "test-flaky", "name": "flaky"}, {"type": "identity"}],
+                   num_images=5)
+    report = run_suite(suite, num_images=3, progress=False)
+    failed = json.loads((tmp_path / "out" / "t" / "flaky__imgs__64" / "summary.json").read_text())
+    assert failed["schema_version"] == SCHEMA_VERSION + 1  # the module's version, not a literal
+    manifest = json.loads((tmp_path / "out" / "t" / "identity__imgs__64" / "manifest.json").read_text())
+    assert manifest["num_images_limit"] == 3 and manifest["images"] + report.outcomes[1].summary["counts"]["skipped"] == 3
+
+
+def test_skipped_metric_of_one_job_does_not_leak_into_the_next(image_folder, tmp_path, fidelity_inception_weights):
+    one = tmp_path / "one"
+    one.mkdir()
+    (one / "only.png").write_bytes((image_folder / "gray.png").read_bytes())
+    suite = _suite(image_folder, tmp_path / "out", tokenizers=[{"type": "identity"}], metrics=["psnr", "rfid"],
+                   weights={"inception": str(fidelity_inception_weights)},
+                   datasets=[{"type": "folder", "name": "a-one", "root": str(one)},
+                             {"type": "folder", "name": "imgs", "root": str(image_folder)}])
+    report = run_suite(suite, progress=False)
+    single, many = (o.summary for o in report.outcomes)
+    assert "rfid" in single["skipped_metrics"]  # one image: no covariance
+    assert "rfid" in many["metrics"] and "rfid" not in many["skipped_metrics"]
+
+
+def test_compression_error_is_recorded_not_hidden(image_folder, tmp_path, plugins, monkeypatch, capsys):
+    class Table:
+        bits_per_image = 64 * 64 * 24 / 4
+
+        def to_dict(self):
+            raise RuntimeError("compression table broken")
+
+    monkeypatch.setattr(plugin_tokenizers.Noisy, "compression", lambda self, h, w: Table())
+    report = run_suite(_suite(image_folder, tmp_path / "out", tokenizers=[{"type": "test-noisy", "name": "noisy"}]), progress=False)
+    assert report.exit_code == 0
+    assert "compression table broken" in report.outcomes[0].summary["compression"]["error"]
+    assert "compression table broken" in capsys.readouterr().err

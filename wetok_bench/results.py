@@ -10,7 +10,11 @@ Layout (``<out>/<suite>/<tokenizer>__<dataset>__<resolution>/``):
 ``manifest.json``
     provenance: protocol settings and fingerprint, tokenizer fingerprint (weights sha256),
     dataset fingerprint, suite hash, seed, device, library versions, git commit, wall time,
-    images/s, command line.
+    images/s, command line, ``job_fingerprint`` (what decides the numbers; a rerun with the
+    same fingerprint reuses the job).
+``last_failure.json``
+    only when a later attempt failed after a good result: that attempt's failed summary
+    (the good files stay as they were).
 
 ``summary.json`` keys::
 
@@ -53,6 +57,8 @@ os.umask(_UMASK)
 SUMMARY_FILE = "summary.json"
 PER_IMAGE_FILE = "per_image.csv"
 MANIFEST_FILE = "manifest.json"
+#: A failed attempt of a job that has a good result: written beside it, never over it.
+LAST_FAILURE_FILE = "last_failure.json"
 
 
 def job_id(tokenizer: str, dataset: str, resolution: int | str) -> str:

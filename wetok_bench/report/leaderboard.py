@@ -19,13 +19,15 @@ Metrics listed in ``skipped_metrics`` show as a dash with the reason in the note
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from wetok_bench.errors import UsageError
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MeanCI, bootstrap_mean_ci
-from wetok_bench.results import JobResult, json_float
+from wetok_bench.results import LAST_FAILURE_FILE, PER_IMAGE_FILE, JobResult, json_float
 
 #: Per-image metrics shown in the leaderboard, in column order.
 CI_METRICS = ("psnr", "ssim", "lpips")
@@ -231,6 +233,14 @@ def build_leaderboards(
     return boards
 
 
+def _last_failure(folder: Path) -> dict | None:
+    """The failed attempt recorded beside a good result (``last_failure.json``), if any."""
+    try:
+        return json.loads((folder / LAST_FAILURE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: int) -> list[str]:
     notes = [
         f"+- is half the width of a 95% percentile-bootstrap interval of the mean over images "
@@ -253,10 +263,14 @@ def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: 
             )
         for metric, reason in row.skipped.items():
             skipped.setdefault((metric, reason), []).append(row.tokenizer)
+        if not (row.job.folder / PER_IMAGE_FILE).is_file():
+            notes.append(f"{row.tokenizer}: per_image.csv missing, summary means shown without interval.")
+        failure = _last_failure(row.job.folder)
+        if failure is not None:
+            notes.append(f"{row.tokenizer}: a later attempt ({failure.get('date', 'date unknown')}) failed - "
+                         f"{failure.get('error', 'no error recorded')}; the numbers shown are from the earlier good run.")
     for (metric, reason), names in skipped.items():
         notes.append(f"{', '.join(names)}: {metric} skipped - {reason}")
-        if not (row.job.folder / "per_image.csv").is_file():
-            notes.append(f"{row.tokenizer}: per_image.csv missing, summary means shown without interval.")
     for job in failed:
         name = (job.summary.get("tokenizer") or {}).get("name", job.folder.name)
         notes.append(f"{name}: job failed - {job.summary.get('error', 'no error recorded')}")

@@ -37,7 +37,8 @@ def _fmt(value: Any, digits: int) -> str:
 
 def format_table(outcomes: Sequence) -> str:
     """The results table printed at the end of a run (one line per :class:`JobOutcome`)."""
-    header = f"{'job':44s} {'ratio':>8s} {'rFID':>8s} {'PSNR':>7s} {'SSIM':>6s} {'LPIPS':>6s} {'images':>6s}  status"
+    header = (f"{'job':44s} {'ratio':>8s} {'rFID':>8s} {'PSNR':>7s} {'SSIM':>6s} {'LPIPS':>6s} {'images':>6s} "
+              f"{'skipped':>7s}  status")
     lines = [header, "-" * len(header)]
     for o in outcomes:
         m = o.summary.get("metrics", {})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,16 +16,17 @@ from typing import Sequence
 import torch
 
 from wetok_bench import distributed as D
+from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_json
 from wetok_bench.lock import FolderLock
-from wetok_bench.results import write_job, write_json
+from wetok_bench.results import LAST_FAILURE_FILE, write_job, write_json
 from wetok_bench.run.console import error as print_error
 from wetok_bench.run.console import warn
 from wetok_bench.run.grids import GridSpec, save_grids
 from wetok_bench.run.job import JobFailed, JobRunner
 from wetok_bench.run.records import build_manifest, build_summary, failure_summary, metric_columns
 from wetok_bench.run.reference import ReferenceStore
+from wetok_bench.run.reuse import clear_failure, finished_summary, has_good_result, job_fingerprint
 from wetok_bench.run.selection import load_dataset_records, select_jobs
 from wetok_bench.run.setup import PassSettings, build_evaluator, resolve_device, resolve_metric_weights
 from wetok_bench.run.shards import ShardStore
@@ -44,6 +44,8 @@ class JobOutcome:
     summary: dict = field(default_factory=dict)
     error: str = ""
     images_per_s: float = 0.0
+    #: A finished job with the same fingerprint, taken as it was (not measured again).
+    reused: bool = False
 
 
 @dataclass
@@ -67,17 +69,19 @@ def run_suite(
     device: str | None = None,
     out: str | Path | None = None,
     progress: bool = True,
+    force: bool = False,
 ) -> RunReport:
     """Run every selected job of ``suite``; results go to ``<out>/<suite name>/<job id>/``.
 
     A failing job (tokenizer error, NaN output, missing checkpoint) is recorded with its error
-    and the other jobs still run; see :attr:`RunReport.exit_code`.
+    and the other jobs still run; see :attr:`RunReport.exit_code`. A finished job whose
+    fingerprint is unchanged is reused (:mod:`.reuse`) unless ``force``.
     """
-    device_name = device or suite.settings["device"]
+    device_name = device or suite.settings.device
     ctx = D.init_from_env("cuda" if device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available()) else "cpu")
     try:
         dev = resolve_device(device_name, ctx)
-        out_dir = Path(os.path.expandvars(str(out or suite.settings["output"]))).expanduser() / suite.name
+        out_dir = expand_path(out or suite.settings.output, what="results folder") / suite.name
         jobs = select_jobs(suite, only)
         with contextlib.ExitStack() as held:
             refused = None
@@ -91,41 +95,57 @@ def run_suite(
             refused = D.broadcast_object(refused, ctx)
             if refused is not None:
                 raise UsageError(refused)
-            return RunReport(suite, _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress), out_dir)
+            return RunReport(suite, _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force), out_dir)
     finally:
         D.shutdown(ctx)
 
 
-def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress) -> list[JobOutcome]:
+def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force=False) -> list[JobOutcome]:
     settings = suite.settings
-    setup = resolve_metric_weights(suite.protocol, suite.metrics, explicit=settings["weights"],
-                                   on_missing=settings["on_missing_weights"])
+    setup = resolve_metric_weights(suite.protocol, suite.metrics, explicit=settings.weights,
+                                   on_missing=settings.on_missing_weights)
     for metric, reason in setup.skipped.items():
         if ctx.is_main:
             warn(f"metric {metric} skipped: {reason}")
     evaluator = build_evaluator(suite.protocol, setup, dev)
     datasets = load_dataset_records(suite, num_images)
+    limit = num_images if num_images is not None else settings.num_images
+    dataset_fps = {name: dataset.fingerprint() for name, (dataset, _) in datasets.items()}
     refs = ReferenceStore(suite.protocol, PassSettings.from_settings(settings), evaluator, ctx, progress)
-    outcomes: list[JobOutcome] = []
+    outcomes: dict[str, JobOutcome] = {}
     by_tokenizer: dict[str, list[Job]] = {}
     for job in jobs:
         by_tokenizer.setdefault(job.tokenizer.name, []).append(job)
     for name, tok_jobs in by_tokenizer.items():
-        entry = tok_jobs[0].tokenizer
+        pending = []
+        for job in tok_jobs:
+            fingerprint = job_fingerprint(
+                entry_spec=job.tokenizer.spec, protocol=suite.protocol, metrics=setup.metrics,
+                metric_weights=evaluator.fingerprint(), dataset_fp=dataset_fps[job.dataset.name],
+                keys=[r.key for r in datasets[job.dataset.name][1]], resolution=job.resolution,
+                seed=settings.seed, on_nonfinite=settings.on_nonfinite)
+            reused = finished_summary(out_dir / job.id, fingerprint) if ctx.is_main and not force else None
+            reused = D.broadcast_object(reused, ctx)
+            if reused is not None:
+                outcomes[job.id] = JobOutcome(job=job, status="ok", folder=out_dir / job.id, summary=reused, reused=True)
+            else:
+                pending.append((job, fingerprint))
+        if not pending:
+            continue  # every job of this tokenizer is finished: it is not even loaded
         try:
-            tokenizer = _load_tokenizer(entry, dev)
+            tokenizer = _load_tokenizer(tok_jobs[0].tokenizer, dev)
         except Exception as error:  # noqa: BLE001 - one tokenizer's load failure fails its jobs only
             message = f"tokenizer {name!r} could not be loaded: {error}"
-            log.debug("tokenizer %r could not be loaded", name, exc_info=True)  # --debug: the traceback
-            outcomes.extend(_record_failure(suite, job, out_dir, message, ctx) for job in tok_jobs)
+            outcomes.update({job.id: _record_failure(suite, job, out_dir, message, ctx) for job, _ in pending})
             continue
-        for job in tok_jobs:
+        for job, fingerprint in pending:
             dataset, records = datasets[job.dataset.name]
-            outcomes.append(_run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, out_dir, ctx, progress))
+            outcomes[job.id] = _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fps[job.dataset.name],
+                                        records, refs, out_dir, ctx, progress, fingerprint, limit)
         del tokenizer
         if dev.type == "cuda":
             torch.cuda.empty_cache()
-    return outcomes
+    return [outcomes[job.id] for job in jobs]
 
 
 def _load_tokenizer(entry: TokenizerEntry, dev: torch.device) -> Tokenizer:
@@ -135,35 +155,36 @@ def _load_tokenizer(entry: TokenizerEntry, dev: torch.device) -> Tokenizer:
 
 
 def _record_failure(suite: Suite, job: Job, out_dir: Path, message: str, ctx: D.DistContext) -> JobOutcome:
+    """Record a failed attempt: ``summary.json`` when the job has no good result, else
+    ``last_failure.json`` beside the good one (never over it)."""
     folder = out_dir / job.id
     if ctx.is_main:
-        print_error(f"{job.id}: {message}")
-        write_json(folder / "summary.json", failure_summary(suite.name, job, suite.protocol, message))
+        failure = failure_summary(suite.name, job, suite.protocol, message)
+        if has_good_result(folder):
+            failure["date"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+            write_json(folder / LAST_FAILURE_FILE, failure)
+            print_error(f"{job.id}: {message} (the earlier result in {folder / 'summary.json'} is kept; "
+                        f"this attempt is recorded in {LAST_FAILURE_FILE})")
+        else:
+            print_error(f"{job.id}: {message}")
+            write_json(folder / "summary.json", failure)
     return JobOutcome(job=job, status="failed", folder=folder, error=message)
 
 
-def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, out_dir, ctx, progress) -> JobOutcome:
+def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, records, refs, out_dir, ctx, progress,
+             job_fp, num_images) -> JobOutcome:
     folder = out_dir / job.id
     settings = PassSettings.from_settings(suite.settings)
     start = time.perf_counter()
     try:
-        dataset_fp = dataset.fingerprint()
-        fingerprint = {
-            "suite_hash": suite.suite_hash,
-            "protocol": suite.protocol.fingerprint,
-            "tokenizer": tokenizer.fingerprint(),
-            "dataset": {k: dataset_fp.get(k) for k in ("kind", "count", "sha256")},
-            "selection": sha256_json([r.key for r in records]),
-            "resolution": job.resolution,
-            "metrics": setup.metrics,
-            "shard_size": settings.shard_size,
-            "batch_size": settings.batch_size,
-        }
+        # What the shards' numbers and layout depend on (not num_workers, output, or the suite's other jobs).
+        resume_fp = {"job": job_fp, "tokenizer": tokenizer.fingerprint(),
+                     "shard_size": settings.shard_size, "batch_size": settings.batch_size}
         ref_stats = refs.get(job.dataset.name, dataset_fp, records, job.resolution) if "rfid" in setup.metrics else None
         runner = JobRunner(name=job.tokenizer.name, label=job.id, tokenizer=tokenizer, evaluator=evaluator,
                            protocol=suite.protocol, resolution=job.resolution, settings=settings,
-                           store=ShardStore(folder, fingerprint, ctx), ctx=ctx, progress=progress,
-                           grids=GridSpec.from_settings(suite.settings.get("grids"), records))
+                           store=ShardStore(folder, resume_fp, ctx), ctx=ctx, progress=progress,
+                           grids=GridSpec.from_settings(suite.settings.grids, records))
         merged = runner.run(records)
         rows, skipped, stats, compute_s, grid_states = _gather(merged, ctx)
     except JobFailed as error:
@@ -171,13 +192,16 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, records, refs, ou
     wall = time.perf_counter() - start
     if not ctx.is_main:
         return JobOutcome(job=job, status="ok", folder=folder)
-    skipped.extend({"key": key, "reason": reason} for key, reason in getattr(dataset, "missing", []) if key in {r.key for r in records})
+    selected = {r.key for r in records}
+    skipped.extend({"key": key, "reason": reason} for key, reason in getattr(dataset, "missing", []) if key in selected)
     reference = refs.frechet(ref_stats) if ref_stats is not None and ref_stats.n >= 2 else None
     summary = build_summary(suite.name, job, suite.protocol, tokenizer, setup, rows, skipped, stats, ref_stats, reference, len(records))
     images_per_s = len(rows) / wall if wall > 0 else 0.0
-    manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s, len(rows))
+    manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s,
+                              len(rows), num_images=num_images, job_fingerprint=job_fp)
     columns = ["key", *metric_columns(rows), "bits", "height", "width"]
     write_job(folder, summary, rows, columns, manifest)
+    clear_failure(folder)
     runner.store.discard()
     if runner.grids.enabled:
         save_grids(folder, runner.grids, grid_states, setup.metrics, rows)

@@ -38,7 +38,7 @@ def dry_run(suite: Suite, only: Sequence[str] | None = None, num_images: int | N
     plan.lines.append(f"suite {suite.name} ({suite.source}), protocol {suite.protocol.name} v{suite.protocol.version} "
                       f"[{suite.protocol.fingerprint[:12]}], metrics {', '.join(suite.metrics)}")
     plan.lines.append("metric weights:")
-    explicit = suite.settings.get("weights") or {}
+    explicit = suite.settings.weights
     needed = []
     if "rfid" in suite.metrics:
         needed.append((inception_weights_name(suite.protocol), explicit.get("inception")))
@@ -50,13 +50,13 @@ def dry_run(suite: Suite, only: Sequence[str] | None = None, num_images: int | N
         if not found:
             plan.missing.append(f"metric weights {name}")
     if plan.missing:
-        plan.lines.append(f"  on_missing_weights: {suite.settings['on_missing_weights']}")
+        plan.lines.append(f"  on_missing_weights: {suite.settings.on_missing_weights}")
     plan.lines.append("datasets:")
     for entry in suite.datasets:
         try:
             dataset = create_dataset(entry.spec)
             count = len(dataset.records())
-            limit = num_images or suite.settings["num_images"]
+            limit = num_images or suite.settings.num_images
             plan.lines.append(f"  {entry.name:24s} {dataset.describe()} ({count} images"
                               + (f", using {min(count, limit)})" if limit else ")"))
             if count == 0:

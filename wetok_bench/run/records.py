@@ -5,7 +5,6 @@ The file layout and writing are :mod:`wetok_bench.results`; this module decides 
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import sys
 import time
@@ -13,6 +12,8 @@ from typing import Any
 
 import torch
 
+from wetok_bench.results import SCHEMA_VERSION
+from wetok_bench.run.console import warn
 from wetok_bench.run.versions import git_commit, library_versions
 from wetok_bench.suite import Job, TokenizerEntry
 from wetok_bench.tokenizers.base import Tokenizer
@@ -56,7 +57,7 @@ def metric_columns(rows: list[dict]) -> list[str]:
 def failure_summary(suite_name: str, job: Job, protocol, message: str) -> dict:
     """The summary of a job that did not finish."""
     header = _job_header(suite_name, job, protocol, None)
-    return {"schema_version": 1, "suite": header.pop("suite"), "job": header.pop("job"), "status": "failed",
+    return {"schema_version": SCHEMA_VERSION, "suite": header.pop("suite"), "job": header.pop("job"), "status": "failed",
             "error": message, **header, "metrics": {}}
 
 
@@ -75,15 +76,16 @@ def build_summary(suite_name: str, job: Job, protocol, tokenizer: Tokenizer, set
     if reference is not None and stats is not None and stats.n >= 2:
         rfid = fid_result(reference, stats, ref_n=ref_stats.n)
         metrics["rfid"] = rfid["rfid"]
-    elif "rfid" in setup.metrics:
-        setup.skipped.setdefault("rfid", "fewer than 2 images measured")
+    skipped_metrics = dict(setup.skipped)  # the run's reasons, shared by every job: copied, never changed
+    if rfid is None and "rfid" in setup.metrics:
+        skipped_metrics.setdefault("rfid", "fewer than 2 images measured")
     summary["metrics"] = metrics
     summary["metric_info"] = {
         name: {"higher_is_better": m.higher_is_better, "unit": m.unit, "description": m.description}
         for name, m in METRICS.items()
         if name in metrics
     }
-    summary["skipped_metrics"] = dict(setup.skipped)
+    summary["skipped_metrics"] = skipped_metrics
     if rfid is not None:
         summary["rfid"] = rfid
     summary["compression"] = compression_summary(tokenizer, job.resolution, rows)
@@ -104,16 +106,22 @@ def compression_summary(tokenizer: Tokenizer, resolution, rows: list[dict]) -> d
         "per_image": tokenizer.kind == "codec" or resolution == "original",
     }
     if isinstance(resolution, int) and tokenizer.kind != "codec":
-        with contextlib.suppress(Exception):
+        try:
             static = tokenizer.compression(resolution, resolution).to_dict()
             out.update({k: static[k] for k in ("tokens", "bits_per_token", "latent_shape", "codebook")})
+        except Exception as error:  # noqa: BLE001 - the measured bits stand; the static table is recorded as missing
+            out["error"] = f"{type(error).__name__}: {error}"
+            warn(f"tokenizer {tokenizer.name!r}: compression({resolution}, {resolution}) failed, "
+                 f"tokens and bits per token not recorded: {out['error']}")
     return out
 
 
 def build_manifest(suite, job: Job, tokenizer: Tokenizer, evaluator, dataset_fp: dict, world_size: int,
-                   wall: float, images_per_s: float, compute_s: float, n: int) -> dict:
+                   wall: float, images_per_s: float, compute_s: float, n: int, *,
+                   num_images: int | None, job_fingerprint: dict) -> dict:
     """What produced a job's numbers: suite, protocol, metric weights, tokenizer and dataset
-    fingerprints, seed, device, versions, commit, timings."""
+    fingerprints, seed, the image limit in force (``--num-images`` or the suite's), device,
+    versions, commit, timings, and the job fingerprint that decides reuse."""
     device = evaluator.device
     return {
         "suite": {"name": suite.name, "source": suite.source, "hash": suite.suite_hash, "config": suite.raw},
@@ -122,8 +130,8 @@ def build_manifest(suite, job: Job, tokenizer: Tokenizer, evaluator, dataset_fp:
         "metrics": evaluator.fingerprint(),
         "tokenizer": {"spec": job.tokenizer.spec, "fingerprint": tokenizer.fingerprint()},
         "dataset": {**dataset_fp, "spec": job.dataset.spec},
-        "seed": suite.settings["seed"],
-        "num_images_limit": suite.settings["num_images"],
+        "seed": suite.settings.seed,
+        "num_images_limit": num_images,
         "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
         "world_size": world_size,
         "versions": library_versions(),
@@ -135,4 +143,5 @@ def build_manifest(suite, job: Job, tokenizer: Tokenizer, evaluator, dataset_fp:
         "images_per_s": images_per_s,
         "compute_time_s": compute_s,
         "images": n,
+        "job_fingerprint": job_fingerprint,
     }

@@ -28,13 +28,13 @@ def load_dataset_records(suite: Suite, num_images: int | None) -> dict[str, tupl
     from wetok_bench.data.loader import select_subset
     from wetok_bench.data.registry import create_dataset
 
-    n = num_images if num_images is not None else suite.settings["num_images"]
+    n = num_images if num_images is not None else suite.settings.num_images
     out = {}
     for entry in suite.datasets:
         dataset = create_dataset(entry.spec)
         for message in getattr(dataset, "warnings", []):
             warn(f"dataset {entry.name!r}: {message}")
-        records = select_subset(dataset.records(), n, rule=suite.settings["subset"], seed=suite.settings["seed"])
+        records = select_subset(dataset.records(), n, rule=suite.settings.subset, seed=suite.settings.seed)
         if not records:
             raise UsageError(f"dataset {entry.name!r} has no images ({dataset.describe()})")
         out[entry.name] = (dataset, list(records))

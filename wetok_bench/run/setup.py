@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import torch
 
 from wetok_bench import distributed as D
 from wetok_bench.errors import MissingWeightsError, UsageError
+from wetok_bench.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,9 @@ class PassSettings:
     num_workers: int = 0
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> "PassSettings":
-        return cls(batch_size=int(settings["batch_size"]), shard_size=int(settings["shard_size"]),
-                   seed=int(settings["seed"]), on_nonfinite=str(settings["on_nonfinite"]),
-                   num_workers=int(settings["num_workers"]))
+    def from_settings(cls, settings: Settings) -> "PassSettings":
+        return cls(batch_size=settings.batch_size, shard_size=settings.shard_size, seed=settings.seed,
+                   on_nonfinite=settings.on_nonfinite, num_workers=settings.num_workers)
 
 
 def resolve_device(name: str, ctx: D.DistContext | None = None) -> torch.device:

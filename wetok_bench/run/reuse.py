@@ -1,0 +1,82 @@
+"""Finished work kept: a job's fingerprint, reuse of a finished job, failures beside results.
+
+A job's fingerprint is what decides its numbers: the tokenizer entry (with the size and mtime of
+every file it names), protocol, metric set and metric weights, dataset and image selection,
+resolution, seed, ``on_nonfinite`` and the wetok-bench version. Settings that only change speed
+or where files go (``num_workers``, ``output``, ``device`` spelling, the suite's name of other
+jobs) are not in it. A finished job (``summary.json`` ok, ``per_image.csv`` present) whose
+manifest holds the same fingerprint is reused; ``--force`` measures it again. The batch and
+shard sizes are not in it either: per-image values do not depend on them, the float64 sums of
+rFID do in their last bits (about 1e-12 relative).
+
+A failed attempt never replaces a good result: it is written to ``last_failure.json`` beside it
+(and removed by the next successful run of the job).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from wetok_bench import __version__
+from wetok_bench.hashing import sha256_json
+from wetok_bench.results import LAST_FAILURE_FILE, MANIFEST_FILE, PER_IMAGE_FILE, SUMMARY_FILE
+
+
+def _file_stats(spec: dict) -> dict[str, Any]:
+    """Size and mtime of every existing file or folder a tokenizer entry names (a replaced
+    checkpoint at the same path changes the fingerprint)."""
+    out = {}
+    for key, value in sorted(spec.items()):
+        if isinstance(value, str) and value and os.path.exists(value):
+            stat = os.stat(value)
+            out[key] = [stat.st_size, stat.st_mtime_ns]
+    return out
+
+
+def job_fingerprint(*, entry_spec: dict, protocol, metrics: list[str], metric_weights: dict, dataset_fp: dict,
+                    keys: list[str], resolution, seed: int, on_nonfinite: str) -> dict:
+    """What decides a job's numbers (see the module doc); JSON-able."""
+    return {
+        "tokenizer": {"spec": entry_spec, "files": _file_stats(entry_spec)},
+        "protocol": protocol.fingerprint,
+        "metrics": list(metrics),
+        "metric_weights": metric_weights,
+        "dataset": {k: dataset_fp.get(k) for k in ("kind", "count", "sha256")},
+        "selection": sha256_json(list(keys)),
+        "resolution": resolution,
+        "seed": seed,
+        "on_nonfinite": on_nonfinite,
+        "version": __version__,
+    }
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.loads(json.dumps(a, default=str)) == json.loads(json.dumps(b, default=str))
+
+
+def finished_summary(folder: Path, fingerprint: dict) -> dict | None:
+    """The summary of a finished job in ``folder`` measured with ``fingerprint``; None otherwise."""
+    with contextlib.suppress(OSError, ValueError):
+        summary = json.loads((folder / SUMMARY_FILE).read_text())
+        manifest = json.loads((folder / MANIFEST_FILE).read_text())
+        if summary.get("status") == "ok" and (folder / PER_IMAGE_FILE).is_file() \
+                and _same(manifest.get("job_fingerprint"), fingerprint):
+            return summary
+    return None
+
+
+def has_good_result(folder: Path) -> bool:
+    """Whether ``folder`` holds a finished job's results (which a failure must not replace)."""
+    with contextlib.suppress(OSError, ValueError):
+        return json.loads((folder / SUMMARY_FILE).read_text()).get("status") == "ok"
+    return False
+
+
+def clear_failure(folder: Path) -> None:
+    """Remove ``last_failure.json`` once the job has finished again."""
+    with contextlib.suppress(FileNotFoundError):
+        (folder / LAST_FAILURE_FILE).unlink()
