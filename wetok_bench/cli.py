@@ -167,7 +167,8 @@ def _lpips_weights_option(values: tuple[str, ...]) -> Path | dict[str, Path] | N
 @click.option("--dry-run", is_flag=True,
               help="Validate, print the jobs with their weights and data, and stop (exit 1 when anything is missing).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")
-def run(suite_file, only, num_images, device, out, dry_run, quiet) -> None:
+@click.option("--force", is_flag=True, help="Measure every selected job again, even finished ones with an unchanged fingerprint.")
+def run(suite_file, only, num_images, device, out, dry_run, quiet, force) -> None:
     """Run SUITE_FILE: every (tokenizer, dataset, resolution) job, one streaming pass each."""
     from wetok_bench.run import format_table, run_suite
     from wetok_bench.run.plan import dry_run as plan_dry_run
@@ -178,7 +179,7 @@ def run(suite_file, only, num_images, device, out, dry_run, quiet) -> None:
         plan = plan_dry_run(suite, only, num_images)
         click.echo(plan.text)
         sys.exit(1 if plan.missing else 0)  # a pre-flight check: anything missing fails it
-    report = run_suite(suite, only=only, num_images=num_images, device=device, out=out, progress=not quiet)
+    report = run_suite(suite, only=only, num_images=num_images, device=device, out=out, progress=not quiet, force=force)
     if report.outcomes and _is_main_process():
         click.echo(format_table(report.outcomes))
         click.echo(f"results: {report.out_dir}")
