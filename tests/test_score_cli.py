@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import json
 from pathlib import Path
 
@@ -145,15 +146,40 @@ def test_unequal_sizes_are_named(tmp_path, folders):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("damage", ["garbage", "truncated"])
-def test_corrupt_images_are_named(tmp_path, folders, damage):
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "empty"])
+def test_unreadable_image_is_skipped_recorded_and_named_or_an_error_with_strict(tmp_path, folders, damage):
     ref, rec = folders
     target = rec / "cat.jpg"
     data = target.read_bytes()
-    target.write_bytes(b"not an image" if damage == "garbage" else data[: len(data) // 2])
-    result = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--metrics", "psnr,ssim", "--out", str(tmp_path / "o.json")])
-    assert result.exit_code == 2, result.output
-    assert "cat.jpg" in result.stderr and "Traceback" not in result.output
+    target.write_bytes({"garbage": b"not an image", "truncated": data[: len(data) // 2], "empty": b""}[damage])
+    out = tmp_path / "o.json"
+    result = invoke("score", ref, rec, "--metrics", "psnr,ssim", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 of 3 image(s): cat.png (reconstruction unreadable: " in result.stderr
+    written = strict_json(out.read_text())
+    assert written["counts"] == {"images": 2, "skipped": 1, "pairs": 3}
+    assert [s["key"] for s in written["skipped_files"]] == ["cat.png"]
+    assert [r["path"] for r in written["per_image"]] == ["rocket.png", "sub/coffee.png"]
+    # the means are over the two readable pairs, from skimage on the files as stored
+    expected = [peak_signal_noise_ratio(load(ref / r), load(rec / c), data_range=255)
+                for r, c in (("rocket.png", "rocket.png"), ("sub/coffee.png", "sub/coffee.jpg"))]
+    assert written["means"]["psnr"] == pytest.approx(np.mean(expected), abs=1e-9)
+    strict = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--metrics", "psnr", "--strict", "--out", str(tmp_path / "s.json")])
+    assert strict.exit_code == 2, strict.output
+    assert "cat.jpg" in strict.stderr and "Traceback" not in strict.output and not (tmp_path / "s.json").exists()
+
+
+def test_missing_weights_error_or_skip(tmp_path, folders):
+    ref, rec = folders
+    out = tmp_path / "o.json"
+    failed = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--metrics", "psnr,lpips", "--device", "cpu", "--out", str(out)])
+    assert failed.exit_code != 0 and "alexnet-owt-7be5be79.pth" in failed.stderr and not out.exists()
+    result = invoke("score", ref, rec, "--metrics", "psnr,lpips", "--device", "cpu", "--on-missing-weights", "skip", "--out", out)
+    assert result.exit_code == 0, result.output
+    written = strict_json(out.read_text())
+    assert "lpips" not in written["means"] and "psnr" in written["means"]
+    assert "alexnet-owt-7be5be79.pth" in written["skipped_metrics"]["lpips"]
+    assert "warning: lpips skipped: weights missing" in result.stderr
 
 
 def test_unknown_metric_lists_valid_ones(tmp_path, folders):
@@ -182,3 +208,26 @@ def test_score_wetok_lpips_both_backbones(tmp_path, folders):
         for row in data["per_image"]:
             expected = reference(to_t(load(ref / row["path"])), to_t(load(rec / row["recon_path"]))).item()
             assert row[key] == pytest.approx(expected, abs=1e-6), (net, row["path"])
+
+
+def test_skipped_pair_leaves_rfid_reference_too(tmp_path, folders):
+    """A truncated file is found only while decoding: rFID's reference must still leave its original
+    out, whether the reference statistics are computed now or were cached by a full earlier score."""
+    ref, rec = folders
+    inception = write_fidelity_inception_weights(tmp_path / "w" / "inception.pth")
+    common = ("--metrics", "psnr,rfid", "--inception-weights", inception, "--device", "cpu")
+    assert invoke("score", ref, rec, *common, "--out", tmp_path / "full.json").exit_code == 0
+    full = strict_json((tmp_path / "full.json").read_text())
+    assert full["fid"]["n_ref"] == 3 and full["fid"]["reference_cache_hit"] is False
+    target = rec / "cat.jpg"
+    target.write_bytes(target.read_bytes()[:1000])  # the header still reads: found only when decoding
+    for attempt in ("cached reference of 3 images", "no cache"):
+        if attempt == "no cache":
+            for cached in (Path(os.environ["WETOK_BENCH_HOME"]) / "cache").rglob("*.pt"):
+                cached.unlink()
+        result = invoke("score", ref, rec, *common, "--out", tmp_path / "cut.json")
+        assert result.exit_code == 0, result.output
+        cut = strict_json((tmp_path / "cut.json").read_text())
+        assert cut["counts"]["images"] == 2 and cut["fid"]["n"] == 2 and cut["fid"]["n_ref"] == 2, attempt
+        assert cut["fid"]["reference_cache_hit"] is False
+        assert "truncated" in cut["skipped_files"][0]["reason"]

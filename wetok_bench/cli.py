@@ -121,9 +121,19 @@ def configure_logging(debug: bool) -> None:
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N].")
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output JSON.")
-def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weights, device, batch_size, out) -> None:
+@click.option("--strict", is_flag=True, help="An unreadable image is an error (default: skipped, recorded and named).")
+@click.option(
+    "--on-missing-weights",
+    type=click.Choice(["error", "skip"]),
+    default="error",
+    show_default=True,
+    help="skip: leave out metrics whose weights are missing (recorded in the output), as `run` does.",
+)
+def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weights, device, batch_size, out,
+          strict, on_missing_weights) -> None:
     """Score reconstructions in RECON_DIR against originals in REF_DIR (paired by relative path, extension ignored)."""
     from wetok_bench.scoring import score_folders
+    from wetok_bench.skips import format_skipped
 
     result = score_folders(
         ref_dir,
@@ -135,8 +145,16 @@ def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weight
         device=device,
         batch_size=batch_size,
         out=out,
+        strict=strict,
+        on_missing_weights=on_missing_weights,
     )
     click.echo(json.dumps(result["means"], indent=2, default=str))
+    for metric, reason in result["skipped_metrics"].items():
+        click.echo(f"warning: {metric} skipped: {reason}", err=True)
+    if result["skipped_files"]:
+        click.echo(f"warning: {format_skipped(result['skipped_files'], total=result['counts']['pairs'])}", err=True)
+    for line in result["warnings"]:
+        click.echo(f"warning: {line}", err=True)
 
 
 def _lpips_weights_option(values: tuple[str, ...]) -> Path | dict[str, Path] | None:
