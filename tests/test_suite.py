@@ -96,7 +96,7 @@ def test_environment_expansion(tmp_path, monkeypatch):
     data["output"] = "${WB_UNSET_OUT:-fallback}"
     suite = parse_suite(data)
     assert suite.datasets[0].spec["root"] == str(tmp_path / "images")
-    assert suite.settings["output"] == "fallback"
+    assert suite.settings.output == "fallback"
 
 
 def test_codec_quality_list_expands_into_named_jobs(tmp_path):

@@ -17,58 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from wetok_bench.envvars import expand_tree
 from wetok_bench.errors import UsageError, WetokBenchError
 from wetok_bench.hashing import sha256_json
-from wetok_bench.params import Declaration, Param, closest
+from wetok_bench.includes import read_yaml
+from wetok_bench.includes import resolve as resolve_includes
+from wetok_bench.params import closest
 from wetok_bench.protocols import PROTOCOLS, MetricProtocol, get_protocol
+from wetok_bench.settings import (DEFAULTS, GRID_SETTINGS, KNOWN_METRICS, SETTINGS, WEIGHT_SETTINGS,  # noqa: F401
+                                  Settings, check_values, parse_resolutions)
 
 SUITE_VERSION = 1
 
-KNOWN_METRICS = ("psnr", "ssim", "lpips", "rfid")
-_CHOICES_ERROR_SKIP = ("error", "skip")
-
-#: Top-level settings: type, default, choices or range, one table (the README's suite
-#: reference mirrors it). ``name``, ``resolution``, ``device``, ``datasets`` and ``tokenizers``
-#: have their own checks below.
-SETTINGS = Declaration((
-    Param("name", object, None, doc="required; folder name of the results"),
-    Param("description", str, ""),
-    Param("version", int, 1, doc="the suite's own version, recorded in results"),
-    Param("protocol", str, "standard", choices=tuple(PROTOCOLS)),
-    Param("resolution", object, 256, doc="an int, a list of ints, or 'original'"),
-    Param("datasets", object, None, doc="required list"),
-    Param("tokenizers", object, None, doc="required list"),
-    Param("metrics", list, ["psnr", "ssim", "lpips", "rfid"], items=str, choices=KNOWN_METRICS),
-    Param("batch_size", int, 16, range=(1, None)),
-    Param("num_workers", int, 2, range=(0, None)),
-    Param("device", object, "auto", doc="auto | cpu | cuda | cuda:N | mps"),
-    Param("precision", str, "fp32", choices=("fp32", "bf16", "fp16"),
-          doc="tokenizer precision for every entry that sets none"),
-    Param("seed", int, 0),
-    Param("num_images", int, None, range=(1, None), doc="deterministic subset size (null: all)"),
-    Param("subset", str, "spread", choices=("first", "spread", "random")),
-    Param("on_missing_weights", str, "error", choices=_CHOICES_ERROR_SKIP, doc="metrics whose weights are missing"),
-    Param("on_nonfinite", str, "error", choices=_CHOICES_ERROR_SKIP, doc="images whose reconstruction has NaN/Inf"),
-    Param("output", str, "results", doc="results folder"),
-    Param("weights", dict, {}, doc="explicit metric weights: inception, lpips_alex, lpips_vgg"),
-    Param("grids", dict, None, doc="{count: N, keys: [...], worst_k: K}"),
-    # Images per resumable shard. Each finished shard keeps its rows and a float64 d x d sum
-    # (32 MiB at d = 2048) until the job ends; 1024 bounds that at 50k images to 1.6 GB.
-    Param("shard_size", int, 1024, range=(1, None)),
-))
-#: Every top-level key and its default.
-TOP_LEVEL_KEYS: dict[str, Any] = {p.name: p.default for p in SETTINGS.params}
-WEIGHT_SETTINGS = Declaration(tuple(Param(slot, str, None, path="file") for slot in ("inception", "lpips_alex", "lpips_vgg")))
-GRID_SETTINGS = Declaration((
-    Param("count", int, 0, range=(0, None), doc="the first N images"),
-    Param("keys", list, [], items=str, doc="these images"),
-    Param("worst_k", int, 0, range=(0, None), doc="and the K worst"),
-))
-WEIGHT_KEYS = {p.name: p.default for p in WEIGHT_SETTINGS.params}
-GRID_KEYS = {p.name: p.default for p in GRID_SETTINGS.params}
+#: Re-exported from :mod:`wetok_bench.settings` (the one table of top-level keys).
+TOP_LEVEL_KEYS: dict[str, Any] = dict(DEFAULTS)
 TOKENIZER_COMMON_KEYS = {"type", "name", "display_name", "paper_name"}
 DATASET_COMMON_KEYS = {"type", "name"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
@@ -105,7 +67,13 @@ class DatasetEntry:
 
 @dataclass
 class Suite:
-    """A validated suite. ``raw`` is the expanded YAML mapping (recorded in manifests)."""
+    """A validated suite.
+
+    ``settings``: the typed top-level settings (:class:`~wetok_bench.settings.Settings`).
+    ``raw``: the expanded YAML mapping with its includes merged in (recorded in manifests; the
+    suite hash covers it). ``includes``: the files included, in merge order
+    (:mod:`wetok_bench.includes`).
+    """
 
     name: str
     source: str
@@ -114,8 +82,9 @@ class Suite:
     datasets: list[DatasetEntry]
     tokenizers: list[TokenizerEntry]
     metrics: list[str]
-    settings: dict[str, Any]
+    settings: Settings
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    includes: list[str] = field(default_factory=list)
 
     @property
     def suite_hash(self) -> str:
@@ -150,40 +119,41 @@ class Job:
 
 
 def load_suite(path: str | Path, *, check_paths: bool = True) -> Suite:
-    """Read, expand and validate a suite file; raises :class:`SuiteError` listing every problem."""
+    """Read, expand, merge with its includes and validate a suite file; raises
+    :class:`SuiteError` listing every problem."""
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = read_yaml(path)
     except FileNotFoundError:
         raise UsageError(f"suite file not found: {path}") from None
     except OSError as error:
         raise UsageError(f"cannot read suite file {path}: {error.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SuiteError(source, [("<file>", f"not valid YAML{where}: {getattr(error, 'problem', error)}")]) from None
+    except ValueError as error:
+        raise SuiteError(source, [("<file>", str(error))]) from None
     return parse_suite(data, source=source, base_dir=path.parent, check_paths=check_paths)
 
 
 def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = None, check_paths: bool = True) -> Suite:
-    """Validate a suite mapping (already parsed YAML)."""
+    """Validate a suite mapping (already parsed YAML); ``include`` is relative to ``base_dir``."""
     problems: list[tuple[str, str]] = []
     if not isinstance(data, dict):
         raise SuiteError(source, [("<root>", f"a suite is a mapping of keys, got {type(data).__name__}")])
     data = expand_tree(copy.deepcopy(data), "", problems)
-    problems.extend(SETTINGS.validate(data, "", check_files=False)[1])
-    settings = {k: data.get(k, copy.deepcopy(v)) for k, v in TOP_LEVEL_KEYS.items()}
+    includes: list[str] = []
+    if data.get("include") is not None:
+        resolved = resolve_includes(data, base_dir, source=source)
+        data, includes = resolved.data, resolved.files
+        problems.extend(resolved.problems)
+    values, found = check_values(data, base_dir=base_dir, check_paths=check_paths)
+    problems.extend(found)
 
-    name = settings["name"]
+    name = data.get("name")
     if not isinstance(name, str) or not _NAME_RE.match(name):
         problems.append(("name", "required: letters, digits, '.', '_', '+', '-' (it names the results folder)"))
-    protocol = get_protocol(settings["protocol"]) if settings["protocol"] in PROTOCOLS else None
-    resolutions = _parse_resolutions(settings["resolution"], problems)
-    metrics = _parse_metrics(settings["metrics"], problems)
-    _check_settings(settings, base_dir, check_paths, problems)
+    protocol = get_protocol(values["protocol"]) if values["protocol"] in PROTOCOLS else None
+    resolutions = parse_resolutions(values["resolution"])[0]
+    metrics = [m for m in values["metrics"] if m in KNOWN_METRICS] if isinstance(values["metrics"], list) else []
     datasets = _parse_datasets(data.get("datasets"), base_dir, check_paths, problems)
     # A suite-wide precision overrides family defaults (Cosmos: bf16) only when written out.
     default_precision = data.get("precision")
@@ -198,51 +168,13 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
         datasets=datasets,
         tokenizers=tokenizers,
         metrics=metrics,
-        settings=settings,
+        settings=Settings(**values),
         raw=data,
+        includes=includes,
     )
 
 
 # --- validation helpers -----------------------------------------------------------------------
-
-
-def _parse_resolutions(value: Any, problems) -> list[int | str]:
-    values = value if isinstance(value, list) else [value]
-    out: list[int | str] = []
-    for i, v in enumerate(values):
-        where = f"resolution[{i}]" if isinstance(value, list) else "resolution"
-        if v == "original" or (isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 8192):
-            out.append(v)
-        else:
-            problems.append((where, f"expected an integer from 8 to 8192 or 'original', got {v!r}"))
-    if not values:
-        problems.append(("resolution", "at least one resolution is needed"))
-    return out
-
-
-def _parse_metrics(value: Any, problems) -> list[str]:
-    """The known metrics of the list (SETTINGS reports the unknown ones)."""
-    if isinstance(value, list) and not value:
-        problems.append(("metrics", f"expected a non-empty list of {', '.join(KNOWN_METRICS)}"))
-    return [m for m in value if m in KNOWN_METRICS] if isinstance(value, list) else []
-
-
-def _check_settings(s: dict, base_dir, check_paths: bool, problems) -> None:
-    """The settings SETTINGS cannot say by type and range; ``weights`` and ``grids`` mappings."""
-    device = s["device"]
-    if not isinstance(device, str) or not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", device):
-        problems.append(("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
-    if s["output"] == "":
-        problems.append(("output", "expected a folder path"))
-    if isinstance(s["weights"], dict):
-        s["weights"], found = WEIGHT_SETTINGS.validate(s["weights"], "weights", base_dir=base_dir, check_files=check_paths)
-        problems.extend(found)
-    elif s["weights"] is None:
-        s["weights"] = {}
-    if isinstance(s["grids"], dict):
-        grids, found = GRID_SETTINGS.validate(s["grids"], "grids")
-        problems.extend(found)
-        s["grids"] = {**copy.deepcopy(GRID_KEYS), **grids}
 
 
 def _named_entries(value: Any, section: str, problems) -> list[tuple[int, dict]]:
