@@ -79,6 +79,9 @@ def test_corrupt_files_raise_image_error(tmp_path, photos):
         load_rgb(tmp_path / "text.jpg")
     with pytest.raises(ImageError, match="not found"):
         load_rgb(tmp_path / "absent.jpg")
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageError, match=r"^empty file \(0 bytes\)$"):
+        load_rgb(tmp_path / "empty.jpg")
     assert is_image_file(tmp_path / "X.JPEG") and not is_image_file(tmp_path / "notes.txt")
 
 
@@ -89,12 +92,15 @@ def test_loader_reports_unreadable_files_in_their_batch(tmp_path, photos):
     (tmp_path / "b_cut.jpg").write_bytes(data[: len(data) // 2])
     (tmp_path / "c_text.jpg").write_text("not an image")
     Image.fromarray(photos["coffee"][:50, :70]).save(tmp_path / "d.png")
-    records = [ImageRecord(n, tmp_path / n, {"i": i}) for i, n in enumerate(["a.png", "b_cut.jpg", "c_text.jpg", "d.png"])]
+    (tmp_path / "e_empty.jpg").write_bytes(b"")
+    names = ["a.png", "b_cut.jpg", "c_text.jpg", "d.png", "e_empty.jpg"]
+    records = [ImageRecord(n, tmp_path / n, {"i": i}) for i, n in enumerate(names)]
     batches = list(iterate_batches(records, 32, batch_size=2))
-    assert [b.keys for b in batches] == [["a.png"], ["d.png"]]
+    assert [b.keys for b in batches] == [["a.png"], ["d.png"], []]
     assert [k for k, _ in batches[0].skipped] == ["b_cut.jpg"] and "truncated" in batches[0].skipped[0][1]
     assert [k for k, _ in batches[1].skipped] == ["c_text.jpg"]
     assert "not a recognised image format" in batches[1].skipped[0][1]
+    assert batches[2].skipped == [("e_empty.jpg", "empty file (0 bytes)")]
     assert batches[1].meta == [{"i": 3}] and batches[1].indices == [3]
     assert batches[0].images.shape == (1, 3, 32, 32) and batches[0].images.dtype == torch.uint8
     # A stretch with no readable image still yields a (empty) batch carrying its skips.

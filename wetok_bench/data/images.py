@@ -4,8 +4,10 @@ Every loader in the harness goes through :func:`load_rgb`, so odd files are hand
 grayscale, CMYK, palette and 16-bit images are converted to 8-bit RGB; alpha is dropped (as
 PIL's ``convert("RGB")`` does, which is what torch-fidelity, clean-fid and the WeTok script
 see); EXIF orientation is not applied (the reference implementations do not apply it either).
-Corrupt or truncated files raise :class:`ImageError` with the reason, which callers record as a
-skip instead of crashing or dropping the file silently.
+Unreadable files raise :class:`ImageError` with the reason, which callers record as a skip
+instead of crashing or dropping the file silently: ``empty file (0 bytes)``, ``not a recognised
+image format`` (e.g. a text file named ``.jpg``), ``corrupt or truncated image (...)``,
+``file not found``.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def load_rgb(path: str | Path) -> Image.Image:
     """
     path = Path(path)
     try:
+        if path.stat().st_size == 0:  # PIL would only say "cannot identify image file"
+            raise ImageError("empty file (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
