@@ -143,13 +143,50 @@ def write_synthetic_images(folder: Path, count: int, size: int, seed: int = 0) -
     return folder
 
 
-def write_metric_weights(folder: Path) -> dict[str, str]:
-    """Random Inception (``inception-v3-compat``) and LPIPS AlexNet backbone files.
+def write_metric_weights(folder: Path, protocol: str = "standard") -> dict[str, str]:
+    """Random metric weights files at full size for ``protocol``; the suite's ``weights`` mapping.
 
-    Returns the suite's ``weights`` mapping. The AlexNet file is written at full size (its
-    classifier as real tensors): the released file is 233 MiB and is hashed on every run, which
-    a small test file would hide.
+    ``standard``: Inception ``inception-v3-compat`` and the LPIPS AlexNet backbone; ``wetok``:
+    pytorch-fid's Inception and the AlexNet and VGG16 backbones. The backbones are written at
+    full size (their classifiers as real tensors, 233 and 528 MiB like the released files): they
+    are read and hashed by every run, which small test files would hide.
     """
+    files = _write_standard_weights(folder)
+    if protocol == "standard":
+        return files
+    return {"inception": _write_pytorch_fid_weights(folder), "lpips_alex": files["lpips_alex"],
+            "lpips_vgg": _write_full_vgg(folder)}
+
+
+def _write_pytorch_fid_weights(folder: Path) -> str:
+    sys.path.insert(0, str(TESTS))
+    from helpers_inception import write_pytorch_fid_inception_weights
+
+    path = folder / "pt_inception_random.pth"
+    if not path.is_file():
+        write_pytorch_fid_inception_weights(path)
+    return str(path)
+
+
+def _write_full_vgg(folder: Path) -> str:
+    import torch
+    import torchvision
+
+    path = folder / "vgg16_random_full.pth"
+    if not path.is_file():
+        torch.manual_seed(0)
+        state = {}
+        for name, tensor in torchvision.models.vgg16(weights=None).state_dict().items():
+            if name.startswith("features.") and name.endswith("weight"):
+                tensor = torch.nn.init.kaiming_normal_(torch.empty_like(tensor))
+            elif name.startswith("features."):
+                tensor = torch.randn_like(tensor) * 0.1
+            state[name] = tensor.contiguous()
+        torch.save(state, path)
+    return str(path)
+
+
+def _write_standard_weights(folder: Path) -> dict[str, str]:
     import torch
 
     sys.path.insert(0, str(TESTS))
@@ -190,6 +227,18 @@ def suite_data(name: str, image_folder: Path, out: Path, weights: dict[str, str]
 # --- measuring ------------------------------------------------------------------------------------
 
 
+#: When True (GPU benchmarks), every timed block starts and ends with ``torch.cuda.synchronize()``,
+#: so a block's time is its GPU work, not the time to queue it.
+SYNC_CUDA = False
+
+
+def _sync() -> None:
+    if SYNC_CUDA:
+        import torch
+
+        torch.cuda.synchronize()
+
+
 class Stopwatch:
     """Accumulates the wall time and this process's CPU time of the blocks it times.
 
@@ -202,11 +251,13 @@ class Stopwatch:
         self.cpu_seconds = 0.0
 
     def __enter__(self) -> "Stopwatch":
+        _sync()
         self._start = time.perf_counter()
         self._cpu_start = time.process_time()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        _sync()
         self.seconds += time.perf_counter() - self._start
         self.cpu_seconds += time.process_time() - self._cpu_start
 
@@ -264,6 +315,9 @@ def _timed(owner: Any, attribute: str, watch: Stopwatch, on_call: Any = None) ->
         yield
 
 
+_RUN_CALLS = [0]
+
+
 def time_run_suite(data: dict) -> RunnerTiming:
     """Run the suite ``data`` once through ``run_suite`` (no progress bars) and time it.
 
@@ -275,11 +329,14 @@ def time_run_suite(data: dict) -> RunnerTiming:
     """
     from wetok_bench.data import loader
     from wetok_bench.metrics import evaluator as evaluator_module
-    from wetok_bench.metrics import fid
+    from wetok_bench.metrics import fid, perceptual
     from wetok_bench.run import driver as runner
     from wetok_bench.run.shards import ShardStore
     from wetok_bench.suite import parse_suite
 
+    # a fresh results folder per call: a finished job in the same folder would be skipped
+    _RUN_CALLS[0] += 1
+    data = {**data, "output": str(Path(data["output"]) / f"call_{_RUN_CALLS[0]:03d}")}
     suite = parse_suite(data)
     watches = {label: Stopwatch() for label, _, _ in RUNNER_STAGES}
     inside = {label: Stopwatch() for label in INSIDE_PARTS}
@@ -291,9 +348,10 @@ def time_run_suite(data: dict) -> RunnerTiming:
         if ev.inception is not None:
             forward = ev.inception._forward
             ev.inception._forward = lambda images: _call_timed(inside["inception"], forward, images)
-        for metric in ev.lpips.values():
-            model_forward = metric.model.forward
-            metric.model.forward = lambda *a, _f=model_forward, **k: _call_timed(inside["lpips"], _f, *a, **k)
+        if not hasattr(perceptual, "lpips_forward"):
+            for metric in ev.lpips.values():
+                model_forward = metric.model.forward
+                metric.model.forward = lambda *a, _f=model_forward, **k: _call_timed(inside["lpips"], _f, *a, **k)
         return ev
 
     def instrumented_tokenizer(*args, **kwargs):
@@ -309,6 +367,8 @@ def time_run_suite(data: dict) -> RunnerTiming:
             stack.enter_context(_timed(getattr(runner, owner) if owner else runner, attribute, watches[label]))
         stack.enter_context(_timed(loader, "load_rgb", inside["decode"], on_call=lambda: count.__setitem__(0, count[0] + 1)))
         stack.enter_context(_timed(loader, "preprocess", inside["decode"]))
+        if hasattr(perceptual, "lpips_forward"):  # the network passes (older code: the module's forward)
+            stack.enter_context(_timed(perceptual, "lpips_forward", inside["lpips"]))
         stack.enter_context(_timed(evaluator_module, "psnr", inside["pixel_metrics"]))
         stack.enter_context(_timed(evaluator_module, "ssim", inside["pixel_metrics"]))
         stack.enter_context(_timed(fid, "fid_result", inside["frechet"]))
@@ -449,7 +509,8 @@ class IdentitySetup:
     paths: list[Path]
 
 
-def identity_setup(root: Path, name: str, n_images: int, batch_size: int) -> IdentitySetup:
+def identity_setup(root: Path, name: str, n_images: int, batch_size: int, protocol: str = "standard",
+                   device: str = "cpu") -> IdentitySetup:
     """Write the inputs and build the networks once, as ``run`` would, for the identity tokenizer."""
     import torch
 
@@ -460,12 +521,12 @@ def identity_setup(root: Path, name: str, n_images: int, batch_size: int) -> Ide
 
     env = environment()
     images = write_photo_crops(root / "images", n_images)
-    weights = write_metric_weights(root / "weights")
-    data = suite_data(name, images, root / "results", weights, batch_size=batch_size)
+    weights = write_metric_weights(root / "weights", protocol)
+    data = suite_data(name, images, root / "results", weights, batch_size=batch_size, protocol=protocol, device=device)
     suite = parse_suite(data)
-    setup = resolve_metric_weights(suite.protocol, suite.metrics, explicit=suite.settings["weights"],
-                                   on_missing=suite.settings["on_missing_weights"])
-    evaluator = build_evaluator(suite.protocol, setup, torch.device("cpu"))
+    setup = resolve_metric_weights(suite.protocol, suite.metrics, explicit=suite.settings.weights,
+                                   on_missing=suite.settings.on_missing_weights)
+    evaluator = build_evaluator(suite.protocol, setup, torch.device(device))
     tokenizer = create_tokenizer({"type": "identity"})
     paths = [r.path for r in create_dataset(data["datasets"][0]).records()]
     return IdentitySetup(env, images, data, suite, evaluator, tokenizer, paths)

@@ -51,7 +51,7 @@ def measure(paths: Sequence, resolution: int, batch_size: int, evaluator, tokeni
         with watches["tokenizer"], torch.inference_mode():
             recon, _ = tokenizer.reconstruct(protocol.original_float(batch))
         recons.append(recon)
-    lpips_net = next(iter(evaluator.lpips.values())).model if evaluator.lpips else None
+    lpips_nets = list(evaluator.lpips.values())  # every backbone of the protocol
     for original, recon in zip(originals, recons):
         fid_orig, fid_rec = protocol.fid_view_original(original), protocol.fid_view_recon(recon)
         lp_orig, lp_rec = protocol.lpips_views(original, recon)
@@ -63,9 +63,9 @@ def measure(paths: Sequence, resolution: int, batch_size: int, evaluator, tokeni
                     features["originals"].append(evaluator.inception._forward(fid_orig))
                 with watches["inception_recon"]:
                     features["recon"].append(evaluator.inception._forward(fid_rec))
-            if lpips_net is not None:
-                with watches["lpips"]:
-                    lpips_net(lp_orig, lp_rec)
+            with watches["lpips"]:
+                for metric in lpips_nets:  # the metric's own passes (sub-batched, slice by slice)
+                    metric(lp_orig, lp_rec)
             with watches["pixel_metrics"]:
                 psnr(px_orig, px_rec, data_range=protocol.psnr_data_range)
                 ssim(px_orig, px_rec, window=protocol.ssim_window, data_range=protocol.psnr_data_range)

@@ -92,7 +92,7 @@ class InceptionFeatures:
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
         """Features of ``images`` (B x 3 x H x W) as float64 B x ``dim`` on ``device``."""
         self._check(images)
-        with torch.inference_mode(), _fp32_strict():
+        with torch.inference_mode(), fp32_strict():
             features = self._forward(images.to(self.device))
         return features.reshape(features.shape[0], -1).to(torch.float64)
 
@@ -273,8 +273,11 @@ def _check_materialized(network: torch.nn.Module) -> None:
 
 
 @contextlib.contextmanager
-def _fp32_strict() -> Iterator[None]:
-    """Full-precision float32 convolutions and matmuls on CUDA (no TF32) for the duration."""
+def fp32_strict() -> Iterator[None]:
+    """Full-precision float32 convolutions and matmuls on CUDA (no TF32) for the duration.
+
+    The metric networks are specified in float32 (TF32 would move rFID in the third digit); a
+    tokenizer may run with TF32 or bf16 outside this scope."""
     if not torch.cuda.is_available():
         yield
         return

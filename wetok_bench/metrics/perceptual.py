@@ -34,6 +34,7 @@ import torch
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import cached_sha256, sha256_file
 from wetok_bench.metrics.allocator import keep_freed_memory
+from wetok_bench.metrics.inception import fp32_strict
 from wetok_bench.metrics.psnr import check_image_pair
 from wetok_bench.torch_files import load_torch_file
 from wetok_bench.weights import resolve_weights
@@ -174,7 +175,7 @@ class LPIPSMetric:
         self._check_range(ref, rec)
         ref, rec = ref.to(self.device, torch.float32), rec.to(self.device, torch.float32)
         step = sub_batch_size(self.net, ref.shape[-2], ref.shape[-1], self.device)
-        with torch.inference_mode():
+        with torch.inference_mode(), fp32_strict():  # float32 as specified, TF32 off on CUDA
             parts = [lpips_forward(self.model, ref[i : i + step], rec[i : i + step]).flatten()
                      for i in range(0, ref.shape[0], step)]
         return (torch.cat(parts) if len(parts) != 1 else parts[0]).to(torch.float64)
