@@ -42,6 +42,20 @@ TOKENIZERS = {
     ),
 }
 
+# The demo's mix (suites/demo.yaml): JPEG and WebP sweeps of registry type "codec" (the format only
+# in the manifest's tokenizer spec, as the runner records it), TAEF2 and identity.
+DEMO_TOKENIZERS = {
+    **{f"jpeg-q{q}": ("codec", "codec", f"jpeg-q{q}", p, s, l, f, {"bits_mean": b})
+       for q, p, s, l, f, b in ((10, 26.9, 0.77, 0.30, 60.0, 27_000), (50, 32.6, 0.91, 0.12, 14.0, 63_000),
+                                (90, 37.3, 0.96, 0.04, 3.0, 150_000))},
+    **{f"webp-q{q}": ("codec", "codec", f"webp-q{q}", p, s, l, f, {"bits_mean": b})
+       for q, p, s, l, f, b in ((10, 29.6, 0.85, 0.25, 40.0, 21_000), (50, 33.2, 0.92, 0.10, 10.0, 45_000),
+                                (90, 38.3, 0.97, 0.03, 2.0, 118_000))},
+    "taef2": ("taesd", "continuous", "taef2", 31.7, 0.93, 0.08, 5.0,
+              {"bits": 32 * 32 * 32 * 16, "tokens": 1024, "bits_per_token": 512, "latent_shape": [32, 32, 32], "codebook": "32 ch x 16 bit"}),
+    "identity": TOKENIZERS["identity"],
+}
+
 METRIC_INFO = {
     "psnr": {"higher_is_better": True, "unit": "dB", "description": "per-image PSNR, data range 255"},
     "ssim": {"higher_is_better": True, "unit": "", "description": "per-image SSIM"},
@@ -116,8 +130,31 @@ def write_synthetic_suite(root: Path, *, suite: str = "synthetic", seed: int = 0
             }
             manifest = {"protocol": proto.to_dict(), "protocol_fingerprint": proto.fingerprint, "seed": seed,
                         "versions": {"torch": "2.14.1", "wetok_bench": "0.1.0"}}
+            if ttype == "codec":
+                manifest["tokenizer"] = {"spec": {"type": "codec", "format": name.split("-q")[0], "quality": int(name.split("-q")[1]), "name": name}}
             write_job(out / job_id(name, dataset, RES), summary, rows, columns, manifest)
     return out
+
+
+def skip_metrics(suite_dir: Path, metrics: tuple[str, ...] = ("lpips", "rfid")) -> None:
+    """Rewrite every job under ``suite_dir`` as if ``metrics`` had been skipped (weights missing),
+    as the offline demo records it: gone from ``per_image.csv``, ``metrics`` and ``rfid``."""
+    import json
+
+    import pandas as pd
+
+    for summary_path in Path(suite_dir).glob("*/summary.json"):
+        summary = json.loads(summary_path.read_text())
+        for metric in metrics:
+            summary["metrics"].pop(metric, None)
+            summary["metric_info"].pop(metric, None)
+            summary["skipped_metrics"][metric] = f"weights missing: {metric} weights (on_missing_weights: skip)"
+        if "rfid" in metrics:
+            summary.pop("rfid", None)
+        summary_path.write_text(json.dumps(summary))
+        per_image = summary_path.parent / "per_image.csv"
+        frame = pd.read_csv(per_image)
+        frame.drop(columns=[m for m in metrics if m in frame.columns]).to_csv(per_image, index=False)
 
 
 def _photo_crops(size: int = 64) -> np.ndarray:

@@ -6,14 +6,16 @@ Written into ``out_dir``::
     leaderboards/<group>.md|.csv|.tex   one leaderboard per dataset, resolution and protocol
     leaderboard.md                all leaderboards in one Markdown file
     paper_tables.md|.tex          measured beside published (when a baselines folder is found)
-    plots/rd_<group>.png|.svg     rate-distortion figures
+    plots/rd_<group>.png|.svg|.csv   rate-distortion figures and the points they draw
     grids/<group>__fixed.png      the fixed images: original beside every tokenizer, zoomed crops
-    grids/<group>__worst__<job>.png   each job's worst-k images by LPIPS
+    grids/<group>__worst.png      the images worst across tokenizers (:mod:`.worst`), same layout
+    report_files.json             the files above, removed by the next report into the folder
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import os
 from pathlib import Path
 from typing import Iterable
@@ -25,8 +27,10 @@ from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from wetok_bench.report.grids import comparison_grid, load_grid_images
 from wetok_bench.report.html import Section, render_page
 from wetok_bench.report.leaderboard import Leaderboard, build_leaderboards, columns_for
-from wetok_bench.report.paper import build_paper_tables, paper_table
+from wetok_bench.report.manifest import record_written, remove_previous
+from wetok_bench.report.paper import build_paper_tables, paper_table, pending_notes
 from wetok_bench.report.plots import plot_rate_distortion
+from wetok_bench.report.worst import grid_columns, shown_rows, worst_across
 from wetok_bench.results import atomic_write_text, load_results
 
 
@@ -47,14 +51,9 @@ def default_baselines_dir() -> Path | None:
 MAX_GRID_ROWS = 8
 
 
-def _value_text(values: dict, metric: str) -> str:
-    value = values.get(metric)
-    return f"{metric} {value}" if isinstance(value, str) else (f"{metric} {value:.4f}" if value is not None else "")
-
-
 def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
     """Figures composed from each job's saved grid images (see :mod:`.grids`)."""
-    section = Section("Reconstruction grids", "grids")
+    section = Section("Reconstruction grids", "grids", wide=True)
     grids_dir = out_dir / "grids"
     for board in boards:
         loaded = []
@@ -62,6 +61,7 @@ def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
             rank_metric, images = load_grid_images(row.job.folder)
             if images:
                 loaded.append((row, rank_metric, images))
+        loaded = shown_rows(loaded)  # identity reconstructs the original: nothing to see
         if not loaded:
             continue
         grids_dir.mkdir(parents=True, exist_ok=True)
@@ -83,16 +83,20 @@ def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
                 figure.save(path, optimize=True)
                 section.figures.append((path, f"{board.title}: fixed images {', '.join(fixed_keys)}; "
                                         "original beside every tokenizer, zoomed crops below (red box: the window)."))
-        # worst-k of each job
-        for row, rank_metric, images in loaded:
-            worst = [g for g in images if g.worst][:MAX_GRID_ROWS]
-            if not worst:
-                continue
-            figure = comparison_grid([g.original for g in worst], [(row.tokenizer, [g.recon for g in worst])])
-            path = grids_dir / f"{board.slug}__worst__{row.job.folder.name}.png"
-            figure.save(path, optimize=True)
-            listed = "; ".join(f"{g.key} ({_value_text(g.values, rank_metric)})" for g in worst)
-            section.figures.append((path, f"{board.title} - {row.tokenizer}: worst {len(worst)} by {rank_metric}: {listed}."))
+        # one worst-k grid: the images worst across tokenizers, every tokenizer beside them
+        rank_metric, worst = worst_across(loaded)
+        worst = worst[:MAX_GRID_ROWS]
+        if worst:
+            originals, columns, lacking = grid_columns(loaded, [w.key for w in worst])
+            path = grids_dir / f"{board.slug}__worst.png"
+            comparison_grid(originals, columns).save(path, optimize=True)
+            listed = "; ".join(f"{w.key} (in the saved worst of {w.flagged} of {len(loaded)} tokenizers; "
+                               f"mean rank {w.mean_rank:.2f})" for w in worst)
+            caption = (f"{board.title}: the {len(worst)} images worst across tokenizers by {rank_metric} "
+                       f"(each job's images ranked worst first, scaled to 0..1, averaged): {listed}.")
+            if lacking:
+                caption += " Grey: not saved by " + ", ".join(lacking) + "."
+            section.figures.append((path, caption))
     if not section.figures:
         section.fragments.append("<p>No reconstruction grids in these results (the suite did not ask for any).</p>")
     return section
@@ -126,6 +130,7 @@ def build_report(
             raise UsageError(f"--sort-by {sort_by!r}: columns are {', '.join(known)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    before = remove_previous(out)  # the previous report's files, and only those
     boards = build_leaderboards(jobs, sort_by=sort_by, n_resamples=n_resamples, seed=seed)
 
     board_section = Section("Leaderboards", "leaderboards")
@@ -140,9 +145,13 @@ def build_report(
         all_md.append(tables.to_markdown(table))
         board_section.fragments.append(tables.to_html(table))
         plot_paths, left_out = plot_rate_distortion(board, out / "plots")
-        caption = f"{board.title}: compression ratio (log) against each metric; codec sweeps as curves, tokenizers as points."
+        if not plot_paths:
+            plot_section.fragments.append(f"<p>{board.title}: nothing to draw ({'; '.join(left_out)}).</p>")
+            continue
+        caption = (f"{board.title}: compression ratio (log) against each metric; one line per codec format "
+                   "(quality sweep) and per tokenizer family, every point named.")
         if left_out:
-            caption += " Not drawn (not finite): " + "; ".join(left_out) + "."
+            caption += " Not drawn: " + "; ".join(left_out) + "."
         plot_section.figures.append((plot_paths[0], caption))
     _write(out / "leaderboard.md", "\n".join(all_md))
 
@@ -153,18 +162,29 @@ def build_report(
     else:
         published: PublishedSet = load_published(base)
         rows = [row for board in boards for row in board.rows]
-        paper = [paper_table(t) for t in build_paper_tables(rows, published)]
-        _write(out / "paper_tables.md", "\n".join(tables.to_markdown(t) for t in paper))
-        _write(out / "paper_tables.tex", "\n".join(tables.to_latex(t) for t in paper))
-        paper_section.fragments.extend(tables.to_html(t) for t in paper)
+        # only the tables a job matches (dataset and resolution, per protocol measured)
+        paper = [paper_table(t, with_pending=False) for t in build_paper_tables(rows, published, measured_only=True)]
+        pending = pending_notes(list(published.pending))
+        if paper:
+            _write(out / "paper_tables.md", "\n".join(tables.to_markdown(t) for t in paper)
+                   + "".join(f"\n- {n}" for n in pending) + "\n")
+            _write(out / "paper_tables.tex", "\n".join(tables.to_latex(t) for t in paper))
+            paper_section.fragments.extend(tables.to_html(t) for t in paper)
+            if pending:
+                paper_section.fragments.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in pending) + "</ul>")
+        else:
+            paper_section.fragments.append(
+                "<p>No job ran on a dataset of the published tables (ImageNet-1k val, MS-COCO val2017) at their "
+                "resolution, so there is nothing to set beside published numbers.</p>")
 
     intro = [
         f"Generated {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from "
         + ", ".join(str(p) for p in paths) + f" ({len(jobs)} jobs).",
         "Click a column header to sort. Files beside this page: leaderboards/*.md|csv|tex, "
-        "paper_tables.md|tex, plots/*.png|svg, grids/*.png.",
+        "paper_tables.md|tex, plots/*.png|svg|csv, grids/*.png.",
     ]
     sections = [board_section, paper_section, plot_section, _grid_sections(boards, out)]
     index = out / "index.html"
     _write(index, render_page("wetok-bench report", intro, sections))
+    record_written(out, before)
     return index

@@ -4,7 +4,8 @@ The page needs no other file and no network. Two small inline scripts: one sorts
 a header is clicked (numbers by value, missing values last, a second click reverses), one
 checks after loading that every image decoded (``naturalWidth > 0``) and writes the outcome
 into ``#render-status`` (``data-status="ok"`` or ``"error"``), which the tests read back from a
-headless browser.
+headless browser; that line is hidden from readers. Wide tables scroll inside their own box
+(paper tables also vertically), so the page itself never scrolls sideways.
 """
 
 from __future__ import annotations
@@ -24,8 +25,12 @@ td.num{text-align:right;font-variant-numeric:tabular-nums}
 .pm{color:#777;font-size:90%}
 .notes{font-size:12px;color:#555}
 img{max-width:100%;border:1px solid #eee}
+img.wide{width:100%;height:auto;image-rendering:pixelated}
 figure{margin:1em 0} figcaption{font-size:12px;color:#555}
 nav a{margin-right:1em}
+.table-scroll{overflow:auto;max-width:100%}
+section[id^="paper-"] .table-scroll{max-height:28em}
+#render-status{display:none}
 """
 
 SORT_SCRIPT = """
@@ -64,12 +69,27 @@ window.addEventListener('load',function(){
 """
 
 
-def embed_image(path: Path, alt: str) -> str:
-    """An ``<img>`` whose source is the file's bytes as a data URI (PNG or SVG)."""
+#: A wide figure (a reconstruction grid) is drawn at the page width, enlarged at most this many
+#: times (pixelated, so reconstruction pixels stay visible).
+MAX_ENLARGE = 4
+
+
+def embed_image(path: Path, alt: str, *, wide: bool = False) -> str:
+    """An ``<img>`` whose source is the file's bytes as a data URI (PNG or SVG).
+
+    ``wide``: a PNG shown at the page width (at most :data:`MAX_ENLARGE` times its own width).
+    """
     data = Path(path).read_bytes()
     mime = "image/svg+xml" if Path(path).suffix.lower() == ".svg" else "image/png"
     encoded = base64.b64encode(data).decode("ascii")
-    return f'<img alt="{html.escape(alt)}" src="data:{mime};base64,{encoded}">'
+    extra = ""
+    if wide and mime == "image/png":
+        from PIL import Image
+
+        with Image.open(path) as image:
+            width = image.size[0]
+        extra = f' class="wide" style="max-width:min(100%,{MAX_ENLARGE * width}px)"'
+    return f'<img alt="{html.escape(alt)}"{extra} src="data:{mime};base64,{encoded}">'
 
 
 @dataclass
@@ -80,6 +100,7 @@ class Section:
     anchor: str
     fragments: list[str] = field(default_factory=list)
     figures: list[tuple[Path, str]] = field(default_factory=list)
+    wide: bool = False  # figures drawn at the page width (reconstruction grids)
 
 
 def render_page(title: str, intro: list[str], sections: list[Section]) -> str:
@@ -98,7 +119,7 @@ def render_page(title: str, intro: list[str], sections: list[Section]) -> str:
         parts.append(f'<section id="{html.escape(section.anchor)}"><h2>{html.escape(section.title)}</h2>')
         parts.extend(section.fragments)
         for path, caption in section.figures:
-            parts.append(f"<figure>{embed_image(path, caption)}<figcaption>{html.escape(caption)}</figcaption></figure>")
+            parts.append(f"<figure>{embed_image(path, caption, wide=section.wide)}<figcaption>{html.escape(caption)}</figcaption></figure>")
         parts.append("</section>")
     parts.append(f"<script>{SORT_SCRIPT}</script>")
     parts.append(f"<script>{STATUS_SCRIPT}</script>")

@@ -56,8 +56,12 @@ def _measured(row: Row) -> dict[str, float | None]:
     return values
 
 
-def build_paper_tables(rows: list[Row], published: PublishedSet) -> list[PaperTable]:
-    """Paper tables for every (dataset, resolution) that has a measured or a published number."""
+def build_paper_tables(rows: list[Row], published: PublishedSet, *, measured_only: bool = False) -> list[PaperTable]:
+    """Paper tables for every (dataset, resolution) that has a measured or a published number.
+
+    ``measured_only``: only the tables a job matches (its dataset is a paper dataset, at the
+    table's resolution; one table per protocol measured), as the report shows them.
+    """
     by_key: dict[tuple, list[PublishedRecord]] = {}
     for record in published.records:
         by_key.setdefault((record.dataset, record.resolution), []).append(record)
@@ -68,7 +72,9 @@ def build_paper_tables(rows: list[Row], published: PublishedSet) -> list[PaperTa
         if dataset in PAPER_DATASETS and (isinstance(resolution, int) or resolution == "original"):
             protocol = (row.job.summary.get("protocol") or {}).get("name", "?")
             measured.setdefault((dataset, resolution, protocol), []).append(row)
-    keys = set(measured) | {(d, r, None) for (d, r) in by_key if not any(k[:2] == (d, r) for k in measured)}
+    keys = set(measured)
+    if not measured_only:
+        keys |= {(d, r, None) for (d, r) in by_key if not any(k[:2] == (d, r) for k in measured)}
     tables = []
     for dataset, resolution, protocol in sorted(keys, key=lambda k: (list(PAPER_DATASETS).index(k[0]), _resolution_order(k[1]), k[2] or "")):
         records = by_key.get((dataset, resolution), [])
@@ -126,8 +132,17 @@ def _paper_rows(rows: list[Row], records: list[PublishedRecord]) -> list[PaperRo
     return out
 
 
-def paper_table(table: PaperTable) -> Table:
-    """The display table: Method, Ratio, then ours / published / difference per metric."""
+def pending_notes(pending: list[tuple[str, str]]) -> list[str]:
+    """One line per published table not transcribed yet (shown once under all paper tables)."""
+    return [f"Not available here: {what} ({citation})." for citation, what in pending]
+
+
+def paper_table(table: PaperTable, *, with_pending: bool = True) -> Table:
+    """The display table: Method, Ratio, then ours / published / difference per metric.
+
+    ``with_pending``: end the notes with :func:`pending_notes` (the report prints them once,
+    under all tables, instead).
+    """
     sources: dict[str, int] = {}
     source_text: dict[str, str] = {}
     headers = ["Method", "Ratio"]
@@ -170,8 +185,8 @@ def paper_table(table: PaperTable) -> Table:
             "No published record matches: " + ", ".join(unmatched)
             + " (set tokenizer.paper_name in the suite to match a published model name)."
         )
-    for citation, what in table.pending:
-        notes.append(f"Not available here: {what} ({citation}).")
+    if with_pending:
+        notes += pending_notes(table.pending)
     # zero-shot for most sources, in-domain for some (each source's protocol note says which)
     title = f"{PAPER_DATASETS[table.dataset]} at {resolution_label(table.resolution)}, reconstruction"
     return Table(

@@ -186,7 +186,7 @@ def _sort_attr(cell: Cell) -> str:
 def to_html(table: Table) -> str:
     """An HTML fragment: a ``table.sortable`` (the report's script sorts it on header clicks)."""
     out = [f'<section class="table-block" id="{html.escape(table.table_id)}">', f"<h3>{html.escape(table.title)}</h3>"]
-    out.append('<table class="sortable"><thead><tr>')
+    out.append('<div class="table-scroll"><table class="sortable"><thead><tr>')
     for header, numeric in zip(table.headers, table.numeric):
         kind = "num" if numeric else "text"
         out.append(f'<th data-type="{kind}" title="click to sort">{html.escape(header)}</th>')
@@ -201,7 +201,7 @@ def to_html(table: Table) -> str:
             cls = ' class="num"' if numeric else ""
             out.append(f'<td{cls} data-sort="{html.escape(_sort_attr(cell))}">{text}</td>')
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     if table.notes:
         out.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in table.notes) + "</ul>")
     out.append("</section>")
