@@ -1,10 +1,12 @@
-"""One object that computes every metric of a protocol on batches of (original, reconstruction).
+"""One object that computes every requested metric of a protocol on batches of (original, reconstruction).
 
-:class:`ReconstructionEvaluator` is what the suite runner and ``wetok-bench score`` drive in
-their streaming loops. It takes uint8 originals and the tokenizer's float output, builds the
-views the protocol prescribes for each metric (:class:`~wetok_bench.protocols.MetricProtocol`),
-returns per-image PSNR/SSIM/LPIPS values and accumulates the reconstructions' Inception
-statistics for rFID. It does no file I/O beyond loading weights when it is built.
+:class:`ReconstructionEvaluator` is what the suite runner, ``wetok-bench score`` and the Python
+API (:mod:`wetok_bench.metrics.api`) drive in their streaming loops. It builds the registered
+metrics (:mod:`wetok_bench.metrics.registry`) and the feature extractors their set-level
+metrics share (one Inception pass per batch for rFID and KID), takes uint8 originals and the
+tokenizer's float output, returns per-image values (PSNR, SSIM, LPIPS ...) and accumulates the
+set-level states (rFID's float64 sums, KID's features). It does no file I/O beyond loading
+weights when it is built.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ from typing import Mapping, Sequence
 import torch
 
 from wetok_bench.errors import TokenizerOutputError, UsageError
-from wetok_bench.metrics.fid import FeatureStats, fid_result
-from wetok_bench.metrics.perceptual import LPIPSMetric
-from wetok_bench.metrics.psnr import check_image_pair, psnr
-from wetok_bench.metrics.ssim import ssim
+from wetok_bench.metrics.base import Batch, ImageMetric, SetMetric
+from wetok_bench.metrics.defs.lpips import lpips_key  # noqa: F401 - re-exported
+from wetok_bench.metrics.features import get_extractor
+from wetok_bench.metrics.fid import FeatureStats
+from wetok_bench.metrics.psnr import check_image_pair
+from wetok_bench.metrics import registry
 from wetok_bench.protocols import MetricProtocol, get_protocol
 
-#: Metric names a caller may request; ``lpips`` yields one value per backbone of the protocol.
-VALID_METRICS = ("psnr", "ssim", "lpips", "rfid")
+#: The metrics measured when none are named (every registered one: ``registry.metric_names()``).
+VALID_METRICS = registry.CLASSIC
+DEFAULT_METRICS = registry.CLASSIC
 #: Libraries whose versions can change a value; recorded in every fingerprint.
 _VERSIONED = ("torch", "torchvision", "lpips", "torch-fidelity", "clean-fid", "scikit-image", "numpy")
 
@@ -50,11 +55,6 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"device {device!r} requested but CUDA is not available here (use --device cpu)")
     return resolved
-
-
-def lpips_key(protocol: MetricProtocol, net: str) -> str:
-    """Result key of LPIPS with backbone ``net``: ``lpips`` for the protocol's first, ``lpips_<net>`` otherwise."""
-    return "lpips" if net == protocol.lpips_nets[0] else f"lpips_{net}"
 
 
 def _library_versions() -> dict[str, str | None]:
@@ -88,72 +88,99 @@ def _lpips_paths(protocol: MetricProtocol, weights: LpipsWeights) -> dict[str, s
 
 
 class ReconstructionEvaluator:
-    """Per-image PSNR/SSIM/LPIPS and streaming rFID statistics under one metric protocol.
+    """Per-image metrics and streaming set-level states under one metric protocol.
 
     Args:
         protocol: a :class:`MetricProtocol` or its name (``standard``, ``wetok``).
-        metrics: any of ``psnr``, ``ssim``, ``lpips``, ``rfid``.
+        metrics: registered metric names (default :data:`DEFAULT_METRICS`).
         device: where the networks and the metric arithmetic run (``auto`` allowed).
         inception_weights: Inception weights file; None resolves the protocol's known file.
         lpips_weights: backbone file(s): one path (protocols with one backbone), a mapping
             ``{"alex": path, "vgg": path}``, or None to resolve the known files.
+        weights: any metric's files by slot (``inception``, ``lpips_alex``, a plug-in's own).
+        settings: parsed settings per metric name (:func:`registry.metric_settings`); a metric
+            without an entry gets its defaults.
 
     Typical loop::
 
         ev = ReconstructionEvaluator("standard")
+        ref = ev.new_reference()
         for originals_u8 in loader:                       # uint8 B x 3 x H x W
-            ref_stats.update(ev.reference_features(originals_u8))   # or a cached reference
+            ev.update_reference(ref, originals_u8)        # or a cached reference
             rows.append(ev.update(originals_u8, tokenizer.reconstruct(ev.protocol.original_float(originals_u8))))
-        result = ev.compute(ref_stats)
+        results = ev.compute_sets(ref)                    # {"rfid": {...}, ...}
     """
 
     def __init__(
         self,
         protocol: MetricProtocol | str,
-        metrics: Sequence[str] = VALID_METRICS,
+        metrics: Sequence[str] = DEFAULT_METRICS,
         device: str | torch.device = "cpu",
         inception_weights: str | Path | None = None,
         lpips_weights: LpipsWeights = None,
+        weights: Mapping[str, "str | Path | None"] | None = None,
+        settings: Mapping[str, object] | None = None,
     ) -> None:
         self.protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
-        if isinstance(metrics, str):
-            metrics = [metrics]
-        unknown = [m for m in metrics if m not in VALID_METRICS]
-        if unknown or not metrics:
-            raise UsageError(f"unknown metric(s) {unknown} (valid: {', '.join(VALID_METRICS)})")
-        self.metrics = tuple(dict.fromkeys(metrics))
+        self.metrics = registry.check_metrics(metrics)
         self.device = resolve_device(device)
-        self.lpips: dict[str, LPIPSMetric] = {}
+        files: dict[str, str | Path | None] = dict(weights or {})
+        if inception_weights is not None:
+            files.setdefault("inception", inception_weights)
         if "lpips" in self.metrics:
-            paths = _lpips_paths(self.protocol, lpips_weights)
-            self.lpips = {net: LPIPSMetric(net, paths[net], self.device) for net in self.protocol.lpips_nets}
-        self.inception = None
-        self._recon_stats: FeatureStats | None = None
+            files.update({f"lpips_{net}": path for net, path in _lpips_paths(self.protocol, lpips_weights).items()
+                          if path is not None or f"lpips_{net}" not in files})
+        settings = dict(settings or {})
+        self.settings = {name: settings.get(name, registry.get_metric(name).parse_settings(None))
+                         for name in self.metrics if registry.get_metric(name).settings_key is not None}
         self._clamped = 0
         self._values = 0
-        if "rfid" in self.metrics:
-            from wetok_bench.metrics.inception import build_inception
-
-            self.inception = build_inception(self.protocol.fid_extractor, inception_weights, device=self.device)
-            # kept where the features are made: no per-batch copies, and NCCL reduces CUDA tensors
-            self._recon_stats = FeatureStats(self.inception.dim, device=self.device)
+        #: feature extractors by name, built once and shared by every set metric naming them
+        self.extractors: dict[str, object] = {}
+        self.image_metrics: dict[str, ImageMetric] = {}
+        self.set_metrics: dict[str, SetMetric] = {}
+        for name in self.metrics:
+            cls = registry.get_metric(name)
+            mine = {slot: files.get(slot) for slot, _ in cls.weights(self.protocol)}
+            if issubclass(cls, SetMetric):
+                extractor = cls.extractor(self.protocol)
+                if extractor not in self.extractors:
+                    spec = get_extractor(extractor)
+                    self.extractors[extractor] = spec.build(files.get(spec.slot), self.device)
+                dim = self.extractors[extractor].dim
+                self.set_metrics[name] = cls(self.protocol, self.device, mine, self.settings.get(name), dim=dim)
+            else:
+                self.image_metrics[name] = cls(self.protocol, self.device, mine, self.settings.get(name))
+        lp = self.image_metrics.get("lpips")
+        #: LPIPS networks by backbone ({} without LPIPS); the first extractor (None without set metrics)
+        self.lpips = dict(lp.nets) if lp is not None else {}
+        self.inception = next(iter(self.extractors.values()), None)
 
     # --- per batch -----------------------------------------------------------------------
 
     @property
     def value_keys(self) -> list[str]:
         """Keys of the per-image values :meth:`update` returns, in order."""
-        keys = [m for m in ("psnr", "ssim") if m in self.metrics]
-        keys += [lpips_key(self.protocol, net) for net in self.lpips]
-        return keys
+        return [key.name for metric in self.image_metrics.values() for key in metric.result_keys(self.protocol)]
 
     def reference_features(self, original_u8: torch.Tensor) -> torch.Tensor:
-        """Inception features (float64, B x dim) of uint8 originals, through the protocol's view."""
+        """Features (float64, B x dim) of uint8 originals from the first extractor, through the protocol's view."""
         if self.inception is None:
-            raise UsageError("reference features need the 'rfid' metric, which this evaluator was built without")
+            raise UsageError("reference features need the 'rfid' metric (or another set-level metric: kid), which this evaluator was built without")
         _check_originals(original_u8)
         with torch.inference_mode():
             return self.inception(self.protocol.fid_view_original(original_u8.to(self.device)))
+
+    def new_reference(self) -> dict[str, object]:
+        """Empty originals' states, one per set metric (``{name: state}``)."""
+        return {name: metric.new_state(metric.dim) for name, metric in self.set_metrics.items()}
+
+    def update_reference(self, reference: dict[str, object], original_u8: torch.Tensor) -> None:
+        """Add uint8 originals to ``reference`` (one extractor pass shared by every set metric)."""
+        if self.set_metrics:
+            features = self.reference_features(original_u8)
+            for name, state in reference.items():
+                state.update(features)
 
     def update(self, original_u8: torch.Tensor, recon: torch.Tensor) -> dict[str, torch.Tensor]:
         """Score one batch; returns per-image float64 CPU tensors [B] keyed by :attr:`value_keys`.
@@ -163,7 +190,7 @@ class ReconstructionEvaluator:
             recon: the tokenizer's reconstruction of them, float, nominally in [-1, 1]
                 (clamped and quantized here as the protocol says).
 
-        Also adds the reconstructions' Inception features to :attr:`recon_stats` when rFID is on.
+        Also adds the reconstructions' features to every set metric's state.
         """
         _check_originals(original_u8)
         check_image_pair(original_u8, recon, "reconstruction")
@@ -175,20 +202,12 @@ class ReconstructionEvaluator:
         recon = recon.to(self.device)
         self._clamped += int((recon.abs() > CLAMP_THRESHOLD).sum())
         self._values += recon.numel()
+        batch = Batch(self.protocol, original_u8, recon, self.extractors)
         out: dict[str, torch.Tensor] = {}
-        if "psnr" in self.metrics or "ssim" in self.metrics:
-            ref_px, rec_px = self.protocol.pixel_views(original_u8, recon)
-            if "psnr" in self.metrics:
-                out["psnr"] = psnr(ref_px, rec_px, data_range=self.protocol.psnr_data_range)
-            if "ssim" in self.metrics:
-                out["ssim"] = ssim(ref_px, rec_px, window=self.protocol.ssim_window, data_range=self.protocol.psnr_data_range)
-        if self.lpips:
-            ref_lp, rec_lp = self.protocol.lpips_views(original_u8, recon)
-            for net, metric in self.lpips.items():
-                out[lpips_key(self.protocol, net)] = metric(ref_lp, rec_lp)
-        if self.inception is not None:
-            with torch.inference_mode():
-                self._recon_stats.update(self.inception(self.protocol.fid_view_recon(recon)))
+        for metric in self.image_metrics.values():
+            out.update(metric.update(batch))
+        for metric in self.set_metrics.values():
+            metric.update(batch)
         return {key: value.detach().to("cpu", torch.float64) for key, value in out.items()}
 
     # --- set level -----------------------------------------------------------------------
@@ -196,7 +215,17 @@ class ReconstructionEvaluator:
     @property
     def recon_stats(self) -> FeatureStats | None:
         """Inception statistics of every reconstruction seen (None without rFID)."""
-        return self._recon_stats
+        metric = self.set_metrics.get("rfid")
+        return metric.state if metric is not None else None
+
+    def set_states(self) -> dict[str, dict]:
+        """Every set metric's state as a ``state_dict`` (``{name: state}``), for shards and ranks."""
+        return {name: metric.state_dict() for name, metric in self.set_metrics.items()}
+
+    def merge_states(self, states: Mapping[str, dict]) -> None:
+        """Merge :meth:`set_states` of another shard or rank (call in shard order: exact)."""
+        for name, state in states.items():
+            self.set_metrics[name].merge(state)
 
     @property
     def clamp_counts(self) -> tuple[int, int]:
@@ -207,41 +236,59 @@ class ReconstructionEvaluator:
     def reset(self) -> None:
         """Forget the reconstructions seen so far (the networks stay loaded)."""
         self._clamped = self._values = 0
-        if self._recon_stats is not None:
-            self._recon_stats = FeatureStats(self._recon_stats.dim, device=self.device)
+        for metric in [*self.image_metrics.values(), *self.set_metrics.values()]:
+            metric.reset()
 
     def compute(self, reference_stats: FeatureStats | None) -> dict:
-        """Set-level results: :func:`~wetok_bench.metrics.fid.fid_result` against the reference.
+        """rFID's result (:func:`~wetok_bench.metrics.fid.fid_result`) against the originals' statistics.
 
         Returns ``{}`` when rFID was not requested. Call after :meth:`FeatureStats.all_reduce`
-        of :attr:`recon_stats` in distributed runs.
+        of :attr:`recon_stats` in distributed runs. Every set metric: :meth:`compute_sets`.
         """
-        if self.inception is None:
+        if "rfid" not in self.set_metrics:
             return {}
         if reference_stats is None:
             raise UsageError("rFID needs the reference (originals') feature statistics")
-        if reference_stats.dim != self._recon_stats.dim:
+        if reference_stats.dim != self.recon_stats.dim:
             raise UsageError(
-                f"reference statistics have dimension {reference_stats.dim}, the evaluator's features {self._recon_stats.dim}"
+                f"reference statistics have dimension {reference_stats.dim}, the evaluator's features {self.recon_stats.dim}"
             )
-        return fid_result(reference_stats, self._recon_stats)
+        return self.set_metrics["rfid"].compute(reference_stats)
+
+    def compute_sets(self, reference: Mapping[str, object], states: Mapping[str, object] | None = None) -> dict[str, dict]:
+        """Every set metric's block against the originals' states ``reference`` ({name: state});
+        ``states``: the reconstructions' (default the evaluator's own)."""
+        missing = [name for name in self.set_metrics if reference.get(name) is None]
+        if missing:
+            raise UsageError(f"{', '.join(missing)} need(s) the reference (originals') features")
+        states = states or {}
+        return {name: metric.compute(reference[name], states.get(name)) for name, metric in self.set_metrics.items()}
 
     def fingerprint(self) -> dict:
-        """Everything that defines the values: protocol, metrics, weight hashes, library versions."""
+        """Everything that defines the values: protocol, metrics, weight hashes, library versions.
+
+        ``protocol_fingerprint`` covers what the enabled metrics read
+        (:func:`registry.protocol_fingerprint`; the protocol's own with classic metrics);
+        ``metric_settings`` is present only when a metric with settings (KID) is enabled.
+        """
         weights: dict[str, dict] = {}
-        if self.inception is not None:
-            weights["inception"] = {"kind": self.inception.kind, "sha256": self.inception.weights_sha256}
-        for net, metric in self.lpips.items():
-            weights[f"lpips_{net}"] = {"backbone_sha256": metric.backbone_sha256, "heads_sha256": metric.heads_sha256}
-        return {
+        for name, net in self.extractors.items():
+            weights[get_extractor(name).slot] = {"kind": net.kind, "sha256": net.weights_sha256}
+        for metric in self.image_metrics.values():
+            weights.update(metric.weights_fingerprint())
+        out = {
             "protocol": self.protocol.name,
             "protocol_version": self.protocol.version,
-            "protocol_fingerprint": self.protocol.fingerprint,
+            "protocol_fingerprint": registry.protocol_fingerprint(self.protocol, self.metrics, self.settings),
             "protocol_settings": self.protocol.to_dict(),
             "metrics": list(self.metrics),
             "weights": weights,
             "versions": _library_versions(),
         }
+        if self.settings:
+            out["metric_settings"] = {name: registry.get_metric(name).settings_dict(value)
+                                      for name, value in self.settings.items()}
+        return out
 
 
 def clamp_warning(name: str, clamped: int, total: int) -> str | None:

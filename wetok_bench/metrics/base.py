@@ -1,0 +1,194 @@
+"""What a metric is: one class with its metadata and its running computation.
+
+Two levels:
+
+:class:`ImageMetric`
+    a value per image (PSNR, SSIM, LPIPS); ``update(batch)`` returns them, the summary is the
+    mean over images (:func:`~wetok_bench.metrics.aggregate.summarize`); per-image values merge
+    across shards and ranks by concatenation in shard order, so no state of its own.
+:class:`SetMetric`
+    one value for the whole set (rFID, KID), from features of a shared feature extractor
+    (:mod:`wetok_bench.metrics.features`: one network pass per batch whatever the number of set
+    metrics). It keeps a state of the reconstructions' features (``new_state``) with
+    ``update(features)``, ``merge(other)``, ``state_dict()`` and ``n``; states of shards and
+    ranks merge exactly when merged in shard order. The originals' state is the same type
+    (the reference), and ``compute(reference)`` gives the summary block.
+
+Class attributes are the metadata the registry, suite validation, weights resolution, check,
+reports and the CLI read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Mapping
+
+import torch
+
+LEVELS = ("image", "set")
+
+
+@dataclass(frozen=True)
+class ResultKey:
+    """A value a metric reports: its key in results, direction, unit and meaning."""
+
+    name: str
+    higher_is_better: bool
+    unit: str = ""
+    description: str = ""
+    per_image: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Batch:
+    """One batch as metrics see it: uint8 originals, float reconstructions (on the metrics'
+    device), the protocol, and views and features computed once and shared by every metric."""
+
+    def __init__(self, protocol, original_u8: torch.Tensor, recon: torch.Tensor,
+                 extractors: Mapping[str, Any] | None = None) -> None:
+        self.protocol, self.original_u8, self.recon = protocol, original_u8, recon
+        self._extractors = extractors or {}
+        self._memo: dict[str, Any] = {}
+
+    def view(self, name: str, make: Callable[[], Any]) -> Any:
+        """``make()`` the first time ``name`` is asked for in this batch, then the same object."""
+        if name not in self._memo:
+            self._memo[name] = make()
+        return self._memo[name]
+
+    def features(self, extractor: str) -> torch.Tensor:
+        """The reconstructions' features (float64 B x dim) from the named extractor, once per batch."""
+        net = self._extractors[extractor]
+        return self.view(f"features:{extractor}", lambda: _features(net, self.protocol.fid_view_recon(self.recon)))
+
+
+def _features(net, images: torch.Tensor) -> torch.Tensor:
+    with torch.inference_mode():
+        return net(images)
+
+
+class Metric:
+    """Base of every metric. Subclass :class:`ImageMetric` or :class:`SetMetric`.
+
+    Class attributes:
+        name: registry name (the suite's ``metrics:`` entry).
+        level: ``image`` or ``set``.
+        higher_is_better, unit, description: of the headline result key ``name``.
+        protocol_options: the :class:`~wetok_bench.protocols.MetricProtocol` fields it reads
+            (a non-classic metric's enter the fingerprint when it is enabled).
+        settings_key: the suite setting block it reads (``kid``), or None.
+
+    The constructor gets the protocol, the device, its weights files by slot (see
+    :meth:`weights`; None = resolve the known file) and its parsed settings.
+    """
+
+    name: ClassVar[str] = ""
+    level: ClassVar[str] = "image"
+    higher_is_better: ClassVar[bool] = True
+    unit: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    protocol_options: ClassVar[tuple[str, ...]] = ()
+    settings_key: ClassVar[str | None] = None
+
+    def __init__(self, protocol, device: torch.device, weights: Mapping[str, "str | Path | None"] | None = None,
+                 settings: Any = None) -> None:
+        self.protocol, self.device, self.settings = protocol, device, settings
+        self.weights_files = dict(weights or {})
+
+    @classmethod
+    def result_keys(cls, protocol=None) -> tuple[ResultKey, ...]:
+        """The keys it reports under ``protocol`` (None: every key it can report)."""
+        return (ResultKey(cls.name, cls.higher_is_better, cls.unit, cls.description, cls.level == "image"),)
+
+    @classmethod
+    def weights(cls, protocol) -> tuple[tuple[str, str], ...]:
+        """Weights files it needs under ``protocol``: ``(slot, weights registry name)`` pairs."""
+        return ()
+
+    @classmethod
+    def parse_settings(cls, raw: Any) -> Any:
+        """Validated settings from the suite block ``settings_key`` (None: its defaults)."""
+        return None
+
+    @classmethod
+    def settings_dict(cls, settings: Any) -> dict:
+        """Settings as plain data (recorded in the summary and the fingerprint)."""
+        return {}
+
+    def weights_fingerprint(self) -> dict[str, dict]:
+        """``{slot: {sha256 ...}}`` of the weights it loaded (the manifest's ``weights``)."""
+        return {}
+
+    def reset(self) -> None:
+        """Forget what was seen (networks stay loaded)."""
+
+
+class ImageMetric(Metric):
+    """A metric with one value per image."""
+
+    level: ClassVar[str] = "image"
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        """Per-image values (tensors of shape [B]) keyed by its result keys."""
+        raise NotImplementedError
+
+
+class SetMetric(Metric):
+    """A metric of the whole set, from features of the protocol's feature extractor.
+
+    Subclasses give :meth:`new_state`, :meth:`state_from_dict` and :meth:`compute`; the
+    extractor is built once by the engine and its features shared (:meth:`Batch.features`).
+    """
+
+    level: ClassVar[str] = "set"
+
+    @classmethod
+    def extractor(cls, protocol) -> str:
+        """Name of the feature extractor it reads (:mod:`wetok_bench.metrics.features`)."""
+        return protocol.fid_extractor
+
+    @classmethod
+    def weights(cls, protocol) -> tuple[tuple[str, str], ...]:
+        from wetok_bench.metrics.features import get_extractor
+
+        spec = get_extractor(cls.extractor(protocol))
+        return ((spec.slot, spec.weights_name),)
+
+    def __init__(self, protocol, device, weights=None, settings=None, dim: int = 2048) -> None:
+        super().__init__(protocol, device, weights, settings)
+        self.dim = dim
+        self.state = self.new_state(dim)
+
+    def new_state(self, dim: int):
+        """An empty features state (update / merge / state_dict / n)."""
+        raise NotImplementedError
+
+    def state_from_dict(self, state: dict):
+        """A features state from its ``state_dict``."""
+        raise NotImplementedError
+
+    def update(self, batch: Batch) -> None:
+        self.state.update(batch.features(self.extractor(self.protocol)))
+
+    def reset(self) -> None:
+        self.state = self.new_state(self.dim)
+
+    def state_dict(self) -> dict:
+        return self.state.state_dict()
+
+    def merge(self, state: dict) -> None:
+        """Merge another shard's or rank's ``state_dict`` (call in shard order)."""
+        self.state.merge(self.state_from_dict(state))
+
+    def compute(self, reference, state=None) -> dict:
+        """The summary block against the originals' ``reference`` state (``state``: the
+        reconstructions'; default this metric's own)."""
+        raise NotImplementedError
+
+    @classmethod
+    def headline(cls, block: Mapping[str, Any]) -> dict[str, float]:
+        """The values of its result keys in a :meth:`compute` block (the summary's ``metrics``)."""
+        return {key.name: block[key.name] for key in cls.result_keys() if key.name in block}

@@ -1,0 +1,1 @@
+"""Built-in metrics, one module each; registered by :data:`wetok_bench.metrics.registry._BUILTIN`."""

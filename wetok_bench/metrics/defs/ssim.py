@@ -1,0 +1,23 @@
+"""SSIM per image on the protocol's uint8 pixel views (:func:`wetok_bench.metrics.ssim.ssim`)."""
+
+from __future__ import annotations
+
+import torch
+
+from wetok_bench.metrics.base import Batch, ImageMetric
+from wetok_bench.metrics.defs.psnr import pixel_views
+from wetok_bench.metrics.ssim import ssim
+
+
+class SSIM(ImageMetric):
+    name = "ssim"
+    higher_is_better = True
+    description = "structural similarity (window per protocol), per channel then averaged; mean over images"
+    protocol_options = ("pixel_quantize", "ssim_window", "psnr_data_range", "u8_float")
+
+    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
+        ref, rec = pixel_views(batch)
+        return {"ssim": ssim(ref, rec, window=self.protocol.ssim_window, data_range=self.protocol.psnr_data_range)}
+
+
+METRIC = SSIM

@@ -1,0 +1,195 @@
+"""The metric registry: every metric name, direction, unit and weights file comes from here.
+
+A metric is one class in one module (timm / torch-fidelity style registration), with its
+metadata as class attributes and the running computation as instance methods (the torchmetrics
+pattern; see :mod:`wetok_bench.metrics.base`). Built-in metrics are imported lazily, by module
+path, the first time the registry is read; plug-ins register through the entry-point group
+``wetok_bench.metrics`` (each entry point names a :class:`~wetok_bench.metrics.base.Metric`
+subclass, or a module whose ``METRIC`` is one)::
+
+    [project.entry-points."wetok_bench.metrics"]
+    my_metric = "my_package.my_metric:MyMetric"
+
+or call :func:`register_metric` directly. Adding a built-in metric is its module under
+``wetok_bench/metrics/defs/`` plus one line in :data:`_BUILTIN`.
+
+Protocol fingerprints: :func:`protocol_fingerprint` covers the protocol's settings (which the
+classic metrics, :data:`CLASSIC`, read and every recorded result was measured under) plus, for
+each other enabled metric, the protocol options and suite settings it reads; so registering a
+metric leaves every recorded fingerprint valid, and its options count only where it is enabled.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from importlib import metadata
+from typing import Any, Iterable, Mapping, Sequence
+
+from wetok_bench.errors import UsageError
+from wetok_bench.hashing import sha256_json
+from wetok_bench.metrics.base import LEVELS, Metric, ResultKey
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "wetok_bench.metrics"
+
+#: Built-in metrics: name -> module whose ``METRIC`` is the class (imported on first use).
+_BUILTIN: dict[str, str] = {
+    "psnr": "wetok_bench.metrics.defs.psnr",
+    "ssim": "wetok_bench.metrics.defs.ssim",
+    "lpips": "wetok_bench.metrics.defs.lpips",
+    "rfid": "wetok_bench.metrics.defs.rfid",
+}
+
+#: The metrics every protocol version up to now was defined with: their options are the
+#: protocol's own settings (``MetricProtocol.to_dict()``), always in its fingerprint.
+CLASSIC = ("psnr", "ssim", "lpips", "rfid")
+
+#: Result keys that are not metrics but are reported beside them (direction for check/report).
+EXTRA_KEYS: dict[str, ResultKey] = {
+    "bits_per_image": ResultKey("bits_per_image", False, "bits", "mean coded size per image"),
+}
+
+_REGISTRY: dict[str, type[Metric]] = {}
+_loaded = False
+
+
+def register_metric(cls: type[Metric], *, overwrite: bool = False) -> type[Metric]:
+    """Register a metric class under ``cls.name`` (usable as a decorator); returns ``cls``.
+
+    Checked: a :class:`Metric` subclass, a lower-case identifier name not taken (unless
+    ``overwrite``), ``level`` one of ``image`` / ``set``, a boolean ``higher_is_better``.
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
+        raise UsageError(f"register_metric needs a Metric subclass, got {cls!r}")
+    name = getattr(cls, "name", "")
+    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+        raise UsageError(f"metric {cls.__name__}: name must be a lower-case identifier, got {name!r}")
+    if cls.level not in LEVELS:
+        raise UsageError(f"metric {name!r}: level must be one of {LEVELS}, got {cls.level!r}")
+    if not isinstance(cls.higher_is_better, bool):
+        raise UsageError(f"metric {name!r}: higher_is_better must be True or False")
+    if name in _REGISTRY and _REGISTRY[name] is not cls and not overwrite:
+        raise UsageError(f"metric {name!r} is already registered ({_REGISTRY[name].__module__}); pass overwrite=True")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def _load_builtin(name: str) -> None:
+    module = importlib.import_module(_BUILTIN[name])
+    register_metric(module.METRIC)
+
+
+def _load_plugins() -> None:
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            obj = ep.load()
+            obj = getattr(obj, "METRIC", obj)
+            register_metric(obj)
+        except Exception as error:  # noqa: BLE001 - a broken plug-in must not hide the built-ins
+            log.warning("metric plug-in %r (%s) could not be registered: %s", ep.name, ep.value, error)
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for name in _BUILTIN:
+            if name not in _REGISTRY:
+                _load_builtin(name)
+        _load_plugins()
+
+
+def metric_names() -> tuple[str, ...]:
+    """Every registered metric name: built-ins in :data:`_BUILTIN` order, then plug-ins."""
+    _ensure_loaded()
+    return tuple(_REGISTRY)
+
+
+def get_metric(name: str) -> type[Metric]:
+    """The metric class registered under ``name``; unknown names are a :class:`UsageError`."""
+    _ensure_loaded()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UsageError(f"unknown metric {name!r} (known: {', '.join(_REGISTRY)})") from None
+
+
+def check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
+    """``metrics`` without duplicates, each checked to be registered (non-empty)."""
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    names = metric_names()
+    unknown = [m for m in metrics if m not in names]
+    if unknown or not metrics:
+        raise UsageError(f"unknown metric(s) {unknown} (valid: {', '.join(names)})")
+    return tuple(dict.fromkeys(metrics))
+
+
+def result_keys(protocol=None, metrics: Iterable[str] | None = None) -> dict[str, ResultKey]:
+    """Every result key (name -> :class:`ResultKey`) of ``metrics`` (default: all registered).
+
+    ``protocol`` None lists the keys any protocol can produce (e.g. both ``lpips`` and
+    ``lpips_vgg``), for readers of results (check, report, baselines).
+    """
+    out: dict[str, ResultKey] = {}
+    for name in metrics if metrics is not None else metric_names():
+        for key in get_metric(name).result_keys(protocol):
+            out.setdefault(key.name, key)
+    return out
+
+
+def key_info(key: str) -> ResultKey | None:
+    """The :class:`ResultKey` of a result key (a metric's or :data:`EXTRA_KEYS`), or None."""
+    return result_keys().get(key) or EXTRA_KEYS.get(key)
+
+
+def higher_is_better(key: str) -> bool | None:
+    """Direction of a result key from the registry (None: not a registered key)."""
+    info = key_info(key)
+    return info.higher_is_better if info is not None else None
+
+
+def metric_settings(metrics: Iterable[str], raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The validated settings of each metric that has a suite block (``kid: {...}``)."""
+    raw = raw or {}
+    out: dict[str, Any] = {}
+    for name in metrics:
+        cls = get_metric(name)
+        if cls.settings_key is not None:
+            out[name] = cls.parse_settings(raw.get(cls.settings_key))
+    return out
+
+
+def metric_options(protocol, metrics: Iterable[str], settings: Mapping[str, Any] | None = None) -> dict[str, dict]:
+    """What each enabled non-classic metric reads: ``{name: {protocol option: value, settings}}``."""
+    settings = settings or {}
+    out: dict[str, dict] = {}
+    for name in metrics:
+        if name in CLASSIC:
+            continue
+        cls = get_metric(name)
+        block = {option: getattr(protocol, option) for option in cls.protocol_options}
+        if name in settings:
+            block["settings"] = cls.settings_dict(settings[name])
+        if block:
+            out[name] = block
+    return out
+
+
+def protocol_fingerprint(protocol, metrics: Iterable[str], settings: Mapping[str, Any] | None = None) -> str:
+    """sha256 of what the enabled ``metrics`` read under ``protocol``.
+
+    With only classic metrics this is ``protocol.fingerprint`` (byte-identical to every
+    recorded one); another enabled metric adds its :func:`metric_options`.
+    """
+    extra = metric_options(protocol, metrics, settings)
+    if not extra:
+        return protocol.fingerprint
+    return sha256_json({**protocol.to_dict(), "metric_options": extra})
+
+
+def weights_needs(protocol, metrics: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Per metric, its weights files as ``(slot, weights registry name)`` under ``protocol``."""
+    return {name: list(get_metric(name).weights(protocol)) for name in metrics}
