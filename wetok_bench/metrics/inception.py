@@ -112,11 +112,13 @@ class InceptionFeatures:
                 f"pytorch-fid takes float images in [0, 1], got {images.dtype} "
                 "(protocol 'wetok' feeds (x + 1) / 2 of the unquantized float images)"
             )
-        if images.numel() and (images.min() < -1e-6 or images.max() > 1 + 1e-6):
+        if not images.numel():
+            return
+        low, high = torch.stack(images.aminmax()).tolist()  # one host synchronisation
+        if low < -1e-6 or high > 1 + 1e-6:
             raise UsageError(
                 f"pytorch-fid takes float images in [0, 1], got values in "
-                f"[{float(images.min()):.3g}, {float(images.max()):.3g}] (images in [-1, 1] must be "
-                "mapped with (x + 1) / 2)"
+                f"[{low:.3g}, {high:.3g}] (images in [-1, 1] must be mapped with (x + 1) / 2)"
             )
 
 

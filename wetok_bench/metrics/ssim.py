@@ -20,6 +20,7 @@ channel, then over channels.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import torch
@@ -64,6 +65,15 @@ def _band_matrix(taps: torch.Tensor, block: int) -> torch.Tensor:
     return band
 
 
+@lru_cache(maxsize=16)
+def _filters(window: str, device: torch.device) -> tuple[torch.Tensor, bool, torch.Tensor]:
+    """(taps, sample covariance?, band matrix) of ``window`` on ``device``, made once on the CPU
+    and copied once (no per-call host-to-device copies or index kernels on a GPU)."""
+    taps, sample_cov = window_1d(window)  # type: ignore[arg-type]
+    band = _band_matrix(taps, _BLOCK)
+    return taps.to(device), sample_cov, band.to(device)
+
+
 def _filter_rows(plane: torch.Tensor, band: torch.Tensor, k: int) -> torch.Tensor:
     """Valid filtering along H of P x H x W planes: band products on row ranges (no input copy)."""
     valid_h = plane.shape[-2] - k + 1
@@ -74,7 +84,8 @@ def _filter_rows(plane: torch.Tensor, band: torch.Tensor, k: int) -> torch.Tenso
     return torch.cat(parts, dim=1)
 
 
-def _ssim_chunk(x: torch.Tensor, y: torch.Tensor, taps: torch.Tensor, sample_cov: bool, data_range: float) -> torch.Tensor:
+def _ssim_chunk(x: torch.Tensor, y: torch.Tensor, taps: torch.Tensor, band: torch.Tensor, sample_cov: bool,
+                data_range: float) -> torch.Tensor:
     """Mean SSIM of float64 N x C x H x W images, per image.
 
     The separable filter is a band matrix applied by matrix products to strided row and column
@@ -86,7 +97,6 @@ def _ssim_chunk(x: torch.Tensor, y: torch.Tensor, taps: torch.Tensor, sample_cov
     n_img, c, h, w = x.shape
     k = taps.numel()
     valid_h, valid_w = h - k + 1, w - k + 1
-    band = _band_matrix(taps, _BLOCK)
     x, y = x.reshape(-1, h, w), y.reshape(-1, h, w)
     filtered_rows = [_filter_rows(q, band, k) for q in (x, y, x * x, y * y, x * y)]
     norm = k * k
@@ -122,17 +132,16 @@ def ssim(
         data_range: the images' value range; 255 for uint8 (a mismatch inflates SSIM).
     """
     check_image_pair(ref_u8, rec_u8, "ssim")
-    taps, sample_cov = window_1d(window)
+    taps, sample_cov, band = _filters(window, ref_u8.device)
     b, c, h, w = ref_u8.shape
     k = taps.numel()
     if h < k or w < k:
         raise UsageError(f"ssim: images of {h}x{w} are smaller than the {k}x{k} {window} window")
-    taps = taps.to(ref_u8.device, non_blocking=True)
     budget = _MAX_VALUES_PER_CHUNK.get(ref_u8.device.type, _MAX_VALUES_PER_CHUNK["cuda"])
     per_chunk = max(1, budget // (c * h * w))
     out = []
     for start in range(0, b, per_chunk):
         x = ref_u8[start : start + per_chunk].to(torch.float64)
         y = rec_u8[start : start + per_chunk].to(torch.float64)
-        out.append(_ssim_chunk(x, y, taps, sample_cov, float(data_range)))
+        out.append(_ssim_chunk(x, y, taps, band, sample_cov, float(data_range)))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device=ref_u8.device)
