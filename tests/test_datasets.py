@@ -357,3 +357,42 @@ def test_loader_original_resolution_groups_equal_sizes(tmp_path, crops, photos):
         list(iterate_batches(records, 0, batch_size=2))
     with pytest.raises(UsageError, match="batch_size"):
         list(iterate_batches(records, 32, batch_size=0))
+
+
+@pytest.mark.parametrize("damage", ["truncated", "one byte changed", "other photo"])
+def test_corrupt_cached_sample_is_detected_and_re_extracted(damage, caplog):
+    import logging
+
+    import skimage.data
+
+    first = create_dataset({"type": "samples", "names": ["chelsea", "coffee"]})
+    path = {r.key: r.path for r in first.records()}["chelsea.png"]
+    good = path.read_bytes()
+    if damage == "truncated":
+        path.write_bytes(good[: len(good) // 2])
+    elif damage == "one byte changed":
+        path.write_bytes(good[:-20] + bytes([good[-20] ^ 1]) + good[-19:])
+    else:  # a valid PNG, but not the sample
+        Image.fromarray(skimage.data.astronaut()).save(path)
+    with caplog.at_level(logging.WARNING, logger="wetok_bench.data.samples"):
+        records = create_dataset({"type": "samples", "names": ["chelsea", "coffee"]}).records()
+    assert [r.key for r in records] == ["chelsea.png", "coffee.png"]
+    assert torch.equal(load_u8(path), torch.from_numpy(skimage.data.chelsea()).permute(2, 0, 1))
+    warned = [r.getMessage() for r in caplog.records if "chelsea" in r.getMessage()]
+    assert len(warned) == 1 and "is corrupt" in warned[0] and "re-extracting" in warned[0]
+    assert hashlib.sha256(good).hexdigest() in warned[0]  # the recorded (good) hash is named
+    assert not [r for r in caplog.records if "coffee" in r.getMessage()]  # the intact file is left alone
+
+
+def test_sample_cache_without_records_is_checked_against_the_source(caplog):
+    import logging
+
+    import skimage.data
+
+    path = create_dataset({"type": "samples", "names": ["coffee"]}).records()[0].path
+    (path.parent / "coffee.png.sha256").unlink()  # a cache from before records were kept...
+    Image.fromarray(skimage.data.chelsea()).save(path)  # ...holding the wrong pixels
+    with caplog.at_level(logging.WARNING, logger="wetok_bench.data.samples"):
+        create_dataset({"type": "samples", "names": ["coffee"]}).records()
+    assert torch.equal(load_u8(path), torch.from_numpy(skimage.data.coffee()).permute(2, 0, 1))
+    assert any("pixels differ from the source" in r.getMessage() for r in caplog.records)

@@ -9,11 +9,14 @@ They are written once as lossless PNG files (atomically, so parallel ranks can r
 under ``<WETOK_BENCH_HOME>/cache/samples/<tag>/``, where ``<tag>`` is a hash of the
 scikit-image, matplotlib and Pillow versions: the bundled JPEGs decode the same way for the
 same versions, so the files, and the dataset fingerprint, are the same on every machine with
-those versions, and a version change starts a fresh folder instead of mixing files.
+those versions, and a version change starts a fresh folder instead of mixing files. The cache is
+not trusted blindly: each file's sha256, recorded when it was written, is checked on every use,
+and a file that fails is re-extracted (see :func:`materialise`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -24,8 +27,10 @@ from PIL import Image
 
 from wetok_bench.data.base import Dataset, ImageRecord, unknown_names_message
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_json
+from wetok_bench.hashing import sha256_file, sha256_json
 from wetok_bench.params import Param, declare
+
+logger = logging.getLogger(__name__)
 
 
 def _skimage(name: str, index: int | None = None) -> Callable[[], np.ndarray]:
@@ -97,14 +102,64 @@ def write_png_atomic(array: np.ndarray, path: Path) -> None:
         raise
 
 
+def _source_array(name: str) -> np.ndarray:
+    array = SAMPLE_SOURCES[name]()
+    if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
+        raise UsageError(f"sample {name!r} is not an RGB uint8 photo (got {array.dtype} {array.shape})")
+    return array
+
+
+def _decodes_to(path: Path, array: np.ndarray) -> bool:
+    """Whether the PNG at ``path`` decodes to exactly ``array``."""
+    try:
+        with Image.open(path) as image:
+            return bool(np.array_equal(np.asarray(image.convert("RGB")), array))
+    except Exception:  # noqa: BLE001 - any failure to decode means "not the sample"
+        return False
+
+
+def _write_digest(record: Path, digest: str) -> None:
+    handle = tempfile.NamedTemporaryFile("w", dir=record.parent, prefix=f".{record.name}.", suffix=".tmp", delete=False)
+    try:
+        with handle:
+            handle.write(digest + "\n")
+        os.chmod(handle.name, 0o644)
+        os.replace(handle.name, record)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
+
+
 def materialise(name: str, folder: Path) -> Path:
-    """The PNG file of sample ``name`` in ``folder``, written on first use."""
+    """The PNG file of sample ``name`` in ``folder``, written on first use and verified on every use.
+
+    Beside ``<name>.png`` the cache keeps ``<name>.png.sha256``, the file's sha256 recorded when it
+    was written from its source package. A file whose sha256 differs (damaged on disk, edited) is
+    re-extracted from the source, with a warning naming both hashes. A file without a record (a
+    cache from before records were kept) is checked once against the source's pixels.
+    """
     path = folder / f"{name}.png"
-    if not path.is_file():
-        array = SAMPLE_SOURCES[name]()
-        if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-            raise UsageError(f"sample {name!r} is not an RGB uint8 photo (got {array.dtype} {array.shape})")
-        write_png_atomic(array, path)
+    record = folder / f"{name}.png.sha256"
+    if path.is_file():
+        digest = sha256_file(path)
+        try:
+            expected = record.read_text().strip()
+        except OSError:
+            expected = None
+        if expected == digest:
+            return path
+        array = _source_array(name)
+        if expected is None and _decodes_to(path, array):
+            _write_digest(record, digest)
+            return path
+        logger.warning(
+            "sample %r: cached file %s is corrupt (sha256 %s, %s); re-extracting it from its source package",
+            name, path, digest, f"recorded {expected}" if expected else "pixels differ from the source",
+        )
+    else:
+        array = _source_array(name)
+    write_png_atomic(array, path)
+    _write_digest(record, sha256_file(path))
     return path
 
 
