@@ -20,6 +20,7 @@ import click
 
 from wetok_bench import __version__
 from wetok_bench.errors import WetokBenchError, format_error
+from wetok_bench.settings import DEFAULTS, help_text
 
 
 class _Group(click.Group):
@@ -107,9 +108,9 @@ def configure_logging(debug: bool) -> None:
 @cli.command()
 @click.argument("ref_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("recon_dir", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--protocol", default="standard", show_default=True, help="Metric protocol: standard | wetok.")
+@click.option("--protocol", default=DEFAULTS["protocol"], show_default=True, help="Metric protocol: standard | wetok.")
 @click.option(
-    "--metrics", default="psnr,ssim,lpips,rfid", show_default=True, help="Comma-separated metrics to compute."
+    "--metrics", default=",".join(DEFAULTS["metrics"]), show_default=True, help="Comma-separated metrics to compute."
 )
 @click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path), help="Inception weights file.")
 @click.option(
@@ -118,14 +119,15 @@ def configure_logging(debug: bool) -> None:
     help="LPIPS backbone state dict (torchvision AlexNet/VGG; the linear heads ship with lpips): "
     "PATH, or NET=PATH once per backbone (protocol wetok uses alex and vgg).",
 )
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda[:N].")
-@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--device", default=DEFAULTS["device"], show_default=True, help="auto | cpu | cuda[:N].")
+@click.option("--batch-size", default=DEFAULTS["batch_size"], show_default=True, type=click.IntRange(min=1),
+              help="Images per batch.")
 @click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Output JSON.")
 @click.option("--strict", is_flag=True, help="An unreadable image is an error (default: skipped, recorded and named).")
 @click.option(
     "--on-missing-weights",
     type=click.Choice(["error", "skip"]),
-    default="error",
+    default=DEFAULTS["on_missing_weights"],
     show_default=True,
     help="skip: leave out metrics whose weights are missing (recorded in the output), as `run` does.",
 )
@@ -179,9 +181,11 @@ def _lpips_weights_option(values: tuple[str, ...]) -> Path | dict[str, Path] | N
 @cli.command()
 @click.argument("suite_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--only", multiple=True, help="Run only jobs whose tokenizer, dataset or job id matches (glob; repeatable).")
-@click.option("--num-images", type=click.IntRange(min=1), help="Deterministic subset size (overrides the suite; recorded).")
-@click.option("--device", help="auto | cpu | cuda[:N] (overrides the suite).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Results folder (overrides the suite's output).")
+@click.option("--num-images", type=click.IntRange(min=1),
+              help=f"Overrides the suite's num_images (recorded): {help_text('num_images')}.")
+@click.option("--device", help=f"Overrides the suite's device: {help_text('device')}.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help=f"Overrides the suite's output: {help_text('output')}.")
 @click.option("--dry-run", is_flag=True,
               help="Validate, print the jobs with their weights and data, and stop (exit 1 when anything is missing).")
 @click.option("--quiet", is_flag=True, help="No progress lines.")

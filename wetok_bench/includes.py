@@ -23,7 +23,8 @@ from typing import Any
 import yaml
 
 from wetok_bench.envvars import UnsetVariableError, expand_path, expand_tree
-from wetok_bench.params import _relative
+from wetok_bench.params import relative_path
+from wetok_bench.settings import SETTINGS
 
 Problems = list[tuple[str, str]]
 
@@ -66,10 +67,11 @@ def resolve(data: dict[str, Any], base_dir: Path | None, *, source: str = "<suit
     result = Resolved(data={})
     includes = data.get("include")
     names = includes if isinstance(includes, list) else [includes] if includes is not None else []
+    result.problems.extend(SETTINGS.by_name["include"].problems(includes, "include"))
     for i, name in enumerate(names):
         where = f"include[{i}]" if isinstance(includes, list) else "include"
         if not isinstance(name, str):
-            continue  # the settings table reports the type
+            continue  # reported above
         try:
             path = expand_path(name, what="include")
         except UnsetVariableError as error:
@@ -94,7 +96,7 @@ def resolve(data: dict[str, Any], base_dir: Path | None, *, source: str = "<suit
         included = relative_paths(expand_tree(included, "", found), path.parent)
         result.problems.extend((f"{where} ({path.name}): {p}", m) for p, m in found)
         inner = resolve(included, path.parent, _chain=(*chain, str(path)))
-        result.problems.extend(inner.problems)
+        result.problems.extend((f"{where} ({path.name}): {p}", m) for p, m in inner.problems)
         result.files.extend([str(path), *inner.files])
         result.data = merge(result.data, inner.data)
     own = {k: v for k, v in data.items() if k != "include"}
@@ -109,7 +111,7 @@ def relative_paths(data: dict[str, Any], base_dir: Path | None) -> dict[str, Any
         return data
     out = dict(data)
     if isinstance(out.get("weights"), dict):
-        out["weights"] = {k: _relative(v, base_dir) for k, v in out["weights"].items()}
+        out["weights"] = {k: relative_path(v, base_dir) for k, v in out["weights"].items()}
     for section, lookup in (("datasets", _dataset_declaration), ("tokenizers", _tokenizer_declaration)):
         if isinstance(out.get(section), list):
             out[section] = [_entry_paths(entry, lookup, base_dir) for entry in out[section]]
@@ -122,7 +124,7 @@ def _entry_paths(entry: Any, lookup, base_dir: Path) -> Any:
     declaration = lookup(entry["type"])
     if declaration is None:
         return entry
-    return {k: _relative(v, base_dir) if (p := declaration.by_name.get(k)) is not None and p.path else v
+    return {k: relative_path(v, base_dir) if (p := declaration.by_name.get(k)) is not None and p.path else v
             for k, v in entry.items()}
 
 

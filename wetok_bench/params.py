@@ -184,7 +184,7 @@ class Declaration:
         if not self.open:
             valid = common | set(self.by_name)
             problems += [(_join(where, key), f"unknown key{closest(key, valid)}") for key in entry if key not in valid]
-        spec = {key: _relative(value, base_dir) if self._is_path(key) else value for key, value in entry.items()}
+        spec = {key: relative_path(value, base_dir) if self._is_path(key) else value for key, value in entry.items()}
         for param in self.params:
             key = _join(where, param.name)
             if param.name in spec:
@@ -302,7 +302,7 @@ def _show(value: Any) -> str:
     return f"{type(value).__name__} {text[:60] + '...' if len(text) > 60 else text}"
 
 
-def _relative(value: Any, base_dir: Path | None) -> Any:
+def relative_path(value: Any, base_dir: Path | None) -> Any:
     """A relative path is relative to the suite file's folder (kept as given if only that exists)."""
     if base_dir is None or not isinstance(value, str) or value.startswith(HF_PREFIX):
         return value

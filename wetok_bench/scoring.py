@@ -41,6 +41,7 @@ from wetok_bench.metrics.fid import FeatureStats
 from wetok_bench.metrics.ref_cache import cached_reference_stats
 from wetok_bench.protocols import MetricProtocol, get_protocol, u8_to_signed_float
 from wetok_bench.results import write_json
+from wetok_bench.settings import DEFAULTS
 from wetok_bench.skips import format_skipped
 
 #: How many offending files an error message lists before "and N more".
@@ -179,16 +180,16 @@ def score_folders(
     ref_dir: str | Path,
     recon_dir: str | Path,
     *,
-    protocol: str | MetricProtocol = "standard",
-    metrics: Sequence[str] = VALID_METRICS,
+    protocol: str | MetricProtocol = DEFAULTS["protocol"],
+    metrics: Sequence[str] = tuple(DEFAULTS["metrics"]),
     inception_weights: str | Path | None = None,
     lpips_weights: dict | str | Path | None = None,
-    device: str = "auto",
-    batch_size: int = 16,
+    device: str = DEFAULTS["device"],
+    batch_size: int = DEFAULTS["batch_size"],
     out: str | Path | None = None,
     cache_dir: str | Path | None = None,
     strict: bool = False,
-    on_missing_weights: str = "error",
+    on_missing_weights: str = DEFAULTS["on_missing_weights"],
 ) -> dict:
     """Score every reconstruction in ``recon_dir`` against its original in ``ref_dir``.
 

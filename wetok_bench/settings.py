@@ -22,8 +22,7 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from wetok_bench.errors import UsageError
-from wetok_bench.params import Declaration, Param
-from wetok_bench.protocols import PROTOCOLS
+from wetok_bench.params import Declaration, Param, choice_message
 
 KNOWN_METRICS = ("psnr", "ssim", "lpips", "rfid")
 _CHOICES_ERROR_SKIP = ("error", "skip")
@@ -34,7 +33,8 @@ SETTINGS = Declaration((
     Param("description", str, ""),
     Param("version", int, 1, doc="the suite's own version, recorded in results"),
     Param("include", (list, str), None, items=str, doc="base suite file(s), relative to this one; local keys win"),
-    Param("protocol", str, "standard", choices=tuple(PROTOCOLS), doc="metric protocol"),
+    # Its choices are checked by check_values: the protocol table imports torch, this module must not.
+    Param("protocol", str, "standard", doc="metric protocol (`wetok-bench list protocols`)"),
     Param("resolution", object, 256, doc="an int, a list of ints, or 'original'"),
     Param("datasets", object, None, doc="required list"),
     Param("tokenizers", object, None, doc="required list"),
@@ -80,7 +80,7 @@ def default(name: str) -> Any:
 def help_text(name: str) -> str:
     """``doc [default: value]`` of a setting, for CLI help."""
     param = SETTINGS.by_name[name]
-    value = ",".join(param.default) if isinstance(param.default, list) else param.default
+    value = ",".join(param.default) if isinstance(param.default, list) else "null" if param.default is None else param.default
     return f"{param.doc} [suite default: {value}]"
 
 
@@ -103,6 +103,10 @@ def check_values(values: Mapping[str, Any], *, base_dir: Path | None = None, che
     _, problems = SETTINGS.validate(dict(values), "", check_files=False)
     out = {name: copy.deepcopy(values[name]) if name in values else default(name)
            for name in DEFAULTS if name not in STRUCTURE_KEYS}
+    from wetok_bench.protocols import PROTOCOLS
+
+    if isinstance(out["protocol"], str) and out["protocol"] not in PROTOCOLS:
+        problems.append(("protocol", choice_message(out["protocol"], PROTOCOLS)))
     device = out["device"]
     if not isinstance(device, str) or not _DEVICE.fullmatch(device):
         problems.append(("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))

@@ -124,7 +124,8 @@ def build_manifest(suite, job: Job, tokenizer: Tokenizer, evaluator, dataset_fp:
     versions, commit, timings, and the job fingerprint that decides reuse."""
     device = evaluator.device
     return {
-        "suite": {"name": suite.name, "source": suite.source, "hash": suite.suite_hash, "config": suite.raw},
+        "suite": {"name": suite.name, "source": suite.source, "hash": suite.suite_hash, "config": suite.raw,
+                  "includes": suite.includes},
         "job": job.id,
         "protocol": {**suite.protocol.to_dict(), "fingerprint": suite.protocol.fingerprint},
         "metrics": evaluator.fingerprint(),
