@@ -47,7 +47,12 @@ INTERPOLATION_TEXT = {
 
 
 class BDUndefined(ValueError):
-    """The BD value is not defined for these curves; the message says why."""
+    """The BD value is not defined for these curves; the message says why, ``short`` in a few
+    words (for a table cell)."""
+
+    def __init__(self, message: str, short: str = "undefined") -> None:
+        super().__init__(message)
+        self.short = short
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ class BDResult:
 def higher_is_better(metric: str) -> bool:
     """Direction of ``metric`` from :data:`wetok_bench.metrics.aggregate.METRICS`."""
     if metric not in METRICS:
-        raise BDUndefined(f"unknown metric {metric!r}: its direction is not known (known: {', '.join(METRICS)})")
+        raise BDUndefined(f"unknown metric {metric!r}: its direction is not known (known: {', '.join(METRICS)})", "unknown metric")
     return METRICS[metric].higher_is_better
 
 
@@ -98,23 +103,24 @@ def _checked(bpp: Sequence[float], quality: Sequence[float], metric: str, label:
     rate = np.asarray(bpp, dtype=np.float64).reshape(-1)
     qual = np.asarray(quality, dtype=np.float64).reshape(-1)
     if rate.size != qual.size:
-        raise BDUndefined(f"{label}: {rate.size} rates but {qual.size} {metric} values")
+        raise BDUndefined(f"{label}: {rate.size} rates but {qual.size} {metric} values", "bad input")
     if rate.size < MIN_POINTS:
-        raise BDUndefined(f"{label}: {rate.size} point(s); BD needs at least {MIN_POINTS}")
+        raise BDUndefined(f"{label}: {rate.size} point(s); BD needs at least {MIN_POINTS}", "too few points")
     if not (np.all(np.isfinite(rate)) and np.all(rate > 0)):
-        raise BDUndefined(f"{label}: rates must be finite and positive bits per pixel")
+        raise BDUndefined(f"{label}: rates must be finite and positive bits per pixel", "bad rates")
     if not np.all(np.isfinite(qual)):
-        raise BDUndefined(f"{label}: {metric} has a value that is not finite")
+        raise BDUndefined(f"{label}: {metric} has a value that is not finite", "not finite")
     order = np.argsort(rate, kind="stable")
     rate, qual = rate[order], qual[order]
     if np.any(np.diff(rate) <= 0):
-        raise BDUndefined(f"{label}: two points share a rate ({metric} is not a function of rate)")
+        raise BDUndefined(f"{label}: two points share a rate ({metric} is not a function of rate)", "repeated rate")
     steps = np.diff(qual) if higher_is_better(metric) else -np.diff(qual)
     if np.any(steps <= 0):
         i = int(np.argmax(steps <= 0))
         raise BDUndefined(
             f"{label}: not monotonic - {metric} does not improve from {rate[i]:.4g} bpp ({qual[i]:.4g}) "
-            f"to {rate[i + 1]:.4g} bpp ({qual[i + 1]:.4g})"
+            f"to {rate[i + 1]:.4g} bpp ({qual[i + 1]:.4g})",
+            "not monotonic",
         )
     return np.log(rate), qual
 
@@ -127,7 +133,7 @@ def _mean_over(x: np.ndarray, y: np.ndarray, lo: float, hi: float, interpolation
         antiderivative = np.polyint(np.polyfit(x, y, 3))
         integral = float(np.polyval(antiderivative, hi) - np.polyval(antiderivative, lo))
     else:
-        raise BDUndefined(f"unknown interpolation {interpolation!r} (use one of {', '.join(INTERPOLATIONS)})")
+        raise BDUndefined(f"unknown interpolation {interpolation!r} (use one of {', '.join(INTERPOLATIONS)})", "bad input")
     return integral / (hi - lo)
 
 
@@ -138,7 +144,7 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
 
 def _prepare(anchor_bpp, anchor_quality, test_bpp, test_quality, metric, interpolation):
     if interpolation not in INTERPOLATIONS:
-        raise BDUndefined(f"unknown interpolation {interpolation!r} (use one of {', '.join(INTERPOLATIONS)})")
+        raise BDUndefined(f"unknown interpolation {interpolation!r} (use one of {', '.join(INTERPOLATIONS)})", "bad input")
     la, qa = _checked(anchor_bpp, anchor_quality, metric, "anchor")
     lt, qt = _checked(test_bpp, test_quality, metric, "test")
     rate = _overlap(la, lt)
@@ -162,7 +168,7 @@ def bd_rate(anchor_bpp: Sequence[float], anchor_quality: Sequence[float], test_b
     """
     la, qa, lt, qt, _, rate_bpp, quality = _prepare(anchor_bpp, anchor_quality, test_bpp, test_quality, metric, interpolation)
     if quality is None:
-        raise BDUndefined(f"no overlap: anchor {metric} {qa.min():.4g}..{qa.max():.4g}, test {qt.min():.4g}..{qt.max():.4g}")
+        raise BDUndefined(f"no overlap: anchor {metric} {qa.min():.4g}..{qa.max():.4g}, test {qt.min():.4g}..{qt.max():.4g}", "no overlap")
     # log-rate as a function of quality: x must ascend, so sort by quality
     oa, ot = np.argsort(qa), np.argsort(qt)
     diff = (_mean_over(qt[ot], lt[ot], *quality, interpolation) - _mean_over(qa[oa], la[oa], *quality, interpolation))
@@ -180,7 +186,7 @@ def bd_metric(anchor_bpp: Sequence[float], anchor_quality: Sequence[float], test
     la, qa, lt, qt, rate, rate_bpp, quality = _prepare(anchor_bpp, anchor_quality, test_bpp, test_quality, metric, interpolation)
     if rate is None:
         raise BDUndefined(f"no overlap: anchor {np.exp(la.min()):.4g}..{np.exp(la.max()):.4g} bpp, "
-                          f"test {np.exp(lt.min()):.4g}..{np.exp(lt.max()):.4g} bpp")
+                          f"test {np.exp(lt.min()):.4g}..{np.exp(lt.max()):.4g} bpp", "no overlap")
     diff = _mean_over(lt, qt, *rate, interpolation) - _mean_over(la, qa, *rate, interpolation)
     return BDResult("metric", metric, diff, interpolation, rate_bpp,
                     quality if quality is not None else (math.nan, math.nan), higher_is_better(metric))

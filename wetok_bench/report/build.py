@@ -6,6 +6,7 @@ Written into ``out_dir``::
     leaderboards/<group>.md|.csv|.tex   one leaderboard per dataset, resolution and protocol
     leaderboard.md                all leaderboards in one Markdown file
     paper_tables.md|.tex          measured beside published (when a baselines folder is found)
+    bd/<group>.md                 Bjontegaard delta of each rate-distortion curve against JPEG (:mod:`.bd_table`)
     plots/rd_<group>.png|.svg|.csv   rate-distortion figures and the points they draw
     grids/<group>__fixed.png      the fixed images: original beside every tokenizer, zoomed crops
     grids/<group>__worst.png      the images worst across tokenizers (:mod:`.worst`), same layout
@@ -23,6 +24,7 @@ from typing import Iterable
 from wetok_bench.baselines import PublishedSet, load_published
 from wetok_bench.errors import UsageError
 from wetok_bench.report import tables
+from wetok_bench.report.bd_table import bd_table
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from wetok_bench.report.grids import comparison_grid, load_grid_images
 from wetok_bench.report.html import Section, render_page
@@ -135,6 +137,7 @@ def build_report(
 
     board_section = Section("Leaderboards", "leaderboards")
     plot_section = Section("Rate-distortion", "rate-distortion")
+    bd_section = Section("Bjontegaard delta", "bjontegaard")
     all_md = []
     for board in boards:
         table = tables.leaderboard_table(board)
@@ -144,6 +147,10 @@ def build_report(
         _write(stem.with_suffix(".tex"), tables.to_latex(table))
         all_md.append(tables.to_markdown(table))
         board_section.fragments.append(tables.to_html(table))
+        bd = bd_table(board)  # BD-rate / BD-PSNR of each curve against the JPEG sweep
+        if bd is not None:
+            _write((out / "bd" / board.slug).with_suffix(".md"), tables.to_markdown(bd))
+            bd_section.fragments.append(tables.to_html(bd))
         plot_paths, left_out = plot_rate_distortion(board, out / "plots")
         if not plot_paths:
             plot_section.fragments.append(f"<p>{board.title}: nothing to draw ({'; '.join(left_out)}).</p>")
@@ -177,13 +184,15 @@ def build_report(
                 "<p>No job ran on a dataset of the published tables (ImageNet-1k val, MS-COCO val2017) at their "
                 "resolution, so there is nothing to set beside published numbers.</p>")
 
+    if not bd_section.fragments:
+        bd_section.fragments.append("<p>No rate-distortion curve with 4 or more points: no Bjontegaard delta.</p>")
     intro = [
         f"Generated {_dt.datetime.now(_dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} from "
         + ", ".join(str(p) for p in paths) + f" ({len(jobs)} jobs).",
         "Click a column header to sort. Files beside this page: leaderboards/*.md|csv|tex, "
         "paper_tables.md|tex, plots/*.png|svg|csv, grids/*.png.",
     ]
-    sections = [board_section, paper_section, plot_section, _grid_sections(boards, out)]
+    sections = [board_section, paper_section, plot_section, bd_section, _grid_sections(boards, out)]
     index = out / "index.html"
     _write(index, render_page("wetok-bench report", intro, sections))
     record_written(out, before)
