@@ -216,3 +216,12 @@ def test_garbage_file_is_not_a_torch_file(tmp_path):
     with pytest.raises(UsageError) as info:
         load_torch_file(write(tmp_path / "text.pth", b"not a checkpoint"), what="weights")
     assert "weights_only" not in str(info.value) and "UnpicklingError" in str(info.value)
+
+
+def test_vq_checkpoint_garbage_gives_no_weights_only_false_advice(tmp_path):
+    from wetok_bench.tokenizers.vq.checkpoint import read_checkpoint
+
+    path = write(tmp_path / "vq.ckpt", b"not a checkpoint")
+    with pytest.raises(UsageError) as info:
+        read_checkpoint(path, what="VQ checkpoint")
+    assert "not a torch.save file of tensors, or damaged" in str(info.value) and "weights_only" not in str(info.value)

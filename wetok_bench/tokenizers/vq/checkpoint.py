@@ -69,8 +69,10 @@ def read_checkpoint(path: str | os.PathLike, *, what: str, allow: Sequence[tuple
                     raise
                 # files written with the legacy (non-zip) serialization cannot be memory-mapped
                 return torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError as err:
-            needs = _unsafe_globals(path) or [str(err).splitlines()[0]]
+        except pickle.UnpicklingError:
+            needs = _unsafe_globals(path)
+            if not needs:  # torch's own text advises weights_only=False: not passed on
+                raise VQCheckpointError(f"cannot read {what} {path}: not a torch.save file of tensors, or damaged") from None
             raise VQCheckpointError(
                 f"{what} {path} needs code to load: it pickles {listing(needs)}, which is not on the "
                 f"allow-list of this family (files are read with weights_only=True and never run code; "
