@@ -128,6 +128,11 @@ def test_cli_weights_list(spec):
     assert any(line.startswith("test-model") and "present" in line for line in lines)
     alex = next(line for line in lines if line.startswith("lpips-alex-backbone"))
     assert "MISSING" in alex and "alexnet-owt-7be5be79.pth" in alex
+    bad = home_copy(spec, b"tampered weights")
+    line = next(line for line in CliRunner().invoke(cli, ["weights", "list"]).output.splitlines() if line.startswith("test-model"))
+    assert f"CORRUPT  {bad} (sha256 {sha(b'tampered weights')}, expected {spec.sha256})" in line
+    fetch = CliRunner().invoke(cli, ["weights", "fetch", "test-model"])  # offline in tests
+    assert fetch.exit_code == 1 and "present but corrupt" in fetch.stderr
 
 
 def test_cli_weights_fetch_offline_does_not_try(spec, monkeypatch, tmp_path):

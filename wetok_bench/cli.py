@@ -297,7 +297,7 @@ def doctor() -> None:
     click.echo(f"{'weights folder':16s} {w.weights_dir()}")
     click.echo(f"{'downloads':16s} {'disabled (offline switch set)' if w.offline() else 'allowed when the network answers'}")
     for spec in w.KNOWN_WEIGHTS.values():
-        click.echo(f"  {spec.name:24s} {'present' if w.find_local(spec) else 'missing'}")
+        click.echo(f"  {spec.name:24s} {'present' if w.find_local(spec) else 'corrupt' if w.corrupt_copies(spec) else 'missing'}")
 
 
 # --- weights -----------------------------------------------------------------------------
@@ -316,7 +316,9 @@ def weights_list() -> None:
     click.echo(f"weights folder: {w.weights_dir()}")
     for spec in w.KNOWN_WEIGHTS.values():
         found = w.find_local(spec)
-        state = f"present  {found}" if found else f"MISSING  {spec.url}"
+        corrupt = [] if found else w.corrupt_copies(spec)
+        state = (f"present  {found}" if found else f"CORRUPT  {corrupt[0][0]} (sha256 {corrupt[0][1]}, expected "
+                 f"{w.expected_checksum(spec)})" if corrupt else f"MISSING  {spec.url}")
         click.echo(f"{spec.name:24s} {state}\n{'':24s} used by: {spec.used_by}")
 
 
@@ -336,13 +338,13 @@ def weights_fetch(names: tuple[str, ...]) -> None:
         if w.offline():
             failed += 1
             click.echo(f"{name}: FAILED (downloads disabled by WETOK_BENCH_OFFLINE / HF_HUB_OFFLINE); "
-                       f"{w.missing_message(spec)}", err=True)
+                       f"{w.unavailable_message(spec)}", err=True)
             continue
         try:
             click.echo(f"{name}: fetched to {w.fetch(spec)}")
         except OSError as error:
             failed += 1
-            click.echo(f"{name}: FAILED ({error}); {w.missing_message(spec)}", err=True)
+            click.echo(f"{name}: FAILED ({error}); {w.unavailable_message(spec)}", err=True)
     if failed:
         sys.exit(1)
 

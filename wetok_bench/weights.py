@@ -187,6 +187,12 @@ def corrupt_message(spec: WeightsFile, copies: list[tuple[Path, str]]) -> str:
     )
 
 
+def unavailable_message(spec: WeightsFile) -> str:
+    """Why no verified copy of ``spec`` is available: present but corrupt (both hashes), or not found."""
+    corrupt = corrupt_copies(spec)
+    return corrupt_message(spec, corrupt) if corrupt else missing_message(spec)
+
+
 def missing_message(spec: WeightsFile) -> str:
     checksum = expected_checksum(spec)
     return (
@@ -223,10 +229,7 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None, *, downloa
             return fetch(spec)
         except OSError:
             pass
-    corrupt = corrupt_copies(spec)
-    if corrupt:
-        raise MissingWeightsError(corrupt_message(spec, corrupt))
-    raise MissingWeightsError(missing_message(spec))
+    raise MissingWeightsError(unavailable_message(spec))
 
 
 def fetch(spec: WeightsFile, timeout: float = 30.0) -> Path:
