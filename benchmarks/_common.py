@@ -336,7 +336,7 @@ def time_run_suite(data: dict) -> RunnerTiming:
 
     # a fresh results folder per call: a finished job in the same folder would be skipped
     _RUN_CALLS[0] += 1
-    data = {**data, "output": str(Path(data["output"]) / f"call_{_RUN_CALLS[0]:03d}")}
+    data = {**data, "output": str(Path(data["output"]) / f"call_{time.strftime('%Y%m%d-%H%M%S')}_{os.getpid()}_{_RUN_CALLS[0]:03d}")}
     suite = parse_suite(data)
     watches = {label: Stopwatch() for label, _, _ in RUNNER_STAGES}
     inside = {label: Stopwatch() for label in INSIDE_PARTS}
@@ -369,8 +369,9 @@ def time_run_suite(data: dict) -> RunnerTiming:
         stack.enter_context(_timed(loader, "preprocess", inside["decode"]))
         if hasattr(perceptual, "lpips_forward"):  # the network passes (older code: the module's forward)
             stack.enter_context(_timed(perceptual, "lpips_forward", inside["lpips"]))
-        stack.enter_context(_timed(evaluator_module, "psnr", inside["pixel_metrics"]))
-        stack.enter_context(_timed(evaluator_module, "ssim", inside["pixel_metrics"]))
+        for name in ("psnr", "ssim"):  # where the evaluator looks them up (metric registry, or older code)
+            owner = _pixel_metric_owner(name, evaluator_module)
+            stack.enter_context(_timed(owner, name, inside["pixel_metrics"]))
         stack.enter_context(_timed(fid, "fid_result", inside["frechet"]))
         stack.enter_context(_timed(ShardStore, "save", inside["shard_save"]))
         with Stopwatch() as watch:
@@ -380,6 +381,16 @@ def time_run_suite(data: dict) -> RunnerTiming:
     (outcome,) = report.outcomes
     stages = {label: w.as_dict() for label, w in watches.items()}
     return RunnerTiming(watch.seconds, watch.cpu_seconds, stages, {k: w.as_dict() for k, w in inside.items()}, count[0], outcome.summary)
+
+
+def _pixel_metric_owner(name: str, evaluator_module: Any) -> Any:
+    """The module whose global ``name`` (psnr, ssim) the evaluator calls."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"wetok_bench.metrics.defs.{name}")
+    except ImportError:
+        return evaluator_module
 
 
 def _call_timed(watch: Stopwatch, function: Any, *args: Any, **kwargs: Any) -> Any:
