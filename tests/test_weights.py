@@ -116,7 +116,7 @@ def test_download_when_online_is_verified(spec, monkeypatch, tmp_path):
     monkeypatch.setitem(w.KNOWN_WEIGHTS, corrupt.name, dataclasses.replace(corrupt, sha256=sha(b"other")))
     with pytest.raises(MissingWeightsError):
         w.resolve_weights("test-corrupt")
-    assert sorted(p.name for p in w.weights_dir().iterdir() if not p.name.endswith(".sha256.json")) == [spec.filename]
+    assert sorted(p.name for p in w.weights_dir().iterdir()) == [spec.filename]  # no partial file, no sidecar
 
 
 def test_cli_weights_list(spec):
