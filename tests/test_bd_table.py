@@ -124,3 +124,28 @@ def test_report_has_bd_section(board, tmp_path):
     assert "Bjontegaard delta" in page and "BD-rate (PSNR) %" in page
     written = (tmp_path / "report" / "bd" / f"{result.slug}.md").read_text()
     assert "| WebP |" in written and "anchor" in written
+
+
+def _drop_lpips(suite, prefixes):
+    for job in suite.iterdir():
+        if job.name.startswith(prefixes):
+            frame = pd.read_csv(job / "per_image.csv")
+            frame.drop(columns=["lpips"]).to_csv(job / "per_image.csv", index=False)
+            summary = json.loads((job / "summary.json").read_text())
+            summary["metrics"].pop("lpips")
+            (job / "summary.json").write_text(json.dumps(summary))
+
+
+def test_metric_not_measured(tmp_path):
+    mix = {k: v for k, v in MIX.items() if k.startswith(("jpeg", "webp"))}
+    suite = write_synthetic_suite(tmp_path / "a", datasets={"coco-sample": ("coco", 6)}, tokenizers=mix)
+    _drop_lpips(suite, ("webp",))
+    (result,) = build_leaderboards(load_results([suite]), n_resamples=10)
+    table = bd_table(result)
+    rows = {r[0].text: r for r in table.rows}
+    assert table.headers[-1] == "BD-LPIPS (lower better)" and rows["WebP"][-1].text == "not measured"
+    assert any("lpips not measured for WebP" in n for n in table.notes)
+    _drop_lpips(suite, ("jpeg",))  # no curve has LPIPS: no column
+    (result,) = build_leaderboards(load_results([suite]), n_resamples=10)
+    table = bd_table(result)
+    assert table.headers[-1] == "BD-SSIM" and len(table.rows[0]) == len(table.headers)

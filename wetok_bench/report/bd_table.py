@@ -165,20 +165,27 @@ def bd_table(board: Leaderboard, *, anchor: str | None = None, interpolation: st
         f"Interpolation: {INTERPOLATION_TEXT[interpolation]}, integrated exactly. Columns 'Overlap' give the "
         "integration intervals: bits per pixel (BD-metric) and PSNR in dB (BD-rate).",
     ]
-    headers = ["Curve", "Points", "Overlap (bpp)", "Overlap PSNR (dB)", "BD-rate (PSNR) %", *[h for _, h, _ in BD_METRICS]]
+    # a metric no curve has (not in the suite, or skipped everywhere) gets no column at all
+    shown = [m for m in BD_METRICS if any(m[0] in p.quality for c in full for p in c.points)]
+    headers = ["Curve", "Points", "Overlap (bpp)", "Overlap PSNR (dB)", "BD-rate (PSNR) %", *[h for _, h, _ in shown]]
     rows: list[list[Cell]] = []
     reasons: list[str] = []
     for curve in full:
         head = [Cell(curve.label, curve.label), Cell(str(len(curve.points)), len(curve.points))]
         if base is None or curve is base:
             text = "anchor" if curve is base else DASH
-            rows.append(head + [Cell(DASH)] * 2 + [Cell(text)] * (1 + len(BD_METRICS)))
+            rows.append(head + [Cell(DASH)] * 2 + [Cell(text)] * (1 + len(shown)))
             continue
         rate_cell, rate = _cell(lambda: bd_rate(*base.series(BD_RATE_METRIC), *curve.series(BD_RATE_METRIC),
                                                 metric=BD_RATE_METRIC, interpolation=interpolation), 2, reasons,
                                 f"{curve.label} BD-rate")
         metric_cells, psnr_result = [], None
-        for metric, header, decimals in BD_METRICS:
+        for metric, header, decimals in shown:
+            if not (base.series(metric)[0] and curve.series(metric)[0]):
+                who = base.label if not base.series(metric)[0] else curve.label
+                reasons.append(f"{curve.label} {header}: {metric} not measured for {who}")
+                metric_cells.append(Cell("not measured"))
+                continue
             cell, result = _cell(lambda m=metric: bd_metric(*base.series(m), *curve.series(m), metric=m,
                                                              interpolation=interpolation), decimals, reasons,
                                  f"{curve.label} {header}")
@@ -196,7 +203,7 @@ def bd_table(board: Leaderboard, *, anchor: str | None = None, interpolation: st
     return Table(
         title=f"Bjontegaard delta - {board.title}",
         headers=headers,
-        numeric=[False, True, False, False, True, *[True] * len(BD_METRICS)],
+        numeric=[False, True, False, False, True, *[True] * len(shown)],
         rows=rows,
         notes=notes,
         table_id=f"bd-{board.slug}",
