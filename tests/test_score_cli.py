@@ -231,3 +231,19 @@ def test_skipped_pair_leaves_rfid_reference_too(tmp_path, folders):
         assert cut["counts"]["images"] == 2 and cut["fid"]["n"] == 2 and cut["fid"]["n_ref"] == 2, attempt
         assert cut["fid"]["reference_cache_hit"] is False
         assert "truncated" in cut["skipped_files"][0]["reason"]
+
+
+def test_score_wetok_reports_the_official_layout_aggregate(tmp_path, folders):
+    ref, rec = folders
+    out = tmp_path / "scores.json"
+    assert invoke("score", ref, rec, "--protocol", "wetok", "--metrics", "psnr,ssim", "--out", out).exit_code == 0
+    data = strict_json(out.read_text())
+    # 3 images on the official 8 ranks x batch 100: DistributedSampler pads the sorted list
+    # [a, b, c] to [a, b, c, a, b, c, a, b], one image per rank, and the script averages the
+    # 8 batch means: (3a + 3b + 2c) / 8, by hand
+    for metric in ("psnr", "ssim"):
+        a, b, c = (row[metric] for row in data["per_image"])
+        assert data["means"][f"{metric}_official"] == pytest.approx((3 * a + 3 * b + 2 * c) / 8, rel=1e-12)
+    standard = tmp_path / "standard.json"
+    assert invoke("score", ref, rec, "--metrics", "psnr", "--out", standard).exit_code == 0
+    assert "psnr_official" not in strict_json(standard.read_text())["means"]
