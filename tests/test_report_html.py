@@ -169,7 +169,7 @@ def test_report_into_the_same_folder_replaces_only_its_own_files(tmp_path):
     build_report([smaller], out, n_resamples=20)
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert files == [
-        "index.html", "leaderboard.md", "leaderboards/coco-sample_256_standard.csv",
+        "bd/coco-sample_256_standard.md", "index.html", "leaderboard.md", "leaderboards/coco-sample_256_standard.csv",
         "leaderboards/coco-sample_256_standard.md", "leaderboards/coco-sample_256_standard.tex",
         "my_notes.txt", "paper_tables.md", "paper_tables.tex",
         "plots/my_figure.png", "plots/rd_coco-sample_256_standard.csv", "plots/rd_coco-sample_256_standard.png",
@@ -197,3 +197,61 @@ def test_figures_are_not_blank_in_a_screenshot(report, tmp_path):
         region = pixels[top + 2 : bottom - 2, left + 2 : right - 2]
         assert region.size > 10_000 and region.std() > 20, (left, top, right, bottom, region.std())
         assert (region < 128).mean() > 0.01  # dark pixels: lines, text or photo content
+
+
+def test_default_order_is_compression_ratio_and_type_states_one_kind(tmp_path):
+    import json
+
+    import pandas as pd
+
+    suite = write_synthetic_suite(tmp_path / "results", datasets={"coco-sample": ("coco", 8)})
+    index = build_report([suite], tmp_path / "out", n_resamples=20)
+    csv = pd.read_csv(tmp_path / "out" / "leaderboards" / "coco-sample_256_standard.csv")
+    ratios = {json.loads(p.read_text())["tokenizer"]["name"]: json.loads(p.read_text())["compression"]["ratio"]
+              for p in suite.glob("*/summary.json")}
+    assert list(csv["name"]) == sorted(ratios, key=ratios.get, reverse=True)  # most compressed first
+    md = (tmp_path / "out" / "leaderboard.md").read_text()
+    assert "Rows in order of Compression, reversed" in md
+    types = re.findall(r'<tr>\s*<td data-sort="[^"]*">[^<]*</td>\s*<td data-sort="([^"]*)">', index.read_text())
+    assert len(types) == len(ratios) and set(types) == {"discrete", "continuous", "codec", "identity"}
+
+
+@needs_chromium
+def test_render_check_passes_the_report_and_finds_a_blank_figure(report, tmp_path):
+    import base64
+    import io
+
+    from wetok_bench.report.render_check import check_report
+
+    assert check_report(report) == []
+    page = report.read_text()
+    first = re.search(r'<img alt="[^"]*" src="(data:image/png;base64,[^"]*)"', page).group(1)
+    with Image.open(io.BytesIO(base64.b64decode(first.split(",", 1)[1]))) as image:
+        size = image.size
+    blank = io.BytesIO()
+    Image.new("RGB", size, "white").save(blank, format="PNG")
+    broken = report.with_name("blank.html")
+    broken.write_text(page.replace(first, "data:image/png;base64," + base64.b64encode(blank.getvalue()).decode(), 1))
+    problems = check_report(broken)
+    assert len(problems) == 1 and problems[0].startswith("figure 1: blank in the screenshot")
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_demo_script_writes_the_report_when_a_job_fails_and_exits_non_zero(tmp_path):
+    """TAEF2 without its weights fails; identity runs: the report is written and shows the failure."""
+    import os
+    import sys
+
+    from conftest import REPO
+
+    env = {**os.environ, "WETOK_BENCH_VENV": str(Path(sys.executable).parents[1]), "WETOK_BENCH_OFFLINE": "1",
+           "HF_HUB_OFFLINE": "1", "WETOK_BENCH_WEIGHTS": str(tmp_path / "no_weights"),
+           "WETOK_BENCH_RESULTS": str(tmp_path / "results"), "WETOK_BENCH_REPORT": str(tmp_path / "report")}
+    (tmp_path / "no_weights").mkdir()
+    done = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh"), "--only", "taef2", "--only", "identity",
+                           "--num-images", "2", "--quiet"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0, done.stdout + done.stderr
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert "taef2: job failed" in page and ">identity<" in page
+    assert "report check:" in done.stdout + done.stderr  # the Chromium check ran on it

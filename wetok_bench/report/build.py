@@ -51,6 +51,9 @@ def default_baselines_dir() -> Path | None:
 
 
 MAX_GRID_ROWS = 8
+#: Leaderboard order without ``--sort-by``: most compressed first, so each tokenizer sits beside
+#: the codec qualities of similar size (alphabetical order mixes them).
+DEFAULT_SORT = "-ratio"
 
 
 def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
@@ -119,7 +122,8 @@ def build_report(
         results_paths: result folders (a suite folder, job folders, or any folder above them).
         out_dir: the report folder (created).
         sort_by: leaderboard column key to sort by (``psnr``, ``ratio``, ...; ``-key``
-            reverses); quality metrics sort best first.
+            reverses); quality metrics sort best first. Default :data:`DEFAULT_SORT`
+            (compression ratio, highest first); the order is stated under each table.
         baselines_dir: folder of published numbers for the paper tables; default: the
             project's ``baselines/`` when found.
         n_resamples, seed: bootstrap settings for the intervals.
@@ -133,7 +137,12 @@ def build_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     before = remove_previous(out)  # the previous report's files, and only those
-    boards = build_leaderboards(jobs, sort_by=sort_by, n_resamples=n_resamples, seed=seed)
+    order = sort_by or DEFAULT_SORT
+    boards = build_leaderboards(jobs, sort_by=order, n_resamples=n_resamples, seed=seed)
+    for board in boards:
+        header = next(c.header for c in board.columns if c.key == order.lstrip("-"))
+        board.notes.insert(0, f"Rows in order of {header}" + (", reversed" if order.startswith("-") else "")
+                           + " (missing values last); click a header to sort, or pass --sort-by.")
 
     board_section = Section("Leaderboards", "leaderboards")
     plot_section = Section("Rate-distortion", "rate-distortion")
