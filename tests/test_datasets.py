@@ -191,6 +191,7 @@ def test_coco_records_meta_and_missing(coco_tree):
     records = dataset.records()
     assert [r.key for r in records] == ["000000000139.jpg", "000000000285.jpg", "000000000632.jpg"]
     assert [r.meta["categories"] for r in records] == [["dog", "person"], ["cat"], []]
+    assert [r.meta["supercategories"] for r in records] == [["animal", "person"], ["animal"], []]  # the file's
     assert [r.meta["image_id"] for r in records] == [139, 285, 632]
     assert len(dataset.missing) == 1 and dataset.missing[0][0] == "000000000724.jpg"
     assert "not found" in dataset.missing[0][1]

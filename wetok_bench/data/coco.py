@@ -9,8 +9,10 @@ the reason and the runner records it as skipped. Filters:
 * ``image_ids``: COCO image ids; ids absent from the annotations are an error.
 
 Both filters together keep the images that pass both. ``meta`` holds ``image_id``, the sorted
-list of category names annotated in the image (``categories``), and the annotated
-``width``/``height``. ``expected_count`` (5,000) is checked only when no filter is given.
+list of category names annotated in the image (``categories``), the sorted list of their COCO
+supercategories (``supercategories``: ``animal``, ``vehicle``, ...), and the annotated
+``width``/``height``. The runner writes both lists into ``per_image.csv`` (``;``-separated) for
+the report's per-category breakdown. ``expected_count`` (5,000) is checked only when no filter is given.
 """
 
 from __future__ import annotations
@@ -93,7 +95,9 @@ class CocoVal2017Dataset(Dataset):
 
     def _scan(self) -> list[ImageRecord]:
         coco = load_coco(self.annotations)
-        names = {cat["id"]: cat["name"] for cat in coco.loadCats(coco.getCatIds())}
+        cats = coco.loadCats(coco.getCatIds())
+        names = {cat["id"]: cat["name"] for cat in cats}
+        supers = {cat["name"]: str(cat.get("supercategory") or cat["name"]) for cat in cats}
         selected = set(coco.getImgIds())
         if self.categories is not None:
             by_name = {name: cid for cid, name in names.items()}
@@ -120,6 +124,7 @@ class CocoVal2017Dataset(Dataset):
             meta = {
                 "image_id": int(image["id"]),
                 "categories": sorted(annotated),
+                "supercategories": sorted({supers[name] for name in annotated}),
                 "width": image.get("width"),
                 "height": image.get("height"),
             }
