@@ -1,4 +1,5 @@
-"""Synthetic but realistic job results, written with the real ``results.write_job``.
+"""Synthetic but realistic job results: the real records (``results.JobSummary``, ``Manifest``)
+written with the real ``results.write_job``.
 
 Two datasets (a COCO sample of 40 images, an ImageNet sample of 30), and per dataset: a JPEG
 quality sweep (codec, bits vary per image), SD-VAE ft-MSE (continuous, 4x32x32 latent),
@@ -16,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from wetok_bench.protocols import PROTOCOLS
-from wetok_bench.results import job_id, write_job
+from wetok_bench.metrics.evaluator import CLAMP_THRESHOLD
+from wetok_bench.results import JobSummary, Manifest, job_id, write_job
 
 RES = 256
 PIXEL_BITS = RES * RES * 24
@@ -103,20 +105,20 @@ def write_synthetic_suite(root: Path, *, suite: str = "synthetic", seed: int = 0
             bits = np.array([r["bits"] for r in rows], dtype=float)
             metrics = {m: float(np.mean([r[m] for r in rows])) for m in ("psnr", "ssim", "lpips") if m in columns}
             rfid = spec[6] + worse.get("rfid", 0.0)
-            summary = {
-                "suite": suite,
-                "job": job_id(name, dataset, RES),
-                "status": "ok",
-                "tokenizer": {"name": name, "type": ttype, "kind": kind, "display_name": display},
-                "dataset": {"name": dataset, "type": dtype},
-                "resolution": RES,
-                "protocol": {"name": proto.name, "version": proto.version, "fingerprint": proto.fingerprint},
-                "metrics": {**metrics, "rfid": rfid},
-                "metric_info": {k: v for k, v in METRIC_INFO.items() if k not in skipped},
-                "skipped_metrics": skipped,
-                "rfid": {"rfid": rfid, "n": n, "n_ref": n, "feature_dim": 2048, "unreliable": True,
-                         "reason": f"N = {n} images < feature dimension 2048"},
-                "compression": {
+            summary = JobSummary(
+                suite=suite,
+                job=job_id(name, dataset, RES),
+                status="ok",
+                tokenizer={"name": name, "type": ttype, "kind": kind, "display_name": display},
+                dataset={"name": dataset, "type": dtype},
+                resolution=RES,
+                protocol={"name": proto.name, "version": proto.version, "fingerprint": proto.fingerprint},
+                metrics={**metrics, "rfid": rfid},
+                metric_info={k: v for k, v in METRIC_INFO.items() if k not in skipped},
+                skipped_metrics=skipped,
+                rfid={"rfid": rfid, "n": n, "n_ref": n, "feature_dim": 2048, "unreliable": True,
+                      "reason": f"N = {n} images < feature dimension 2048"},
+                compression={
                     "bits_per_image": float(bits.mean()),
                     "ratio": float(np.mean(PIXEL_BITS / bits)),
                     "tokens": comp.get("tokens"),
@@ -125,13 +127,21 @@ def write_synthetic_suite(root: Path, *, suite: str = "synthetic", seed: int = 0
                     "codebook": comp.get("codebook", ""),
                     "per_image": kind == "codec",
                 },
-                "counts": {"images": n, "skipped": 0, "reference_images": n},
-                "skipped_files": [],
-            }
-            manifest = {"protocol": proto.to_dict(), "protocol_fingerprint": proto.fingerprint, "seed": seed,
-                        "versions": {"torch": "2.14.1", "wetok_bench": "0.1.0"}}
-            if ttype == "codec":
-                manifest["tokenizer"] = {"spec": {"type": "codec", "format": name.split("-q")[0], "quality": int(name.split("-q")[1]), "name": name}}
+                counts={"images": n, "skipped": 0, "selected": n, "reference_images": n},
+                skipped_files=[],
+                clamped={"values": 0, "total": n * 3 * RES * RES, "fraction": 0.0, "threshold": CLAMP_THRESHOLD},
+            )
+            manifest = Manifest(
+                job=summary.job,
+                suite={"name": suite, "source": "synthetic", "hash": "0" * 64, "config": {}, "includes": []},
+                protocol={**proto.to_dict(), "fingerprint": proto.fingerprint},
+                seed=seed,
+                num_images_limit=None,
+                device="cpu",
+                world_size=1,
+                versions={"torch": "2.14.1", "wetok_bench": "0.1.0"},
+                images=n,
+            )
             write_job(out / job_id(name, dataset, RES), summary, rows, columns, manifest)
     return out
 

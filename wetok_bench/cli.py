@@ -131,8 +131,12 @@ def configure_logging(debug: bool) -> None:
     show_default=True,
     help="skip: leave out metrics whose weights are missing (recorded in the output), as `run` does.",
 )
+@click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write a results job folder under this folder (as `run` writes; `report` and `check` read it).")
+@click.option("--name", help="Tokenizer name of the --results job [default: RECON_DIR's folder name].")
+@click.option("--dataset", help="Dataset name of the --results job [default: REF_DIR's folder name].")
 def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weights, device, batch_size, out,
-          strict, on_missing_weights) -> None:
+          strict, on_missing_weights, results_dir, name, dataset) -> None:
     """Score reconstructions in RECON_DIR against originals in REF_DIR (paired by relative path, extension ignored)."""
     from wetok_bench.scoring import score_folders
     from wetok_bench.skips import format_skipped
@@ -157,6 +161,10 @@ def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weight
         click.echo(f"warning: {format_skipped(result['skipped_files'], total=result['counts']['pairs'])}", err=True)
     for line in result["warnings"]:
         click.echo(f"warning: {line}", err=True)
+    if results_dir is not None:
+        from wetok_bench.score_records import write_score_job
+
+        click.echo(f"results: {write_score_job(result, results_dir, name=name, dataset=dataset)}")
 
 
 def _lpips_weights_option(values: tuple[str, ...]) -> Path | dict[str, Path] | None:

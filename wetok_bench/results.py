@@ -34,6 +34,13 @@ Layout (``<out>/<suite>/<tokenizer>__<dataset>__<resolution>/``):
                      latent_shape, codebook, per_image: bool (codecs: sizes vary per image)}
     counts          {images, skipped, reference_images}
     skipped_files   [{key, reason}]
+    clamped         {values, total, fraction, threshold}: reconstruction values clamped
+
+The files are typed records: :class:`JobSummary` (``summary.json``) and :class:`Manifest`
+(``manifest.json``), each with ``from_dict`` / ``to_dict``; the runner and ``score`` write
+them, reports and checks read them. ``schema_version`` is :data:`SCHEMA_VERSION` in every
+file written; a reader accepts :data:`READABLE_SCHEMA_VERSIONS` (older folders stay readable:
+a key they lack reads as None, a key this version does not know is kept in ``extra``).
 """
 
 from __future__ import annotations
@@ -44,14 +51,17 @@ import json
 import math
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, ClassVar, Iterable, Mapping
 
 from wetok_bench.errors import UsageError
 from wetok_bench.metrics.aggregate import jsonable
 
+#: Version of the summary and manifest layout written now.
 SCHEMA_VERSION = 1
+#: Versions a reader accepts (the ones written before included).
+READABLE_SCHEMA_VERSIONS = (1,)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 SUMMARY_FILE = "summary.json"
@@ -111,11 +121,120 @@ def _format_cell(value: Any) -> Any:
     return value
 
 
-def write_job(folder: Path, summary: dict, rows: list[dict[str, Any]], columns: list[str], manifest: dict) -> None:
-    """Write one job's three files atomically (the summary last: its presence marks completion)."""
-    write_json(folder / MANIFEST_FILE, manifest)
+class _Record:
+    """A JSON record with typed fields: ``from_dict`` keeps unknown keys in ``extra``, ``to_dict``
+    writes the fields in declaration order, leaving out optional ones that are None."""
+
+    #: Fields written even when None.
+    _always: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "record"):
+        """The record of ``data``; a schema version this reader does not know is a UsageError."""
+        if not isinstance(data, Mapping):
+            raise UsageError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        version = data.get("schema_version", 1)  # manifests before the field existed are version 1
+        if version not in READABLE_SCHEMA_VERSIONS and version != SCHEMA_VERSION:
+            raise UsageError(f"{where}: schema_version {version!r}, expected {SCHEMA_VERSION}")
+        names = {f.name for f in fields(cls)} - {"extra"}
+        missing = [n for n in cls._always if n not in data and n != "schema_version"]
+        if missing:
+            raise UsageError(f"{where}: missing {', '.join(missing)}")
+        known = {k: v for k, v in data.items() if k in names}
+        return cls(**{**known, "schema_version": version}, extra={k: v for k, v in data.items() if k not in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)
+               if f.name != "extra" and (getattr(self, f.name) is not None or f.name in self._always)}
+        return {**out, **self.extra}
+
+
+def _schema_version() -> int:
+    return SCHEMA_VERSION  # read when a record is made (tests patch the module's value)
+
+
+@dataclass
+class JobSummary(_Record):
+    """``summary.json``: one job's numbers and what they mean (keys in the module docstring).
+
+    ``status`` is ``ok`` or ``failed`` (then ``error`` says why). ``metrics`` are means over
+    images (and a protocol's official aggregates), ``rfid`` the FID block, ``compression``
+    the bits accounting (None for ``score`` jobs: the code is unknown there).
+    """
+
+    suite: str
+    job: str
+    status: str
+    tokenizer: dict[str, Any]
+    dataset: dict[str, Any]
+    resolution: int | str
+    protocol: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    metric_info: dict[str, Any] | None = None
+    skipped_metrics: dict[str, str] | None = None
+    rfid: dict[str, Any] | None = None
+    compression: dict[str, Any] | None = None
+    counts: dict[str, Any] | None = None
+    skipped_files: list[dict[str, Any]] | None = None
+    clamped: dict[str, Any] | None = None
+    schema_version: int = field(default_factory=_schema_version)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _always: ClassVar[tuple[str, ...]] = ("schema_version", "suite", "job", "status", "tokenizer", "dataset",
+                                          "resolution", "protocol", "metrics")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        return {"schema_version": out.pop("schema_version"), **out}  # first, as always written
+
+
+@dataclass
+class Manifest(_Record):
+    """``manifest.json``: what produced a job's numbers (provenance; see the module docstring).
+
+    ``suite``: name, source, hash, the merged ``config`` and its ``includes``; ``command``:
+    the command line (``score`` jobs: ``score`` with its folders in ``extra``).
+    """
+
+    job: str | None = None
+    suite: dict[str, Any] | None = None
+    protocol: dict[str, Any] | None = None
+    metrics: dict[str, Any] | None = None
+    tokenizer: dict[str, Any] | None = None
+    dataset: dict[str, Any] | None = None
+    seed: int | None = None
+    num_images_limit: int | None = None
+    device: str | None = None
+    world_size: int | None = None
+    versions: dict[str, str] | None = None
+    git_commit: str | None = None
+    host: str | None = None
+    date: str | None = None
+    command: list[str] | str | None = None
+    wall_time_s: float | None = None
+    images_per_s: float | None = None
+    compute_time_s: float | None = None
+    images: int | None = None
+    job_fingerprint: dict[str, Any] | None = None
+    schema_version: int = field(default_factory=_schema_version)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    _always: ClassVar[tuple[str, ...]] = ("schema_version",)
+
+
+def write_job(folder: Path, summary: JobSummary | Mapping[str, Any], rows: list[dict[str, Any]], columns: list[str],
+              manifest: Manifest | Mapping[str, Any]) -> None:
+    """Write one job's three files atomically (the summary last: its presence marks completion).
+
+    A mapping is taken as the record's fields (``schema_version`` added when absent)."""
+    if not isinstance(summary, JobSummary):
+        summary = JobSummary.from_dict({"schema_version": SCHEMA_VERSION, **summary}, where=str(folder / SUMMARY_FILE))
+    if not isinstance(manifest, Manifest):
+        manifest = Manifest.from_dict({"schema_version": SCHEMA_VERSION, **manifest}, where=str(folder / MANIFEST_FILE))
+    write_json(folder / MANIFEST_FILE, manifest.to_dict())
     atomic_write_text(folder / PER_IMAGE_FILE, rows_to_csv(rows, columns))
-    write_json(folder / SUMMARY_FILE, {"schema_version": SCHEMA_VERSION, **summary})
+    write_json(folder / SUMMARY_FILE, summary.to_dict())
 
 
 @dataclass
@@ -125,6 +244,16 @@ class JobResult:
     folder: Path
     summary: dict
     manifest: dict = field(default_factory=dict)
+
+    @property
+    def record(self) -> JobSummary:
+        """The summary as a typed record."""
+        return JobSummary.from_dict(self.summary, where=str(self.folder / SUMMARY_FILE))
+
+    @property
+    def provenance(self) -> Manifest:
+        """The manifest as a typed record."""
+        return Manifest.from_dict(self.manifest, where=str(self.folder / MANIFEST_FILE))
 
     @property
     def metrics(self) -> dict[str, float | None]:
@@ -157,16 +286,16 @@ def load_job(folder: Path) -> JobResult:
         summary = json.loads((folder / SUMMARY_FILE).read_text())
     except (OSError, ValueError) as error:
         raise UsageError(f"cannot read {folder / SUMMARY_FILE}: {error}") from None
-    if summary.get("schema_version") != SCHEMA_VERSION:
-        raise UsageError(
-            f"{folder / SUMMARY_FILE}: schema_version {summary.get('schema_version')!r}, expected {SCHEMA_VERSION}"
-        )
+    if not isinstance(summary, dict) or "schema_version" not in summary:
+        raise UsageError(f"{folder / SUMMARY_FILE}: schema_version None, expected {SCHEMA_VERSION}")
+    summary = JobSummary.from_dict(summary, where=str(folder / SUMMARY_FILE)).to_dict()
     manifest: dict = {}
     if (folder / MANIFEST_FILE).is_file():
         try:
             manifest = json.loads((folder / MANIFEST_FILE).read_text())
         except (OSError, ValueError) as error:
             raise UsageError(f"cannot read {folder / MANIFEST_FILE}: {error}") from None
+        manifest = Manifest.from_dict(manifest, where=str(folder / MANIFEST_FILE)).to_dict()
     return JobResult(folder=folder, summary=summary, manifest=manifest)
 
 
