@@ -124,3 +124,15 @@ def test_results_record_the_merged_suite_and_its_includes(tmp_path):
     assert manifest["suite"]["includes"] == [str(tmp_path / "base" / "base.yaml")]
     assert manifest["suite"]["config"]["batch_size"] == 4 and manifest["suite"]["config"]["protocol"] == "wetok"
     assert manifest["suite"]["config"]["datasets"][0]["root"] == str(tmp_path / "base" / "images")
+
+
+def test_dry_run_names_the_included_files(tmp_path):
+    from click.testing import CliRunner
+
+    from wetok_bench.cli import cli
+
+    _base(tmp_path)
+    child = _write(tmp_path / "child.yaml", {"include": "base/base.yaml", "name": "child", "metrics": ["psnr"]})
+    result = CliRunner().invoke(cli, ["run", str(child), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert f"includes: {tmp_path / 'base' / 'base.yaml'}" in result.output

@@ -37,6 +37,8 @@ def dry_run(suite: Suite, only: Sequence[str] | None = None, num_images: int | N
     plan = DryRun()
     plan.lines.append(f"suite {suite.name} ({suite.source}), protocol {suite.protocol.name} v{suite.protocol.version} "
                       f"[{suite.protocol.fingerprint[:12]}], metrics {', '.join(suite.metrics)}")
+    if suite.includes:
+        plan.lines.append(f"includes: {', '.join(suite.includes)} (their keys under this file's)")
     plan.lines.append("metric weights:")
     explicit = suite.settings.weights
     needed = []
