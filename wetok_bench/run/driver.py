@@ -24,7 +24,7 @@ from wetok_bench.run.console import error as print_error
 from wetok_bench.run.console import warn
 from wetok_bench.run.grids import GridSpec, save_grids
 from wetok_bench.run.job import JobFailed, JobRunner
-from wetok_bench.run.records import build_manifest, build_summary, failure_summary, metric_columns
+from wetok_bench.run.records import add_label_columns, build_manifest, build_summary, failure_summary, metric_columns
 from wetok_bench.run.reference import ReferenceStore
 from wetok_bench.run.reuse import clear_failure, finished_summary, has_good_result, job_fingerprint
 from wetok_bench.run.selection import load_dataset_records, select_jobs
@@ -200,6 +200,7 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
     manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s,
                               len(rows), num_images=num_images, job_fingerprint=job_fp)
     columns = ["key", *metric_columns(rows), "bits", "height", "width"]
+    columns += add_label_columns(rows, records)  # COCO categories, for the report's per-category means
     write_job(folder, summary, rows, columns, manifest)
     clear_failure(folder)
     runner.store.discard()

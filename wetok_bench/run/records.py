@@ -18,8 +18,21 @@ from wetok_bench.run.versions import git_commit, library_versions
 from wetok_bench.suite import Job, TokenizerEntry
 from wetok_bench.tokenizers.base import Tokenizer
 
+#: Per-image label columns copied from the dataset records' meta (COCO: categories and
+#: supercategories shown in the image), each a ``;``-separated sorted list.
+LABEL_COLUMNS = ("categories", "supercategories")
 #: Per-image CSV columns that are not metrics.
-NON_METRIC_COLUMNS = ("key", "bits", "height", "width")
+NON_METRIC_COLUMNS = ("key", "bits", "height", "width", *LABEL_COLUMNS)
+
+
+def add_label_columns(rows: list[dict], records) -> list[str]:
+    """Copy the records' :data:`LABEL_COLUMNS` meta into ``rows`` (by key); the columns added."""
+    meta = {r.key: r.meta for r in records}
+    present = [c for c in LABEL_COLUMNS if any(c in m for m in meta.values())]
+    for row in rows:
+        for column in present:
+            row[column] = ";".join(meta.get(row["key"], {}).get(column, []))
+    return present
 
 
 def tokenizer_info(entry: TokenizerEntry, tokenizer: Tokenizer | None) -> dict:
