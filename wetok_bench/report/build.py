@@ -6,6 +6,7 @@ Written into ``out_dir``::
     leaderboards/<group>.md|.csv|.tex   one leaderboard per dataset, resolution and protocol
     leaderboard.md                all leaderboards in one Markdown file
     paper_tables.md|.tex          measured beside published (when a baselines folder is found)
+    categories/<group>.csv        COCO per-category and per-supercategory means (:mod:`.categories`)
     bd/<group>.md                 Bjontegaard delta of each rate-distortion curve against JPEG (:mod:`.bd_table`)
     plots/rd_<group>.png|.svg|.csv   rate-distortion figures and the points they draw
     grids/<group>__fixed.png      the fixed images: original beside every tokenizer, zoomed crops
@@ -26,6 +27,7 @@ from wetok_bench.errors import UsageError
 from wetok_bench.report import tables
 from wetok_bench.report.bd_table import bd_table
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from wetok_bench.report.categories import category_csv, category_frame, supercategory_tables
 from wetok_bench.report.grids import comparison_grid, load_grid_images
 from wetok_bench.report.html import Section, render_page
 from wetok_bench.report.leaderboard import Leaderboard, build_leaderboards, columns_for
@@ -146,6 +148,7 @@ def build_report(
 
     board_section = Section("Leaderboards", "leaderboards")
     plot_section = Section("Rate-distortion", "rate-distortion")
+    category_section = Section("Per category", "categories")
     bd_section = Section("Bjontegaard delta", "bjontegaard")
     all_md = []
     for board in boards:
@@ -156,6 +159,10 @@ def build_report(
         _write(stem.with_suffix(".tex"), tables.to_latex(table))
         all_md.append(tables.to_markdown(table))
         board_section.fragments.append(tables.to_html(table))
+        categories = category_frame(board)  # COCO: per-category means
+        if categories is not None:
+            _write((out / "categories" / board.slug).with_suffix(".csv"), category_csv(categories))
+            category_section.fragments.extend(tables.to_html(t) for t in supercategory_tables(board, categories))
         bd = bd_table(board)  # BD-rate / BD-PSNR of each curve against the JPEG sweep
         if bd is not None:
             _write((out / "bd" / board.slug).with_suffix(".md"), tables.to_markdown(bd))
@@ -201,7 +208,8 @@ def build_report(
         "Click a column header to sort. Files beside this page: leaderboards/*.md|csv|tex, "
         "paper_tables.md|tex, plots/*.png|svg|csv, grids/*.png.",
     ]
-    sections = [board_section, paper_section, plot_section, bd_section, _grid_sections(boards, out)]
+    sections = [board_section, *([category_section] if category_section.fragments else []), paper_section,
+                plot_section, bd_section, _grid_sections(boards, out)]
     index = out / "index.html"
     _write(index, render_page("wetok-bench report", intro, sections))
     record_written(out, before)

@@ -1,0 +1,100 @@
+"""Per-category breakdown: PSNR, SSIM and LPIPS means over the images showing each label.
+
+The runner copies a COCO image's ``categories`` and ``supercategories`` (``;``-separated,
+from ``instances_val2017.json``) into ``per_image.csv``. An image counts once in every label
+it shows (a photo of a person with a dog is in ``person`` and in ``animal``); an image with no
+annotation is in ``(none)``. Means are plain means over those images (``inf`` PSNR of lossless
+images makes the mean ``inf``). The report shows one table per metric with a row per
+supercategory and a column per tokenizer; the per-category (80 COCO categories) and
+per-supercategory numbers of every tokenizer go to ``categories/<group>.csv``.
+
+rFID per supercategory is not given: it needs each image's Inception features, which the runner
+does not keep (only their running sums over the whole job). An rFID over one supercategory's
+images would also be over fewer images than the 2,048 feature dimensions for every
+supercategory of COCO val2017 but ``person`` (2,693 images), and so unreliable.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+
+from wetok_bench.report.leaderboard import CI_METRICS, Leaderboard
+from wetok_bench.report.tables import Cell, Table, format_number
+
+#: per-image CSV column -> name of one label of it
+LEVELS = {"supercategories": "supercategory", "categories": "category"}
+NONE_LABEL = "(none)"
+_HEADERS = {"psnr": ("PSNR (dB)", 2), "ssim": ("SSIM", 4), "lpips": ("LPIPS", 4)}
+
+
+def category_frame(board: Leaderboard) -> pd.DataFrame | None:
+    """Long table: tokenizer, job, level, label, images, and each metric's mean; None without labels."""
+    records: list[dict[str, Any]] = []
+    for row in board.rows:
+        try:
+            frame = row.job.per_image()
+        except (OSError, ValueError):
+            continue
+        if frame is None:
+            continue
+        for column, level in LEVELS.items():
+            if column not in frame.columns:
+                continue
+            labels = frame[column].fillna("").astype(str).str.split(";")
+            exploded = frame.assign(_label=labels).explode("_label")
+            exploded["_label"] = exploded["_label"].replace("", NONE_LABEL)
+            for label, group in exploded.groupby("_label", sort=True):
+                record = {"tokenizer": row.tokenizer, "job": row.job.folder.name, "level": level,
+                          "label": label, "images": int(group["key"].nunique())}
+                for metric in CI_METRICS:
+                    if metric in group.columns:
+                        record[metric] = float(group[metric].astype(float).mean())
+                records.append(record)
+    return pd.DataFrame.from_records(records) if records else None
+
+
+def category_csv(frame: pd.DataFrame) -> str:
+    """The long table as CSV (full precision)."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def supercategory_tables(board: Leaderboard, frame: pd.DataFrame) -> list[Table]:
+    """One table per metric: a row per supercategory (most images first), a column per tokenizer."""
+    supers = frame[frame["level"] == "supercategory"]
+    if supers.empty:
+        return []
+    tokenizers = [r.tokenizer for r in board.rows if r.tokenizer in set(supers["tokenizer"])]
+    counts = supers.groupby("label")["images"].max()  # the same for every job of one image selection
+    order = sorted(counts.index, key=lambda label: (-counts[label], label))
+    tables = []
+    for metric, (header, decimals) in _HEADERS.items():
+        if metric not in supers.columns or supers[metric].isna().all():
+            continue
+        values = supers.pivot_table(index="label", columns="tokenizer", values=metric, aggfunc="first")
+        rows = []
+        for label in order:
+            cells = [Cell(label, label), Cell(format_number(float(counts[label]), 0), int(counts[label]))]
+            for tokenizer in tokenizers:
+                value = values.at[label, tokenizer] if tokenizer in values.columns and label in values.index else None
+                value = None if value is None or pd.isna(value) else float(value)
+                cells.append(Cell(format_number(value, decimals), value))
+            rows.append(cells)
+        tables.append(Table(
+            title=f"{board.title}: {header} per COCO supercategory",
+            headers=["Supercategory", "Images", *tokenizers],
+            numeric=[False, True, *([True] * len(tokenizers))],
+            rows=rows,
+            notes=[
+                "Mean over the images that show the supercategory (an image counts in each it shows; "
+                f"{NONE_LABEL}: no annotation). Per category: categories/{board.slug}.csv.",
+                "rFID per supercategory is not shown: it needs per-image Inception features, which are not kept "
+                "(and under 2,048 images per supercategory it would be unreliable).",
+            ],
+            table_id=f"categories-{board.slug}-{metric}",
+        ))
+    return tables
