@@ -35,6 +35,17 @@ def _fmt(value: Any, digits: int) -> str:
     return f"{value:.{digits}f}"
 
 
+#: Marks an unreliable rFID in the table (ASCII: any console prints it).
+UNRELIABLE_MARK = "*"
+
+
+def _rfid_text(summary: dict) -> str:
+    """The rFID cell: the value, marked when the summary flags it unreliable (too few images)."""
+    text = _fmt((summary.get("metrics") or {}).get("rfid"), 3)
+    block = summary.get("rfid")
+    return text + UNRELIABLE_MARK if text != "-" and isinstance(block, dict) and block.get("unreliable") else text
+
+
 def format_table(outcomes: Sequence) -> str:
     """The results table printed at the end of a run (one line per :class:`JobOutcome`)."""
     header = (f"{'job':44s} {'ratio':>8s} {'rFID':>8s} {'PSNR':>7s} {'SSIM':>6s} {'LPIPS':>6s} {'images':>6s} "
@@ -45,8 +56,11 @@ def format_table(outcomes: Sequence) -> str:
         comp = o.summary.get("compression", {})
         counts = o.summary.get("counts", {})
         lines.append(
-            f"{o.job.id[:44]:44s} {_fmt(comp.get('ratio'), 1):>8s} {_fmt(m.get('rfid'), 3):>8s} "
+            f"{o.job.id[:44]:44s} {_fmt(comp.get('ratio'), 1):>8s} {_rfid_text(o.summary):>8s} "
             f"{_fmt(m.get('psnr'), 2):>7s} {_fmt(m.get('ssim'), 4):>6s} {_fmt(m.get('lpips'), 4):>6s} "
             f"{counts.get('images', '-')!s:>6s}  {o.status}" + (f": {split_message(o.error)[0]}" if o.error else "")
         )
+    reasons = sorted({str(o.summary["rfid"].get("reason") or "fewer images than the feature dimension")
+                      for o in outcomes if _rfid_text(o.summary).endswith(UNRELIABLE_MARK)})
+    lines += [f"{UNRELIABLE_MARK} rFID unreliable: {reason}" for reason in reasons]
     return "\n".join(lines)
