@@ -405,3 +405,57 @@ def test_compression_error_is_recorded_not_hidden(image_folder, tmp_path, plugin
     assert report.exit_code == 0
     assert "compression table broken" in report.outcomes[0].summary["compression"]["error"]
     assert "compression table broken" in capsys.readouterr().err
+
+
+def test_skipped_files_named_on_the_console_and_in_the_report(image_folder, tmp_path, capsys):
+    from wetok_bench.cli import cli as command
+    from wetok_bench.report.leaderboard import build_leaderboards
+    from wetok_bench.results import load_results
+
+    suite_file = tmp_path / "s.yaml"
+    suite_file.write_text(yaml.safe_dump({
+        "name": "t", "datasets": [{"type": "folder", "name": "imgs", "root": str(image_folder)}],
+        "tokenizers": [{"type": "identity"}], "metrics": ["psnr"], "resolution": 64, "num_workers": 0, "device": "cpu"}))
+    result = CliRunner().invoke(command, ["run", str(suite_file), "--out", str(tmp_path / "out"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "skipped 1 of 8 image(s): broken.jpg (" in result.stderr
+    lines = result.stdout.splitlines()
+    header = next(i for i, text in enumerate(lines) if text.startswith("job "))
+    assert "skipped" in lines[header].split()
+    assert lines[header + 2].split()[-3:] == ["7", "1", "ok"]  # images, skipped, status
+    notes = [n for b in build_leaderboards(load_results([tmp_path / "out" / "t"])) for n in b.notes]
+    assert any(n.startswith("identity: 1 of 8 selected images skipped") for n in notes)
+
+
+def test_job_with_every_image_skipped_fails(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.jpg").write_bytes(b"")
+    (bad / "b.jpg").write_text("not an image")
+    report = run_suite(_suite(bad, tmp_path / "out", tokenizers=[{"type": "identity"}]), progress=False)
+    assert report.exit_code == 1 and report.outcomes[0].status == "failed"
+    assert "all 2 selected images were skipped" in report.outcomes[0].error
+    assert json.loads((tmp_path / "out" / "t" / "identity__imgs__64" / "summary.json").read_text())["status"] == "failed"
+
+
+def test_clamped_fraction_in_the_summary_and_warned(image_folder, tmp_path, plugins, monkeypatch, capsys):
+    import torch
+
+    # Every reconstruction value at 5.0: all 7 x 3 x 64 x 64 values are beyond the clamp threshold.
+    monkeypatch.setattr(plugin_tokenizers.Noisy, "decode", lambda self, code, *, noise=None: torch.full(
+        (code.shape[0], 3, code.shape[2] * 2, code.shape[3] * 2), 5.0))
+    report = run_suite(_suite(image_folder, tmp_path / "out", tokenizers=[{"type": "test-noisy", "name": "noisy"}]), progress=False)
+    clamped = report.outcomes[0].summary["clamped"]
+    assert clamped["values"] == clamped["total"] == 7 * 3 * 64 * 64 and clamped["fraction"] == 1.0
+    assert "noisy" in capsys.readouterr().err.split("clamp")[0].splitlines()[-1]
+
+
+def test_official_aggregate_under_protocol_wetok(image_folder, tmp_path):
+    report = run_suite(_suite(image_folder, tmp_path / "out", protocol="wetok", tokenizers=[
+        {"type": "codec", "format": "jpeg", "quality": 40}]), progress=False)
+    rows = _rows(tmp_path / "out" / "t" / "jpeg-q40__imgs__64")
+    psnr = [float(r["psnr"]) for r in rows]
+    # The official layout: 8 ranks x batch 100; DistributedSampler pads 7 images to 8 with the
+    # first one, each rank's single batch mean is one image, the script averages the 8 means.
+    assert len(psnr) == 7
+    assert report.outcomes[0].summary["metrics"]["psnr_official"] == pytest.approx((sum(psnr) + psnr[0]) / 8, rel=1e-12)

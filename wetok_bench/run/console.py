@@ -58,7 +58,8 @@ def format_table(outcomes: Sequence) -> str:
         lines.append(
             f"{o.job.id[:44]:44s} {_fmt(comp.get('ratio'), 1):>8s} {_rfid_text(o.summary):>8s} "
             f"{_fmt(m.get('psnr'), 2):>7s} {_fmt(m.get('ssim'), 4):>6s} {_fmt(m.get('lpips'), 4):>6s} "
-            f"{counts.get('images', '-')!s:>6s}  {o.status}" + (f": {split_message(o.error)[0]}" if o.error else "")
+            f"{counts.get('images', '-')!s:>6s} {counts.get('skipped', '-')!s:>7s}  {o.status}"
+            + (" (reused)" if getattr(o, "reused", False) else "") + (f": {split_message(o.error)[0]}" if o.error else "")
         )
     reasons = sorted({str(o.summary["rfid"].get("reason") or "fewer images than the feature dimension")
                       for o in outcomes if _rfid_text(o.summary).endswith(UNRELIABLE_MARK)})

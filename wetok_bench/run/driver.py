@@ -19,6 +19,7 @@ from wetok_bench import distributed as D
 from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
 from wetok_bench.lock import FolderLock
+from wetok_bench.metrics.evaluator import clamp_warning
 from wetok_bench.results import LAST_FAILURE_FILE, write_job, write_json
 from wetok_bench.run.console import error as print_error
 from wetok_bench.run.console import warn
@@ -30,6 +31,7 @@ from wetok_bench.run.reuse import clear_failure, finished_summary, has_good_resu
 from wetok_bench.run.selection import load_dataset_records, select_jobs
 from wetok_bench.run.setup import PassSettings, build_evaluator, resolve_device, resolve_metric_weights
 from wetok_bench.run.shards import ShardStore
+from wetok_bench.skips import format_skipped
 from wetok_bench.suite import Job, Suite, TokenizerEntry
 from wetok_bench.tokenizers.base import Tokenizer
 
@@ -186,7 +188,7 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
                            store=ShardStore(folder, resume_fp, ctx), ctx=ctx, progress=progress,
                            grids=GridSpec.from_settings(suite.settings.grids, records))
         merged = runner.run(records)
-        rows, skipped, stats, compute_s, grid_states = _gather(merged, ctx)
+        rows, skipped, stats, compute_s, grid_states, clamp = _gather(merged, ctx)
     except JobFailed as error:
         return _record_failure(suite, job, out_dir, str(error), ctx)
     wall = time.perf_counter() - start
@@ -194,8 +196,16 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
         return JobOutcome(job=job, status="ok", folder=folder)
     selected = {r.key for r in records}
     skipped.extend({"key": key, "reason": reason} for key, reason in getattr(dataset, "missing", []) if key in selected)
+    if skipped:
+        warn(f"{job.id}: {format_skipped(skipped, total=len(records))} (all listed in summary.json)")
+    if not rows:
+        return _record_failure(suite, job, out_dir, f"no image measured: all {len(records)} selected images were skipped", ctx)
+    message = clamp_warning(job.tokenizer.name, *clamp)
+    if message:
+        warn(message)
     reference = refs.frechet(ref_stats) if ref_stats is not None and ref_stats.n >= 2 else None
-    summary = build_summary(suite.name, job, suite.protocol, tokenizer, setup, rows, skipped, stats, ref_stats, reference, len(records))
+    summary = build_summary(suite.name, job, suite.protocol, tokenizer, setup, rows, skipped, stats, ref_stats, reference,
+                            len(records), clamp)
     images_per_s = len(rows) / wall if wall > 0 else 0.0
     manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s,
                               len(rows), num_images=num_images, job_fingerprint=job_fp)
@@ -211,8 +221,9 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
 
 def _gather(merged: dict, ctx: D.DistContext):
     """Rows, skips and grid candidates of every rank on rank 0, in shard order; the folded statistics (rank 0)."""
-    parts = D.gather_objects({k: merged[k] for k in ("rows", "skipped", "compute_s", "grids")}, ctx)
+    parts = D.gather_objects({k: merged[k] for k in ("rows", "skipped", "compute_s", "grids", "clamp")}, ctx)
     rows = [row for part in parts for row in part["rows"]]
     skipped = [s for part in parts for s in part["skipped"]]
     grids = [part["grids"] for part in parts if part["grids"]]
-    return rows, skipped, merged["stats"], max(p["compute_s"] for p in parts), grids
+    clamp = (sum(p["clamp"][0] for p in parts), sum(p["clamp"][1] for p in parts))
+    return rows, skipped, merged["stats"], max(p["compute_s"] for p in parts), grids, clamp

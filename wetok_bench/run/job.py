@@ -62,7 +62,8 @@ class JobRunner:
         plan = D.ShardPlan.build(len(records), settings.batch_size, settings.shard_size, self.ctx.world_size)
         mine = list(plan.shards_of(self.ctx.rank))
         fold = OrderedFold(plan, self.ctx)
-        merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0, "grids": None}
+        merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0, "grids": None,
+                                  "clamp": [0, 0]}
         bar = Progress(plan.images_of(self.ctx.rank), self.label, enabled=self.progress and self.ctx.is_main)
         failure: str | None = None
         # Every rank walks the same number of steps (the most shards any rank has), so the
@@ -98,6 +99,7 @@ class JobRunner:
             merged["rows"].extend(shard["rows"])
             merged["skipped"].extend(shard["skipped"])
             merged["compute_s"] += shard.get("compute_s", 0.0)
+            merged["clamp"] = [a + b for a, b in zip(merged["clamp"], shard.get("clamp", [0, 0]))]
             if shard.get("grid"):
                 merged["grids"] = merge_states(self.grids, merged["grids"], shard["grid"])
             if index is not None:
@@ -163,4 +165,6 @@ class JobRunner:
             "skipped": skipped,
             "stats": stats.state_dict() if isinstance(stats, FeatureStats) and stats.n > 0 else None,
             "grid": picker.state(),
+            # (clamped, total) reconstruction values of this shard (the evaluator counts since reset)
+            "clamp": [int(n) for n in self.evaluator.clamp_counts],
         }

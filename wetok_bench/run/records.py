@@ -75,14 +75,20 @@ def failure_summary(suite_name: str, job: Job, protocol, message: str) -> dict:
 
 
 def build_summary(suite_name: str, job: Job, protocol, tokenizer: Tokenizer, setup, rows: list[dict],
-                  skipped: list[dict], stats, ref_stats, reference, n_selected: int) -> dict:
-    """The summary of a finished job: means over images, rFID, compression, counts, skipped files."""
-    from wetok_bench.metrics.aggregate import METRICS, summarize
+                  skipped: list[dict], stats, ref_stats, reference, n_selected: int,
+                  clamp: tuple[int, int] = (0, 0)) -> dict:
+    """The summary of a finished job: means over images (and the protocol's official aggregates,
+    e.g. ``psnr_official`` under ``wetok``), rFID, compression, counts, skipped files, and
+    ``clamped``: reconstruction values beyond the clamp threshold (``clamp`` = (clamped, total))."""
+    from wetok_bench.metrics.aggregate import METRICS, protocol_aggregates, summarize
+    from wetok_bench.metrics.evaluator import CLAMP_THRESHOLD
     from wetok_bench.metrics.fid import fid_result
 
     columns = metric_columns(rows)
     per_metric = {c: [r[c] for r in rows] for c in columns}
     metrics = summarize({c: torch.tensor(v, dtype=torch.float64).numpy() for c, v in per_metric.items()}) if rows else {}
+    # Rows are in the order of the job's image list (sorted keys), as the official layout needs.
+    metrics.update(protocol_aggregates(protocol, per_metric) if rows else {})
     header = _job_header(suite_name, job, protocol, tokenizer)
     summary: dict[str, Any] = {"suite": header.pop("suite"), "job": header.pop("job"), "status": "ok", **header}
     rfid = None
@@ -105,6 +111,9 @@ def build_summary(suite_name: str, job: Job, protocol, tokenizer: Tokenizer, set
     summary["counts"] = {"images": len(rows), "skipped": len(skipped), "selected": n_selected,
                          "reference_images": int(ref_stats.n) if ref_stats is not None else None}
     summary["skipped_files"] = skipped
+    clamped, total = (int(n) for n in clamp)
+    summary["clamped"] = {"values": clamped, "total": total, "fraction": clamped / total if total else 0.0,
+                          "threshold": CLAMP_THRESHOLD}
     return summary
 
 
