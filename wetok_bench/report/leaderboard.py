@@ -263,6 +263,11 @@ def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: 
             )
         for metric, reason in row.skipped.items():
             skipped.setdefault((metric, reason), []).append(row.tokenizer)
+        counts = row.job.summary.get("counts") or {}
+        if counts.get("skipped"):
+            of = f" of {counts['selected']}" if counts.get("selected") else ""
+            notes.append(f"{row.tokenizer}: {counts['skipped']}{of} selected images skipped "
+                         "(files and reasons in summary.json skipped_files).")
         if not (row.job.folder / PER_IMAGE_FILE).is_file():
             notes.append(f"{row.tokenizer}: per_image.csv missing, summary means shown without interval.")
         failure = _last_failure(row.job.folder)
