@@ -44,9 +44,10 @@ from typing import Any
 import yaml
 
 from wetok_bench.errors import UsageError
+from wetok_bench.metrics.registry import DIRECTIONS
 
-#: Metric names a published record may carry (the harness's own metric keys).
-KNOWN_METRICS = ("rfid", "psnr", "ssim", "lpips", "lpips_vgg")
+#: Metric names a published record may carry: the result keys of the metric registry (read when used).
+KNOWN_METRICS = DIRECTIONS
 #: Datasets of the WeTok paper's reconstruction tables.
 PAPER_DATASETS = {
     "imagenet-val": "ImageNet-1k val (50,000 images)",

@@ -44,6 +44,7 @@ import yaml
 from wetok_bench import __version__
 from wetok_bench.baselines import RECORDED_SCHEMA_VERSION, load_recorded
 from wetok_bench.errors import UsageError
+from wetok_bench.metrics.registry import DIRECTIONS
 from wetok_bench.results import JobResult, atomic_write_text, json_float, load_results, write_json
 
 
@@ -70,9 +71,8 @@ DEFAULT_TOLERANCES: dict[str, Tolerance] = {
 }
 FALLBACK_TOLERANCE = Tolerance(rel=0.01)
 #: Directions used when neither the baseline nor the result says (True: higher is better).
-BUILTIN_HIGHER_IS_BETTER = {
-    "psnr": True, "ssim": True, "lpips": False, "lpips_vgg": False, "rfid": False, "bits_per_image": False,
-}
+#: From the metric registry (every registered metric's keys, plug-ins included, and bits_per_image).
+BUILTIN_HIGHER_IS_BETTER = DIRECTIONS
 _SLACK = 1e-12
 
 

@@ -22,9 +22,9 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from wetok_bench.errors import UsageError
+from wetok_bench.metrics.registry import CLASSIC, KNOWN_METRICS  # names only: imports no metric (no torch)
 from wetok_bench.params import Declaration, Param, choice_message
 
-KNOWN_METRICS = ("psnr", "ssim", "lpips", "rfid")
 _CHOICES_ERROR_SKIP = ("error", "skip")
 
 #: Top-level suite keys: type, default, choices or range (the README's suite reference mirrors it).
@@ -38,7 +38,7 @@ SETTINGS = Declaration((
     Param("resolution", object, 256, doc="an int, a list of ints, or 'original'"),
     Param("datasets", object, None, doc="required list"),
     Param("tokenizers", object, None, doc="required list"),
-    Param("metrics", list, ["psnr", "ssim", "lpips", "rfid"], items=str, choices=KNOWN_METRICS, doc="metrics to compute"),
+    Param("metrics", list, list(CLASSIC), items=str, choices=KNOWN_METRICS, doc="metrics to compute (registered: `wetok-bench list metrics`)"),
     Param("batch_size", int, 16, range=(1, None), doc="images per batch"),
     Param("num_workers", int, 2, range=(0, None), doc="data-loader worker processes"),
     Param("device", object, "auto", doc="auto | cpu | cuda | cuda:N | mps"),

@@ -51,16 +51,27 @@ class MetricInfo:
         return asdict(self)
 
 
-METRICS: dict[str, MetricInfo] = {
-    m.name: m
-    for m in [
-        MetricInfo("psnr", True, "dB", "peak signal-to-noise ratio on uint8 images, data range 255; mean over images"),
-        MetricInfo("ssim", True, "", "structural similarity (window per protocol), per channel then averaged; mean over images"),
-        MetricInfo("lpips", False, "", "LPIPS v0.1 with the protocol's first backbone (AlexNet); mean over images"),
-        MetricInfo("lpips_vgg", False, "", "LPIPS v0.1 with the VGG16 backbone; mean over images"),
-        MetricInfo("rfid", False, "", "Frechet Inception distance between reconstructions and originals", per_image=False),
-    ]
-}
+class _RegistryMetrics(Mapping):
+    """Every registered metric's result keys (:func:`wetok_bench.metrics.registry.result_keys`),
+    read when used: ``METRICS[key]`` has ``higher_is_better``, ``unit``, ``description``, ``to_dict()``."""
+
+    def _table(self) -> dict:
+        from wetok_bench.metrics.registry import result_keys
+
+        return result_keys()
+
+    def __getitem__(self, key: str):
+        return self._table()[key]
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+#: Result keys of every registered metric (the registry is the one place they are written).
+METRICS: Mapping[str, MetricInfo] = _RegistryMetrics()
 
 KEY_PSNR_FINITE_MEAN = "psnr_finite_mean"
 KEY_PSNR_INF_COUNT = "psnr_inf_count"

@@ -31,16 +31,29 @@ LEVELS = ("image", "set")
 
 @dataclass(frozen=True)
 class ResultKey:
-    """A value a metric reports: its key in results, direction, unit and meaning."""
+    """A value a metric reports: its key in results, direction, unit and meaning; ``label``
+    and ``decimals`` are how reports show it (label default: the key)."""
 
     name: str
     higher_is_better: bool
     unit: str = ""
     description: str = ""
     per_image: bool = True
+    label: str = ""
+    decimals: int = 4
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The result's ``metric_info`` entry (name, higher_is_better, unit, description, per_image)."""
+        data = asdict(self)
+        data.pop("label")
+        data.pop("decimals")
+        return data
+
+    @property
+    def header(self) -> str:
+        """Column header: the label, with the unit in brackets when there is one."""
+        label = self.label or self.name
+        return f"{label} ({self.unit})" if self.unit else label
 
 
 class Batch:
@@ -80,6 +93,7 @@ class Metric:
         protocol_options: the :class:`~wetok_bench.protocols.MetricProtocol` fields it reads
             (a non-classic metric's enter the fingerprint when it is enabled).
         settings_key: the suite setting block it reads (``kid``), or None.
+        label, decimals: how reports show its headline key (``PSNR``, 2).
 
     The constructor gets the protocol, the device, its weights files by slot (see
     :meth:`weights`; None = resolve the known file) and its parsed settings.
@@ -92,6 +106,8 @@ class Metric:
     description: ClassVar[str] = ""
     protocol_options: ClassVar[tuple[str, ...]] = ()
     settings_key: ClassVar[str | None] = None
+    label: ClassVar[str] = ""
+    decimals: ClassVar[int] = 4
 
     def __init__(self, protocol, device: torch.device, weights: Mapping[str, "str | Path | None"] | None = None,
                  settings: Any = None) -> None:
@@ -101,7 +117,8 @@ class Metric:
     @classmethod
     def result_keys(cls, protocol=None) -> tuple[ResultKey, ...]:
         """The keys it reports under ``protocol`` (None: every key it can report)."""
-        return (ResultKey(cls.name, cls.higher_is_better, cls.unit, cls.description, cls.level == "image"),)
+        return (ResultKey(cls.name, cls.higher_is_better, cls.unit, cls.description, cls.level == "image",
+                          cls.label, cls.decimals),)
 
     @classmethod
     def weights(cls, protocol) -> tuple[tuple[str, str], ...]:

@@ -24,11 +24,13 @@ from __future__ import annotations
 import importlib
 import logging
 from importlib import metadata
-from typing import Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_json
-from wetok_bench.metrics.base import LEVELS, Metric, ResultKey
+
+if TYPE_CHECKING:  # the metric classes import torch; names and lookups here must not
+    from wetok_bench.metrics.base import Metric, ResultKey
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +48,9 @@ _BUILTIN: dict[str, str] = {
 #: protocol's own settings (``MetricProtocol.to_dict()``), always in its fingerprint.
 CLASSIC = ("psnr", "ssim", "lpips", "rfid")
 
-#: Result keys that are not metrics but are reported beside them (direction for check/report).
-EXTRA_KEYS: dict[str, ResultKey] = {
-    "bits_per_image": ResultKey("bits_per_image", False, "bits", "mean coded size per image"),
+#: Result keys that are not metrics but are reported beside them: (higher_is_better, unit, description).
+EXTRA_KEYS: dict[str, tuple[bool, str, str]] = {
+    "bits_per_image": (False, "bits", "mean coded size per image"),
 }
 
 _REGISTRY: dict[str, type[Metric]] = {}
@@ -61,6 +63,7 @@ def register_metric(cls: type[Metric], *, overwrite: bool = False) -> type[Metri
     Checked: a :class:`Metric` subclass, a lower-case identifier name not taken (unless
     ``overwrite``), ``level`` one of ``image`` / ``set``, a boolean ``higher_is_better``.
     """
+    from wetok_bench.metrics.base import LEVELS, Metric
     if not (isinstance(cls, type) and issubclass(cls, Metric)):
         raise UsageError(f"register_metric needs a Metric subclass, got {cls!r}")
     name = getattr(cls, "name", "")
@@ -99,6 +102,33 @@ def _ensure_loaded() -> None:
             if name not in _REGISTRY:
                 _load_builtin(name)
         _load_plugins()
+
+
+def available_names() -> tuple[str, ...]:
+    """Metric names a suite may request, without importing any metric (built-ins, plug-in
+    entry points, and classes registered in this process); for validation that must not load torch."""
+    names = dict.fromkeys([*_BUILTIN, *(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)), *_REGISTRY])
+    return tuple(names)
+
+
+class _AvailableNames(Sequence):
+    """:func:`available_names` as a read-only sequence read when used (suite choices)."""
+
+    def __getitem__(self, index):
+        return available_names()[index]
+
+    def __len__(self) -> int:
+        return len(available_names())
+
+    def __contains__(self, name: object) -> bool:
+        return name in available_names()
+
+    def __repr__(self) -> str:
+        return repr(available_names())
+
+
+#: Every metric name a suite may request (read lazily; imports no metric).
+KNOWN_METRICS: Sequence[str] = _AvailableNames()
 
 
 def metric_names() -> tuple[str, ...]:
@@ -142,13 +172,41 @@ def result_keys(protocol=None, metrics: Iterable[str] | None = None) -> dict[str
 
 def key_info(key: str) -> ResultKey | None:
     """The :class:`ResultKey` of a result key (a metric's or :data:`EXTRA_KEYS`), or None."""
-    return result_keys().get(key) or EXTRA_KEYS.get(key)
+    from wetok_bench.metrics.base import ResultKey
+
+    found = result_keys().get(key)
+    if found is None and key in EXTRA_KEYS:
+        found = ResultKey(key, *EXTRA_KEYS[key])
+    return found
 
 
 def higher_is_better(key: str) -> bool | None:
     """Direction of a result key from the registry (None: not a registered key)."""
     info = key_info(key)
     return info.higher_is_better if info is not None else None
+
+
+class _Directions(Mapping):
+    """``{result key: higher_is_better}`` of every registered metric's keys and :data:`EXTRA_KEYS`
+    (read when used, so plug-ins registered later appear)."""
+
+    def _table(self) -> dict[str, bool]:
+        table = {name: key.higher_is_better for name, key in result_keys().items()}
+        table.update({name: extra[0] for name, extra in EXTRA_KEYS.items()})
+        return table
+
+    def __getitem__(self, key: str) -> bool:
+        return self._table()[key]
+
+    def __iter__(self):
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+#: Direction of every known result key (check, reports, baselines read it).
+DIRECTIONS: Mapping[str, bool] = _Directions()
 
 
 def metric_settings(metrics: Iterable[str], raw: Mapping[str, Any] | None) -> dict[str, Any]:

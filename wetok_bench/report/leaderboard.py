@@ -26,13 +26,23 @@ from pathlib import Path
 from typing import Any
 
 from wetok_bench.errors import UsageError
+from wetok_bench.metrics.registry import DIRECTIONS
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MeanCI, bootstrap_mean_ci
 from wetok_bench.results import LAST_FAILURE_FILE, PER_IMAGE_FILE, JobResult, json_float
 
 #: Per-image metrics shown in the leaderboard, in column order.
 CI_METRICS = ("psnr", "ssim", "lpips")
-#: Directions used when a result's ``metric_info`` does not say (True: higher is better).
-FALLBACK_HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "lpips": False, "lpips_vgg": False, "rfid": False}
+#: Directions used when a result's ``metric_info`` does not say (True: higher is better): the registry's.
+FALLBACK_HIGHER_IS_BETTER = DIRECTIONS
+
+
+def set_metric_keys(jobs: list[JobResult]) -> list:
+    """Result keys (:class:`~wetok_bench.metrics.base.ResultKey`) of registered set-level metrics
+    other than rFID (KID ...) that some job's summary has, in registry order."""
+    from wetok_bench.metrics.registry import result_keys
+
+    present = {k for job in jobs for k in (job.summary.get("metrics") or {})}
+    return [key for name, key in result_keys().items() if not key.per_image and name != "rfid" and name in present]
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,8 @@ def columns_for(jobs: list[JobResult]) -> list[Column]:
         Column("psnr", "PSNR (dB)", numeric=True, higher_is_better=_higher_is_better(jobs, "psnr"), decimals=2),
         Column("ssim", "SSIM", numeric=True, higher_is_better=_higher_is_better(jobs, "ssim"), decimals=4),
         Column("lpips", "LPIPS", numeric=True, higher_is_better=_higher_is_better(jobs, "lpips"), decimals=4),
+        *(Column(key.name, key.header, numeric=True, higher_is_better=_higher_is_better(jobs, key.name),
+                 decimals=key.decimals) for key in set_metric_keys(jobs)),
         Column("images", "Images", numeric=True, decimals=0),
     ]
 
@@ -155,7 +167,7 @@ def build_row(job: JobResult, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int
     except (OSError, ValueError):
         frame = None
     stats: dict[str, MeanCI | None] = {}
-    for metric in CI_METRICS:
+    for metric in [*CI_METRICS, *(key.name for key in set_metric_keys([job]))]:
         if frame is not None and metric in frame.columns:
             stats[metric] = bootstrap_mean_ci(frame[metric].to_numpy(dtype=float), n_resamples=n_resamples, seed=seed)
         elif metrics.get(metric) is not None:

@@ -34,6 +34,15 @@ from wetok_bench.report.leaderboard import Leaderboard, Row  # noqa: E402
 PLOT_METRICS = (("rfid", "rFID"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("lpips", "LPIPS"))
 
 
+def plot_metrics(board: Leaderboard) -> list[tuple[str, str]]:
+    """:data:`PLOT_METRICS`, then the board's other set-level metric columns (KID; not spreads)."""
+    from wetok_bench.report.leaderboard import set_metric_keys
+
+    extra = [(key.name, key.header) for key in set_metric_keys([row.job for row in board.rows])
+             if not key.name.endswith("_std")]
+    return [*PLOT_METRICS, *extra]
+
+
 def _finite(value) -> bool:
     return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
 
@@ -78,7 +87,7 @@ def _points(board: Leaderboard) -> tuple[list[Point], list[str]]:
     points: list[Point] = []
     partial: list[str] = []
     absent: list[str] = []
-    for metric, label in PLOT_METRICS:
+    for metric, label in plot_metrics(board):
         found, missing = [], []
         for series, rows in sorted(groups.items()):
             for row in rows:
@@ -111,7 +120,7 @@ def _log_ticks(axis, ratios: list[float]) -> None:
 def rate_distortion_figure(board: Leaderboard) -> tuple[Figure | None, list[Point], list[str]]:
     """(figure, drawn points, left-out notes); the figure is None when nothing can be drawn."""
     points, left_out = _points(board)
-    metrics = [(m, label) for m, label in PLOT_METRICS if any(p.metric == m for p in points)]
+    metrics = [(m, label) for m, label in plot_metrics(board) if any(p.metric == m for p in points)]
     if not metrics:
         return None, points, left_out
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False)

@@ -63,6 +63,10 @@ class MetricSetup:
     inception_weights: Path | None = None
     lpips_weights: dict[str, Path] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: every resolved file by slot (``inception``, ``lpips_alex``, a plug-in metric's own)
+    weights: dict[str, Path] = field(default_factory=dict)
+    #: parsed settings per metric with a settings block (:func:`~wetok_bench.metrics.registry.metric_settings`)
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def resolve_metric_weights(protocol, metrics: Sequence[str], *, explicit: Mapping[str, str] | None = None,
@@ -77,21 +81,21 @@ def resolve_metric_weights(protocol, metrics: Sequence[str], *, explicit: Mappin
 
     explicit = explicit or {}
     setup = MetricSetup(metrics=[])
-    needs: dict[str, list[tuple[str, str, str | None]]] = {
-        "rfid": [("inception", inception_weights_name(protocol), explicit.get("inception"))],
-        "lpips": [(f"lpips_{net}", f"lpips-{net}-backbone", explicit.get(f"lpips_{net}")) for net in protocol.lpips_nets],
-    }
+    from wetok_bench.metrics.registry import weights_needs
+
+    needs = weights_needs(protocol, metrics)  # every metric's (slot, weights name) from the metric registry
     for metric in metrics:
         resolved: dict[str, Path] = {}
         try:
-            for slot, registry_name, path in needs.get(metric, []):
-                resolved[slot] = resolve_weights(registry_name, path)
+            for slot, registry_name in needs.get(metric, []):
+                resolved[slot] = resolve_weights(registry_name, explicit.get(slot))
         except MissingWeightsError as error:
             if on_missing == "error":
                 raise
             setup.skipped[metric] = f"weights missing: {error}"
             continue
         setup.metrics.append(metric)
+        setup.weights.update(resolved)
         if "inception" in resolved:
             setup.inception_weights = resolved["inception"]
         setup.lpips_weights.update({k.removeprefix("lpips_"): v for k, v in resolved.items() if k.startswith("lpips_")})
@@ -100,7 +104,9 @@ def resolve_metric_weights(protocol, metrics: Sequence[str], *, explicit: Mappin
 
 def inception_weights_name(protocol) -> str:
     """Registry name of the Inception weights file a protocol's rFID uses."""
-    return "inception-v3-compat" if protocol.fid_extractor == "inception-v3-compat" else "pytorch-fid-inception"
+    from wetok_bench.metrics.features import get_extractor
+
+    return get_extractor(protocol.fid_extractor).weights_name
 
 
 def build_evaluator(protocol, setup: MetricSetup, device: torch.device):
@@ -113,6 +119,8 @@ def build_evaluator(protocol, setup: MetricSetup, device: torch.device):
         device=device,
         inception_weights=setup.inception_weights,
         lpips_weights=setup.lpips_weights or None,
+        weights=setup.weights,
+        settings=setup.settings,
     )
 
 

@@ -25,11 +25,12 @@ class LPIPS(ImageMetric):
     @classmethod
     def result_keys(cls, protocol=None) -> tuple[ResultKey, ...]:
         if protocol is None:  # every key any protocol gives: lpips (first backbone) and lpips_vgg
-            return (ResultKey("lpips", False, "", cls.description),
-                    ResultKey("lpips_vgg", False, "", "LPIPS v0.1 with the VGG16 backbone; mean over images"))
+            return (ResultKey("lpips", False, "", cls.description, label="LPIPS"),
+                    ResultKey("lpips_vgg", False, "", "LPIPS v0.1 with the VGG16 backbone; mean over images", label="LPIPS-VGG"))
         return tuple(
             ResultKey(lpips_key(protocol, net), False, "", cls.description if i == 0 else
-                      f"LPIPS v0.1 with the {_NAMES.get(net, net)} backbone; mean over images")
+                      f"LPIPS v0.1 with the {_NAMES.get(net, net)} backbone; mean over images",
+                      label="LPIPS" if i == 0 else f"LPIPS-{net.upper()}")
             for i, net in enumerate(protocol.lpips_nets)
         )
 

@@ -15,6 +15,8 @@ def pixel_views(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
 
 class PSNR(ImageMetric):
     name = "psnr"
+    label = "PSNR"
+    decimals = 2
     higher_is_better = True
     unit = "dB"
     description = "peak signal-to-noise ratio on uint8 images, data range 255; mean over images"

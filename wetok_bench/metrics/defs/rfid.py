@@ -11,6 +11,8 @@ from wetok_bench.metrics.fid import FeatureStats, fid_result
 
 class RFID(SetMetric):
     name = "rfid"
+    label = "rFID"
+    decimals = 2
     higher_is_better = False
     description = "Frechet Inception distance between reconstructions and originals"
     protocol_options = ("fid_extractor", "fid_input", "u8_float")

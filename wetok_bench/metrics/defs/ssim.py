@@ -11,6 +11,8 @@ from wetok_bench.metrics.ssim import ssim
 
 class SSIM(ImageMetric):
     name = "ssim"
+    label = "SSIM"
+    decimals = 4
     higher_is_better = True
     description = "structural similarity (window per protocol), per channel then averaged; mean over images"
     protocol_options = ("pixel_quantize", "ssim_window", "psnr_data_range", "u8_float")
