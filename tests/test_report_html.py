@@ -103,6 +103,7 @@ def test_cli_report_and_its_errors(tmp_path):
     assert (tmp_path / "r" / "index.html").is_file()
     md = (tmp_path / "r" / "leaderboard.md").read_text()
     assert md.index("| JPEG q10 |") < md.index("| JPEG q90 |")  # worst LPIPS first
+    assert "Rows by LPIPS, highest first" in md
     bad = runner.invoke(cli, ["report", str(suite), "--out", str(tmp_path / "r2"), "--sort-by", "speed"])
     assert bad.exit_code == 2 and "--sort-by 'speed'" in bad.output
     missing = runner.invoke(cli, ["report", str(tmp_path / "nowhere"), "--out", str(tmp_path / "r3")])
@@ -211,7 +212,7 @@ def test_default_order_is_compression_ratio_and_type_states_one_kind(tmp_path):
               for p in suite.glob("*/summary.json")}
     assert list(csv["name"]) == sorted(ratios, key=ratios.get, reverse=True)  # most compressed first
     md = (tmp_path / "out" / "leaderboard.md").read_text()
-    assert "Rows in order of Compression, reversed" in md
+    assert "Rows by Compression, highest first" in md
     types = re.findall(r'<tr>\s*<td data-sort="[^"]*">[^<]*</td>\s*<td data-sort="([^"]*)">', index.read_text())
     assert len(types) == len(ratios) and set(types) == {"discrete", "continuous", "codec", "identity"}
 

@@ -58,6 +58,17 @@ MAX_GRID_ROWS = 8
 DEFAULT_SORT = "-ratio"
 
 
+def _order_note(board: Leaderboard, order: str) -> str:
+    """What the rows are ordered by, in words (the direction rule of ``sort_leaderboard``)."""
+    column = next(c for c in board.columns if c.key == order.lstrip("-"))
+    descending = bool(column.higher_is_better) != order.startswith("-")
+    if column.numeric:
+        direction = "highest first" if descending else "lowest first"
+    else:
+        direction = "Z to A" if descending else "A to Z"
+    return f"Rows by {column.header}, {direction} (missing values last); click a header to sort, or pass --sort-by."
+
+
 def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
     """Figures composed from each job's saved grid images (see :mod:`.grids`)."""
     section = Section("Reconstruction grids", "grids", wide=True)
@@ -142,9 +153,7 @@ def build_report(
     order = sort_by or DEFAULT_SORT
     boards = build_leaderboards(jobs, sort_by=order, n_resamples=n_resamples, seed=seed)
     for board in boards:
-        header = next(c.header for c in board.columns if c.key == order.lstrip("-"))
-        board.notes.insert(0, f"Rows in order of {header}" + (", reversed" if order.startswith("-") else "")
-                           + " (missing values last); click a header to sort, or pass --sort-by.")
+        board.notes.insert(0, _order_note(board, order))
 
     board_section = Section("Leaderboards", "leaderboards")
     plot_section = Section("Rate-distortion", "rate-distortion")
