@@ -32,8 +32,15 @@ Layout (``<out>/<suite>/<tokenizer>__<dataset>__<resolution>/``):
     rfid            {rfid, n, n_ref, feature_dim, unreliable, reason} or absent
     compression     {bits_per_image (mean), ratio (mean of per-image ratios), tokens, bits_per_token,
                      latent_shape, codebook, per_image: bool (codecs: sizes vary per image)}
-    counts          {images, skipped, reference_images}
+    counts          {images, skipped, selected, reference_images}
     skipped_files   [{key, reason}]
+    clamped         {values, total, fraction, threshold}: reconstruction values beyond the clamp
+                    threshold (a warning is logged above a small fraction)
+
+Under protocol ``wetok`` ``metrics`` also holds ``psnr_official`` / ``ssim_official``, the
+official script's batch-mean layout computed from the per-image rows
+(:func:`wetok_bench.metrics.aggregate.protocol_aggregates`). ``compression.error`` says why the
+static accounting (tokens, bits per token) is missing when the tokenizer's ``compression()`` failed.
     clamped         {values, total, fraction, threshold}: reconstruction values clamped
 
 The files are typed records: :class:`JobSummary` (``summary.json``) and :class:`Manifest`
