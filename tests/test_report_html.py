@@ -217,6 +217,7 @@ def test_default_order_is_compression_ratio_and_type_states_one_kind(tmp_path):
     assert len(types) == len(ratios) and set(types) == {"discrete", "continuous", "codec", "identity"}
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_render_check_passes_the_report_and_finds_a_blank_figure(report, tmp_path):
     import base64
