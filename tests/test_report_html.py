@@ -51,6 +51,10 @@ def test_report_folder_and_self_contained_page(report):
     assert len(sources) == 2 + 1 + 1  # two plots, the fixed-image comparison, one worst-k across tokenizers
     assert sorted(p.name for p in (out / "grids").iterdir()) == ["coco-sample_256_standard__fixed.png", "coco-sample_256_standard__worst.png"]
     assert all(s.startswith("data:image/") for s in sources)
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
+    grid_captions = [c for c in captions if "columns left to right" in c]
+    assert len(grid_captions) == 2  # fixed and worst; identity is in neither
+    assert all(c.split("columns left to right: ")[1].startswith("original, SD-VAE ft-MSE, JPEG q10") for c in grid_captions)
     assert not re.search(r'(src|href)="(https?:|file:|//)', page)
 
 

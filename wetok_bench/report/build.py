@@ -83,6 +83,7 @@ def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
         if not loaded:
             continue
         grids_dir.mkdir(parents=True, exist_ok=True)
+        order = "columns left to right: original, " + ", ".join(row.tokenizer for row, _, _ in loaded)
         # fixed set: the same keys in every job that saved grids, side by side
         fixed_keys = [g.key for g in loaded[0][2] if g.fixed]
         for _, _, images in loaded[1:]:
@@ -99,8 +100,8 @@ def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
                 )
                 path = grids_dir / f"{board.slug}__fixed.png"
                 figure.save(path, optimize=True)
-                section.figures.append((path, f"{board.title}: fixed images {', '.join(fixed_keys)}; "
-                                        "original beside every tokenizer, zoomed crops below (red box: the window)."))
+                section.figures.append((path, f"{board.title}: fixed images {', '.join(fixed_keys)}; {order}; "
+                                        "zoomed crops below (red box: the window)."))
         # one worst-k grid: the images worst across tokenizers, every tokenizer beside them
         rank_metric, worst = worst_across(loaded)
         worst = worst[:MAX_GRID_ROWS]
@@ -109,9 +110,10 @@ def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
             path = grids_dir / f"{board.slug}__worst.png"
             comparison_grid(originals, columns).save(path, optimize=True)
             listed = "; ".join(f"{w.key} (in the saved worst of {w.flagged} of {len(loaded)} tokenizers; "
-                               f"mean rank {w.mean_rank:.2f})" for w in worst)
+                               + (f"mean rank {w.mean_rank:.2f})" if w.tokenizers else "not in per_image.csv)")
+                               for w in worst)
             caption = (f"{board.title}: the {len(worst)} images worst across tokenizers by {rank_metric} "
-                       f"(each job's images ranked worst first, scaled to 0..1, averaged): {listed}.")
+                       f"(each job's images ranked worst first, scaled to 0..1, averaged): {listed}; {order}.")
             if lacking:
                 caption += " Grey: not saved by " + ", ".join(lacking) + "."
             section.figures.append((path, caption))
