@@ -217,3 +217,13 @@ def test_worst_across_tokenizers_by_mean_rank_without_identity(tmp_path):
             assert (key in saved) == (f"{row.tokenizer} ({key})" not in lacking)
             if key not in saved:
                 assert (tile == 200).all()  # grey: not saved by that job
+
+
+def test_grid_labels_grow_with_the_tiles():
+    """256 px tiles: a 25 px label row font (a tenth of the tile), so names stay legible at page width."""
+    originals = [np.zeros((256, 256, 3), dtype=np.uint8) + 128]
+    figure = np.asarray(comparison_grid(originals, [("a-long-tokenizer-name", originals)]))
+    crop = 256 // 4
+    assert figure.shape[0] == 30 + 256 + PAD + crop * 4 + 2 * PAD  # header = 25 + 5
+    ink = np.where((figure[:30, 256 + PAD :] < 100).any(axis=(1, 2)))[0]
+    assert ink.max() - ink.min() >= 15  # glyphs at least 15 px tall (the bitmap default is 11)

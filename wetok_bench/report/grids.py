@@ -32,7 +32,7 @@ from wetok_bench.errors import UsageError
 GRID_DIR = "grids"
 INDEX_FILE = "index.json"
 PAD = 4
-HEADER = 16
+HEADER = 16  # the label row's least height; larger tiles get a larger font (a tenth of the tile width)
 
 
 @dataclass
@@ -166,15 +166,21 @@ def comparison_grid(
     n_cols = 1 + len(columns)
     crop_side = crop * zoom
     row_height = height + PAD + crop_side + 2 * PAD
-    canvas = Image.new("RGB", (n_cols * (width + PAD) - PAD, HEADER + len(originals) * row_height), "white")
+    # labels readable when a wide grid is shown scaled down to the page width
+    font_size = max(11, width // 10)
+    header = max(HEADER, font_size + 5)
+    canvas = Image.new("RGB", (n_cols * (width + PAD) - PAD, header + len(originals) * row_height), "white")
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default()
+    try:
+        font = ImageFont.load_default(size=font_size)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        font = ImageFont.load_default()
     for j, label in enumerate(["original"] + [label for label, _ in columns]):
-        draw.text((j * (width + PAD) + 2, 2), label[: max(4, width // 6)], fill="black", font=font)
+        draw.text((j * (width + PAD) + 2, 2), label[: max(4, int(width / (0.6 * font_size)))], fill="black", font=font)
     for i, original in enumerate(originals):
         recons = [images[i] for _, images in columns]
         top, left = max_error_window(original, recons, crop)
-        y = HEADER + i * row_height
+        y = header + i * row_height
         for j, image in enumerate([original] + recons):
             x = j * (width + PAD)
             canvas.paste(Image.fromarray(np.ascontiguousarray(image)), (x, y))
