@@ -6,7 +6,8 @@ Layout (``<out>/<suite>/<tokenizer>__<dataset>__<resolution>/``):
     the numbers and what they mean (schema below; ``SCHEMA_VERSION``).
 ``per_image.csv``
     one row per image: ``key``, one column per per-image metric (``psnr``, ``ssim``,
-    ``lpips``, ``lpips_vgg`` ...), ``bits`` (bits of that image's code).
+    ``lpips``, ``lpips_vgg`` ...), ``bits`` (bits of that image's code), ``height``/``width``;
+    for COCO also ``categories`` and ``supercategories`` (``;``-separated, sorted).
 ``manifest.json``
     provenance: protocol settings and fingerprint, tokenizer fingerprint (weights sha256),
     dataset fingerprint, suite hash, seed, device, library versions, git commit, wall time,
