@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from wetok_bench.results import SCHEMA_VERSION
+from wetok_bench.results import JobSummary, Manifest
 from wetok_bench.run.console import warn
 from wetok_bench.run.versions import git_commit, library_versions
 from wetok_bench.suite import Job, TokenizerEntry
@@ -70,8 +70,7 @@ def metric_columns(rows: list[dict]) -> list[str]:
 def failure_summary(suite_name: str, job: Job, protocol, message: str) -> dict:
     """The summary of a job that did not finish."""
     header = _job_header(suite_name, job, protocol, None)
-    return {"schema_version": SCHEMA_VERSION, "suite": header.pop("suite"), "job": header.pop("job"), "status": "failed",
-            "error": message, **header, "metrics": {}}
+    return JobSummary(status="failed", error=message, metrics={}, **header).to_dict()
 
 
 def build_summary(suite_name: str, job: Job, protocol, tokenizer: Tokenizer, setup, rows: list[dict],
@@ -145,26 +144,27 @@ def build_manifest(suite, job: Job, tokenizer: Tokenizer, evaluator, dataset_fp:
     fingerprints, seed, the image limit in force (``--num-images`` or the suite's), device,
     versions, commit, timings, and the job fingerprint that decides reuse."""
     device = evaluator.device
-    return {
-        "suite": {"name": suite.name, "source": suite.source, "hash": suite.suite_hash, "config": suite.raw,
-                  "includes": suite.includes},
-        "job": job.id,
-        "protocol": {**suite.protocol.to_dict(), "fingerprint": suite.protocol.fingerprint},
-        "metrics": evaluator.fingerprint(),
-        "tokenizer": {"spec": job.tokenizer.spec, "fingerprint": tokenizer.fingerprint()},
-        "dataset": {**dataset_fp, "spec": job.dataset.spec},
-        "seed": suite.settings.seed,
-        "num_images_limit": num_images,
-        "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
-        "world_size": world_size,
-        "versions": library_versions(),
-        "git_commit": git_commit(),
-        "host": socket.gethostname(),
-        "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "command": sys.argv,
-        "wall_time_s": wall,
-        "images_per_s": images_per_s,
-        "compute_time_s": compute_s,
-        "images": n,
-        "job_fingerprint": job_fingerprint,
-    }
+    return Manifest(
+        # the merged suite, the files it included and every setting in force (defaults filled in)
+        suite={"name": suite.name, "source": suite.source, "hash": suite.suite_hash, "config": suite.raw,
+               "includes": suite.includes, "settings": suite.settings.to_dict()},
+        job=job.id,
+        protocol={**suite.protocol.to_dict(), "fingerprint": suite.protocol.fingerprint},
+        metrics=evaluator.fingerprint(),
+        tokenizer={"spec": job.tokenizer.spec, "fingerprint": tokenizer.fingerprint()},
+        dataset={**dataset_fp, "spec": job.dataset.spec},
+        seed=suite.settings.seed,
+        num_images_limit=num_images,
+        device=str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+        world_size=world_size,
+        versions=library_versions(),
+        git_commit=git_commit(),
+        host=socket.gethostname(),
+        date=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        command=sys.argv,
+        wall_time_s=wall,
+        images_per_s=images_per_s,
+        compute_time_s=compute_s,
+        images=n,
+        job_fingerprint=job_fingerprint,
+    ).to_dict()
