@@ -96,6 +96,8 @@ def test_notes_mark_unreliable_rfid_skipped_metrics_and_lossless(boards):
     cosmos = next(r for r in board.rows if r.name == "cosmos-di16x16")
     assert cosmos.stats["lpips"] is None
     assert "| 4.60† |" in text
+    # a note about every row says so instead of listing every name
+    assert "† rFID unreliable (N = 30 images < feature dimension 2048): All 7 tokenizers." in text
 
 
 def _names(board):

@@ -253,6 +253,13 @@ def _last_failure(folder: Path) -> dict | None:
         return None
 
 
+def _who(names: list[str], board: Leaderboard) -> str:
+    """The tokenizers a note is about: their names, or "All N tokenizers" when it is every row."""
+    if len(names) > 1 and len(names) == len(board.rows):
+        return f"All {len(names)} tokenizers"
+    return ", ".join(names)
+
+
 def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: int) -> list[str]:
     notes = [
         f"+- is half the width of a 95% percentile-bootstrap interval of the mean over images "
@@ -264,7 +271,7 @@ def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: 
         if row.rfid_unreliable:
             reasons.setdefault(row.rfid_reason or "fewer images than the feature dimension", []).append(row.tokenizer)
     for reason, names in reasons.items():
-        notes.append(f"† rFID unreliable ({reason}): {', '.join(names)}.")
+        notes.append(f"† rFID unreliable ({reason}): {_who(names, board)}.")
     skipped: dict[tuple[str, str], list[str]] = {}
     for row in board.rows:
         stat = row.stats.get("psnr")
@@ -287,7 +294,7 @@ def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: 
             notes.append(f"{row.tokenizer}: a later attempt ({failure.get('date', 'date unknown')}) failed - "
                          f"{failure.get('error', 'no error recorded')}; the numbers shown are from the earlier good run.")
     for (metric, reason), names in skipped.items():
-        notes.append(f"{', '.join(names)}: {metric} skipped - {reason}")
+        notes.append(f"{_who(names, board)}: {metric} skipped - {reason}")
     for job in failed:
         name = (job.summary.get("tokenizer") or {}).get("name", job.folder.name)
         notes.append(f"{name}: job failed - {job.summary.get('error', 'no error recorded')}")
