@@ -1,9 +1,9 @@
 """Finished work kept: a job's fingerprint, reuse of a finished job, failures beside results.
 
 A job's fingerprint is what decides its numbers: the tokenizer entry (with the size and mtime of
-every file it names), protocol, metric set and metric weights, dataset and image selection,
-resolution, seed, ``on_nonfinite`` and the wetok-bench version. Settings that only change speed
-or where files go (``num_workers``, ``output``, ``device`` spelling, the suite's name of other
+every file it names, and of the local weights behind its ``model:`` card: :func:`card_files`),
+protocol, metric set and metric weights, dataset and image selection, resolution, seed,
+``on_nonfinite`` and the wetok-bench version. Settings that only change speed or where files go (``num_workers``, ``output``, ``device`` spelling, the suite's name of other
 jobs) are not in it. A finished job (``summary.json`` ok, ``per_image.csv`` present) whose
 manifest holds the same fingerprint is reused; ``--force`` measures it again. The batch and
 shard sizes are not in it either: per-image values do not depend on them, the float64 sums of
@@ -37,11 +37,45 @@ def _file_stats(spec: dict) -> dict[str, Any]:
     return out
 
 
+def _path_stats(path: Path) -> list:
+    """``[path, size, mtime_ns]`` of a file, or of every file under a folder (sorted)."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    out = []
+    for file in files:
+        stat = os.stat(file)  # follows the Hugging Face cache's symlinks to the blob itself
+        out.append([str(file), stat.st_size, stat.st_mtime_ns])
+    return out
+
+
+def card_files(spec: dict) -> list | None:
+    """``[path, size, mtime_ns]`` of the local weights behind an entry's ``model:`` card, when the
+    card's source resolves locally (a path, or an ``hf://`` file in the cache / weights folder),
+    so a replaced weights file changes the fingerprint. None without a card, or when the source
+    does not resolve to a local file or folder without downloading (an ``hf://`` repo snapshot
+    that diffusers or Cosmos load by repo name is not covered: its files are not named)."""
+    from wetok_bench.errors import MissingWeightsError, UsageError
+    from wetok_bench.tokenizers import cards
+    from wetok_bench.weights import resolve_checkpoint
+
+    name = spec.get("model")
+    if not isinstance(name, str):
+        return None
+    try:
+        source = cards.get_card(name).source
+        return _path_stats(resolve_checkpoint(source, download=False)) if source else None
+    except (UsageError, MissingWeightsError, OSError):
+        return None
+
+
 def job_fingerprint(*, entry_spec: dict, protocol, metrics: list[str], metric_weights: dict, dataset_fp: dict,
                     keys: list[str], resolution, seed: int, on_nonfinite: str) -> dict:
     """What decides a job's numbers (see the module doc); JSON-able."""
+    tokenizer: dict[str, Any] = {"spec": entry_spec, "files": _file_stats(entry_spec)}
+    weights = card_files(entry_spec)
+    if weights is not None:  # absent without a card: earlier fingerprints stay equal
+        tokenizer["card_files"] = weights
     return {
-        "tokenizer": {"spec": entry_spec, "files": _file_stats(entry_spec)},
+        "tokenizer": tokenizer,
         "protocol": protocol.fingerprint,
         "metrics": list(metrics),
         "metric_weights": metric_weights,

@@ -1,0 +1,49 @@
+"""Job reuse covers the weights behind a ``model:`` card: a replaced local weights file
+changes the job fingerprint (reference: the file's own ``os.stat``)."""
+
+from __future__ import annotations
+
+import os
+
+from wetok_bench.run.reuse import card_files, job_fingerprint
+from wetok_bench.tokenizers import cards
+from wetok_bench.tokenizers.cards import ModelCard
+
+
+class _Protocol:
+    fingerprint = "p"
+
+
+def _fingerprint(spec: dict) -> dict:
+    return job_fingerprint(entry_spec=spec, protocol=_Protocol(), metrics=["psnr"], metric_weights={},
+                           dataset_fp={"kind": "folder", "count": 1, "sha256": "x"}, keys=["a.png"], resolution=32,
+                           seed=0, on_nonfinite="error")
+
+
+def test_fake_card_with_a_local_source_file_is_in_the_fingerprint(tmp_path, monkeypatch):
+    weights = tmp_path / "model.ckpt"
+    weights.write_bytes(b"first weights")
+    card = ModelCard(name="fake-card", type="identity", source=str(weights))
+    monkeypatch.setattr(cards, "known_cards", lambda: {"fake-card": card})
+    spec = {"type": "identity", "name": "fake", "model": "fake-card"}
+
+    stat = os.stat(weights)
+    assert card_files(spec) == [[str(weights), stat.st_size, stat.st_mtime_ns]]
+    before = _fingerprint(spec)
+    assert before == _fingerprint(spec)  # nothing changed: reused
+
+    weights.write_bytes(b"other weights, longer")  # replaced at the same path
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    after = _fingerprint(spec)
+    assert after != before
+    assert after["tokenizer"]["card_files"][0][1] == len(b"other weights, longer")
+
+
+def test_no_card_or_an_unresolvable_source_adds_nothing(tmp_path, monkeypatch):
+    card = ModelCard(name="remote-card", type="identity", source="hf://owner/repo/model.ckpt")
+    monkeypatch.setattr(cards, "known_cards", lambda: {"remote-card": card})
+    monkeypatch.setenv("WETOK_BENCH_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert card_files({"type": "identity", "model": "remote-card"}) is None
+    plain = _fingerprint({"type": "identity", "name": "plain"})
+    assert "card_files" not in plain["tokenizer"]
