@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -36,8 +36,8 @@ from wetok_bench.data.images import ImageError, is_image_file, load_u8
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_file
 from wetok_bench.metrics.aggregate import METRICS, jsonable, protocol_aggregates, summarize
-from wetok_bench.metrics.evaluator import VALID_METRICS, ReconstructionEvaluator, CLAMP_THRESHOLD, _lpips_paths, clamp_warning
-from wetok_bench.metrics.fid import FeatureStats
+from wetok_bench.metrics import registry
+from wetok_bench.metrics.evaluator import ReconstructionEvaluator, CLAMP_THRESHOLD, _lpips_paths, clamp_warning
 from wetok_bench.metrics.ref_cache import cached_reference_stats
 from wetok_bench.protocols import MetricProtocol, get_protocol, u8_to_signed_float
 from wetok_bench.results import write_json
@@ -147,9 +147,7 @@ def _resolve_metrics(protocol: MetricProtocol, metrics: Sequence[str], inception
 
     if on_missing_weights not in ("error", "skip"):
         raise UsageError(f"on_missing_weights must be 'error' or 'skip', got {on_missing_weights!r}")
-    unknown = [m for m in metrics if m not in VALID_METRICS]
-    if unknown or not metrics:
-        raise UsageError(f"unknown metric(s) {unknown} (valid: {', '.join(VALID_METRICS)})")
+    metrics = registry.check_metrics(metrics)
     explicit = {f"lpips_{net}": path for net, path in _lpips_paths(protocol, lpips_weights).items() if path is not None}
     if inception_weights is not None:
         explicit["inception"] = inception_weights
@@ -173,6 +171,7 @@ def _reference_key(ref_dir: Path, pairs: list[tuple[str, str]], evaluator: Recon
         "preprocess": "none (files as stored)",
         "protocol_fingerprint": evaluator.protocol.fingerprint,
         "features": evaluator.inception.fingerprint(),
+        **evaluator.reference_cache_key(),
     }
 
 
@@ -190,6 +189,7 @@ def score_folders(
     cache_dir: str | Path | None = None,
     strict: bool = False,
     on_missing_weights: str = DEFAULTS["on_missing_weights"],
+    metric_settings: Mapping[str, Any] | None = None,
 ) -> dict:
     """Score every reconstruction in ``recon_dir`` against its original in ``ref_dir``.
 
@@ -197,7 +197,7 @@ def score_folders(
         ref_dir, recon_dir: folders of originals and reconstructions (paired as in the module
             docstring; sizes must match).
         protocol: metric protocol name or object.
-        metrics: subset of ``psnr``, ``ssim``, ``lpips``, ``rfid``.
+        metrics: registered metric names (``psnr``, ``ssim``, ``lpips``, ``rfid``, ``kid`` ...).
         inception_weights, lpips_weights: weight files (see :class:`ReconstructionEvaluator`);
             None resolves the known files offline first.
         device: ``auto``, ``cpu`` or ``cuda[:N]``.
@@ -206,6 +206,7 @@ def score_folders(
         cache_dir: reference statistics cache folder (default ``<WETOK_BENCH_HOME>/cache``).
         strict: an unreadable image is an error instead of a recorded skip.
         on_missing_weights: ``error`` (default) or ``skip`` (leave the metric out, recorded).
+        metric_settings: suite-style settings blocks by key (``{"kid": {"subset_size": 100}}``).
 
     Returns:
         The JSON-ready result (non-finite values written as in
@@ -225,7 +226,8 @@ def score_folders(
     pairs = pair_images(ref_dir, recon_dir)
     skips = _Skips(pairs, strict)
     batches = _same_size_batches(ref_dir, recon_dir, pairs, batch_size, skips)
-    evaluator = ReconstructionEvaluator(protocol, setup.metrics, device, setup.inception_weights, setup.lpips_weights or None)
+    evaluator = ReconstructionEvaluator(protocol, setup.metrics, device, setup.inception_weights, setup.lpips_weights or None,
+                                        settings=registry.metric_settings(setup.metrics, metric_settings))
 
     rows: dict[str, list[np.ndarray]] = defaultdict(list)
     order: list[int] = []
@@ -248,7 +250,7 @@ def score_folders(
             recs.append(rec)
         return kept, refs, recs
 
-    def run(ref_stats: FeatureStats | None) -> None:
+    def run(ref_stats: dict | None) -> None:
         # One decode of every pair: the reference features come from the same batch when the
         # cache has no statistics for these originals.
         for batch in batches:
@@ -258,18 +260,19 @@ def score_folders(
             originals = torch.stack(refs)
             recons = u8_to_signed_float(torch.stack(recs))
             if ref_stats is not None:
-                ref_stats.update(evaluator.reference_features(originals))
+                evaluator.update_reference(ref_stats, originals)
             for key, values in evaluator.update(originals, recons).items():
                 rows[key].append(values.numpy())
             order.extend(kept)
 
     fid: dict = {}
+    sets: dict[str, dict] = {}
     cache_hit = None
     if evaluator.inception is not None:
         passes = []
 
-        def compute() -> FeatureStats:
-            stats = FeatureStats(evaluator.inception.dim)
+        def compute() -> dict:
+            stats = evaluator.new_reference()
             run(stats)
             passes.append(stats)
             if late_skips:  # the key did not know these skips: use the statistics, do not store them
@@ -278,7 +281,8 @@ def score_folders(
 
         key = _reference_key(ref_dir, pairs, evaluator, skips.records())
         try:
-            ref_stats, cache_hit = cached_reference_stats(key, compute, Path(cache_dir) if cache_dir else None)
+            ref_stats, cache_hit = cached_reference_stats(key, compute, Path(cache_dir) if cache_dir else None,
+                                                          encode=evaluator.encode_reference, decode=evaluator.decode_reference)
         except _LateSkips:
             ref_stats, cache_hit = passes[0], False
         if not passes:
@@ -287,7 +291,8 @@ def score_folders(
                 ref_stats, cache_hit = _reference_stats(evaluator, ref_dir, pairs, sorted(order), batch_size), False
         if not order:
             raise UsageError("no image pair could be read: " + format_skipped(skips.records(), total=len(pairs)))
-        fid = evaluator.compute(ref_stats)
+        sets = evaluator.compute_sets(ref_stats)
+        fid = sets.pop("rfid", {})
     else:
         run(None)
     if not order:
@@ -298,8 +303,9 @@ def score_folders(
     values = {key: np.concatenate(parts)[position] for key, parts in rows.items()}
     means = summarize(values)
     means.update(protocol_aggregates(protocol, values))
-    if fid:
-        means["rfid"] = fid["rfid"]
+    for name, block in [("rfid", fid), *sets.items()]:
+        if block:
+            means.update(registry.get_metric(name).headline(block))
     scored = sorted(order)
     per_image = [
         {"path": pairs[i][0], "recon_path": pairs[i][1], **{key: float(values[key][n]) for key in values}}
@@ -314,10 +320,11 @@ def score_folders(
             "recon_dir": str(recon_dir),
             "protocol": {"name": protocol.name, "version": protocol.version, "fingerprint": protocol.fingerprint},
             "evaluator": evaluator.fingerprint(),
-            "metric_info": {k: METRICS[k].to_dict() for k in [*values, *(["rfid"] if fid else [])]},
+            "metric_info": {k: METRICS[k].to_dict() for k in means if k in METRICS},
             "counts": {"images": len(scored), "skipped": len(skips.reasons), "pairs": len(pairs)},
             "means": means,
             "fid": {**fid, "reference_cache_hit": cache_hit} if fid else None,
+            **{name: {**block, "reference_cache_hit": cache_hit} for name, block in sets.items()},
             "skipped_files": skips.records(),
             "skipped_metrics": dict(setup.skipped),
             "clamped": {"values": clamped, "total": total_values,
@@ -337,14 +344,14 @@ class _LateSkips(Exception):
 
 
 def _reference_stats(evaluator: ReconstructionEvaluator, ref_dir: Path, pairs: list[tuple[str, str]],
-                     indices: list[int], batch_size: int) -> FeatureStats:
+                     indices: list[int], batch_size: int) -> dict:
     """Originals' statistics over the pairs ``indices`` (all readable), in batches of one size."""
-    stats = FeatureStats(evaluator.inception.dim)
+    stats = evaluator.new_reference()
     by_size: dict[tuple[int, ...], list[torch.Tensor]] = defaultdict(list)
     for i in indices:
         image = load_u8(ref_dir / pairs[i][0])
         by_size[tuple(image.shape)].append(image)
     for images in by_size.values():
         for start in range(0, len(images), batch_size):
-            stats.update(evaluator.reference_features(torch.stack(images[start : start + batch_size])))
+            evaluator.update_reference(stats, torch.stack(images[start : start + batch_size]))
     return stats

@@ -125,6 +125,9 @@ def check_values(values: Mapping[str, Any], *, base_dir: Path | None = None, che
     problems.extend(parse_resolutions(out["resolution"])[1])
     if isinstance(out["metrics"], list) and not out["metrics"]:
         problems.append(("metrics", f"expected a non-empty list of {', '.join(KNOWN_METRICS)}"))
+    from wetok_bench.metrics.registry import settings_problems
+
+    problems.extend(settings_problems(out))  # metrics' own blocks (kid: ...), each checked by its metric
     return out, problems
 
 

@@ -83,6 +83,26 @@ def _features(net, images: torch.Tensor) -> torch.Tensor:
         return net(images)
 
 
+class SetStates(dict):
+    """Set metrics' states by metric name (``{"rfid": FeatureStats, "kid": FeatureBank}``);
+    merging merges each (exact when merged in shard order), ``n`` is the images counted."""
+
+    def merge(self, other: "SetStates") -> "SetStates":
+        for name, state in other.items():
+            if name in self:
+                self[name].merge(state)
+            else:
+                self[name] = state
+        return self
+
+    @property
+    def n(self) -> int:
+        return max((int(state.n) for state in self.values()), default=0)
+
+    def state_dict(self) -> dict[str, dict]:
+        return {name: state.state_dict() for name, state in self.items()}
+
+
 class Metric:
     """Base of every metric. Subclass :class:`ImageMetric` or :class:`SetMetric`.
 
@@ -182,6 +202,10 @@ class SetMetric(Metric):
     def new_state(self, dim: int):
         """An empty features state (update / merge / state_dict / n)."""
         raise NotImplementedError
+
+    def new_reference_state(self, dim: int):
+        """An empty originals' state (default: :meth:`new_state`)."""
+        return self.new_state(dim)
 
     def state_from_dict(self, state: dict):
         """A features state from its ``state_dict``."""

@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import torch
 
 from wetok_bench.errors import TokenizerOutputError, UsageError
-from wetok_bench.metrics.base import Batch, ImageMetric, SetMetric
+from wetok_bench.metrics.base import Batch, ImageMetric, SetMetric, SetStates
 from wetok_bench.metrics.defs.lpips import lpips_key  # noqa: F401 - re-exported
 from wetok_bench.metrics.features import get_extractor
 from wetok_bench.metrics.fid import FeatureStats
@@ -171,9 +171,9 @@ class ReconstructionEvaluator:
         with torch.inference_mode():
             return self.inception(self.protocol.fid_view_original(original_u8.to(self.device)))
 
-    def new_reference(self) -> dict[str, object]:
+    def new_reference(self) -> SetStates:
         """Empty originals' states, one per set metric (``{name: state}``)."""
-        return {name: metric.new_state(metric.dim) for name, metric in self.set_metrics.items()}
+        return SetStates({name: metric.new_reference_state(metric.dim) for name, metric in self.set_metrics.items()})
 
     def update_reference(self, reference: dict[str, object], original_u8: torch.Tensor) -> None:
         """Add uint8 originals to ``reference`` (one extractor pass shared by every set metric)."""
@@ -181,6 +181,30 @@ class ReconstructionEvaluator:
             features = self.reference_features(original_u8)
             for name, state in reference.items():
                 state.update(features)
+
+    # The originals' states as one flat {name: tensor} dict (reference cache files): rFID's
+    # FeatureStats fields unprefixed, exactly the layout of the files written before other set
+    # metrics existed, so those stay valid; another metric's fields as "<metric>.<field>".
+
+    def reference_cache_key(self) -> dict:
+        """What the cache key adds for this evaluator's set metrics: nothing with rFID alone
+        (old files stay valid), else the metrics whose states the file also keeps."""
+        kept = sorted(name for name in self.set_metrics if name != "rfid")
+        return {"kept_states": kept} if kept else {}
+
+    def encode_reference(self, reference: Mapping[str, object]) -> dict[str, torch.Tensor]:
+        flat: dict[str, torch.Tensor] = {}
+        for name, state in reference.items():
+            for field, value in state.state_dict().items():
+                flat[field if name == "rfid" else f"{name}.{field}"] = torch.as_tensor(value)
+        return flat
+
+    def decode_reference(self, flat: Mapping[str, torch.Tensor]) -> SetStates:
+        parts: dict[str, dict] = {name: {} for name in self.set_metrics}
+        for field, value in flat.items():
+            name, _, rest = field.rpartition(".")
+            parts[name or "rfid"][rest] = value
+        return SetStates({name: self.set_metrics[name].state_from_dict(parts[name]) for name in self.set_metrics})
 
     def update(self, original_u8: torch.Tensor, recon: torch.Tensor) -> dict[str, torch.Tensor]:
         """Score one batch; returns per-image float64 CPU tensors [B] keyed by :attr:`value_keys`.
@@ -221,6 +245,13 @@ class ReconstructionEvaluator:
     def set_states(self) -> dict[str, dict]:
         """Every set metric's state as a ``state_dict`` (``{name: state}``), for shards and ranks."""
         return {name: metric.state_dict() for name, metric in self.set_metrics.items()}
+
+    def decode_states(self, states: Mapping[str, dict]) -> SetStates:
+        """:class:`SetStates` from :meth:`set_states` output (a shard's; an rFID-only shard
+        written before other set metrics existed, a bare FeatureStats state, reads too)."""
+        if "outer" in states:
+            states = {"rfid": states}
+        return SetStates({name: self.set_metrics[name].state_from_dict(state) for name, state in states.items()})
 
     def merge_states(self, states: Mapping[str, dict]) -> None:
         """Merge :meth:`set_states` of another shard or rank (call in shard order: exact)."""

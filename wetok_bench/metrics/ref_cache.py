@@ -21,7 +21,7 @@ import os
 import logging
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -61,9 +61,13 @@ def payload_sha256(state: dict[str, torch.Tensor]) -> str:
 
 
 def cached_reference_stats(
-    key: dict, compute: Callable[[], FeatureStats], cache_dir: Path | None = None
+    key: dict, compute: Callable[[], FeatureStats], cache_dir: Path | None = None, *,
+    encode: Callable[[Any], dict] | None = None, decode: Callable[[dict], Any] | None = None,
 ) -> tuple[FeatureStats, bool]:
     """Reference statistics for ``key``: from the cache when valid, else ``compute()`` and store.
+
+    ``encode`` / ``decode``: another reference object and its flat ``{name: tensor}`` state
+    (the evaluator's set-metric states, e.g. KID's kept features); default :class:`FeatureStats`.
 
     Args:
         key: JSON-serialisable dict naming everything that defines the statistics (image-list
@@ -80,14 +84,14 @@ def cached_reference_stats(
     path = cache_path(key, cache_dir)
     key_text = canonical_json(key)
     if path.exists():
-        stats, problem = _read(path, key_text)
+        stats, problem = _read(path, key_text, decode or FeatureStats.from_state_dict)
         if stats is not None:
             return stats, True
         _report_unusable(path, problem)
     stats = compute()
-    if not isinstance(stats, FeatureStats):
+    if encode is None and not isinstance(stats, FeatureStats):
         raise TypeError(f"compute() must return FeatureStats, got {type(stats).__name__}")
-    _write(path, key_text, stats)
+    _write(path, key_text, (encode or FeatureStats.state_dict)(stats))
     return stats, False
 
 
@@ -102,7 +106,7 @@ def _report_unusable(path: Path, problem: str) -> None:
         logger.warning("reference statistics cache %s is unusable (%s); recomputing", path, problem)
 
 
-def _read(path: Path, key_text: str) -> tuple[FeatureStats | None, str]:
+def _read(path: Path, key_text: str, decode: Callable[[dict], Any]) -> tuple[Any, str]:
     """(stats, "") for a valid file, else (None, what is wrong)."""
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
@@ -116,14 +120,13 @@ def _read(path: Path, key_text: str) -> tuple[FeatureStats | None, str]:
     if not isinstance(state, dict) or record.get("payload_sha256") != payload_sha256(state):
         return None, "payload checksum mismatch"
     try:
-        return FeatureStats.from_state_dict(state), ""
-    except UsageError as error:
+        return decode(state), ""
+    except (UsageError, KeyError) as error:
         return None, str(error)
 
 
-def _write(path: Path, key_text: str, stats: FeatureStats) -> None:
+def _write(path: Path, key_text: str, state: dict[str, torch.Tensor]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = stats.state_dict()
     record = {"format": CACHE_FORMAT, "key": key_text, "payload_sha256": payload_sha256(state), "state": state}
     fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:

@@ -209,9 +209,24 @@ class _Directions(Mapping):
 DIRECTIONS: Mapping[str, bool] = _Directions()
 
 
-def metric_settings(metrics: Iterable[str], raw: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The validated settings of each metric that has a suite block (``kid: {...}``)."""
-    raw = raw or {}
+def settings_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(key, message)`` for each registered metric's settings block in ``values`` that its
+    metric refuses (:meth:`Metric.parse_settings`); absent or null blocks are its defaults."""
+    problems = []
+    for name in metric_names():
+        key = get_metric(name).settings_key
+        if key is not None and values.get(key) is not None:
+            try:
+                get_metric(name).parse_settings(values[key])
+            except UsageError as error:
+                problems.append((key, str(error).removeprefix(f"{key}: ")))
+    return problems
+
+
+def metric_settings(metrics: Iterable[str], raw: Any) -> dict[str, Any]:
+    """The validated settings of each metric that has a suite block (``kid: {...}``); ``raw``
+    is the suite's settings (a mapping or :class:`~wetok_bench.settings.Settings`)."""
+    raw = raw.to_dict() if hasattr(raw, "to_dict") else (raw or {})
     out: dict[str, Any] = {}
     for name in metrics:
         cls = get_metric(name)

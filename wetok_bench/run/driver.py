@@ -20,6 +20,7 @@ from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
 from wetok_bench.lock import FolderLock
 from wetok_bench.metrics.evaluator import clamp_warning
+from wetok_bench.metrics.registry import metric_settings
 from wetok_bench.results import LAST_FAILURE_FILE, write_job, write_json
 from wetok_bench.run.console import error as print_error
 from wetok_bench.run.console import warn
@@ -106,6 +107,7 @@ def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force=False)
     settings = suite.settings
     setup = resolve_metric_weights(suite.protocol, suite.metrics, explicit=settings.weights,
                                    on_missing=settings.on_missing_weights)
+    setup.settings = metric_settings(setup.metrics, settings)  # each metric's own block (kid: ...), validated
     for metric, reason in setup.skipped.items():
         if ctx.is_main:
             warn(f"metric {metric} skipped: {reason}")
@@ -182,7 +184,7 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
         # What the shards' numbers and layout depend on (not num_workers, output, or the suite's other jobs).
         resume_fp = {"job": job_fp, "tokenizer": tokenizer.fingerprint(),
                      "shard_size": settings.shard_size, "batch_size": settings.batch_size}
-        ref_stats = refs.get(job.dataset.name, dataset_fp, records, job.resolution) if "rfid" in setup.metrics else None
+        ref_stats = refs.get(job.dataset.name, dataset_fp, records, job.resolution) if evaluator.set_metrics else None
         runner = JobRunner(name=job.tokenizer.name, label=job.id, tokenizer=tokenizer, evaluator=evaluator,
                            protocol=suite.protocol, resolution=job.resolution, settings=settings,
                            store=ShardStore(folder, resume_fp, ctx), ctx=ctx, progress=progress,
@@ -203,9 +205,9 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
     message = clamp_warning(job.tokenizer.name, *clamp)
     if message:
         warn(message)
-    reference = refs.frechet(ref_stats) if ref_stats is not None and ref_stats.n >= 2 else None
+    stats, ref_stats, reference, sets = _set_results(evaluator, refs, stats, ref_stats)
     summary = build_summary(suite.name, job, suite.protocol, tokenizer, setup, rows, skipped, stats, ref_stats, reference,
-                            len(records), clamp)
+                            len(records), clamp, sets=sets)
     images_per_s = len(rows) / wall if wall > 0 else 0.0
     manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s,
                               len(rows), num_images=num_images, job_fingerprint=job_fp)
@@ -217,6 +219,23 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
     if runner.grids.enabled:
         save_grids(folder, runner.grids, grid_states, setup.metrics, rows)
     return JobOutcome(job=job, status="ok", folder=folder, summary=summary, images_per_s=images_per_s)
+
+
+def _set_results(evaluator, refs: ReferenceStore, states, ref_states):
+    """rFID's (recon stats, reference stats, Frechet reference) for the summary, and every other
+    set metric's block (``{"skipped": reason}`` when it cannot be computed, e.g. too few images)."""
+    states, ref_states = states or {}, ref_states or {}
+    stats, ref = states.get("rfid"), ref_states.get("rfid")
+    reference = refs.frechet(ref) if ref is not None and ref.n >= 2 else None
+    sets: dict[str, dict] = {}
+    for name, metric in evaluator.set_metrics.items():
+        if name == "rfid":
+            continue
+        try:
+            sets[name] = metric.compute(ref_states[name], states[name])
+        except (UsageError, KeyError) as error:
+            sets[name] = {"skipped": str(error) if isinstance(error, UsageError) else "no image measured"}
+    return stats, ref, reference, sets
 
 
 def _gather(merged: dict, ctx: D.DistContext):

@@ -22,14 +22,15 @@ class OrderedFold:
     per shard) until :meth:`result` passes them to rank 0 in order.
     """
 
-    def __init__(self, plan: D.ShardPlan, ctx: D.DistContext) -> None:
-        self.plan, self.ctx = plan, ctx
+    def __init__(self, plan: D.ShardPlan, ctx: D.DistContext, decode=stats_from_state) -> None:
+        # decode: a shard's state -> an object with merge (FeatureStats, or the evaluator's SetStates)
+        self.plan, self.ctx, self.decode = plan, ctx, decode
         self.total = None
         self.pending: dict[int, dict | None] = {}
 
     def _fold(self, state: dict | None) -> None:
         if state is not None:
-            stats = stats_from_state(state)
+            stats = self.decode(state)
             self.total = stats if self.total is None else self.total.merge(stats)
 
     def add(self, shard: int, state: dict | None) -> None:

@@ -61,7 +61,7 @@ class JobRunner:
         settings = self.settings
         plan = D.ShardPlan.build(len(records), settings.batch_size, settings.shard_size, self.ctx.world_size)
         mine = list(plan.shards_of(self.ctx.rank))
-        fold = OrderedFold(plan, self.ctx)
+        fold = OrderedFold(plan, self.ctx, decode=self.evaluator.decode_states)
         merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0, "grids": None,
                                   "clamp": [0, 0]}
         bar = Progress(plan.images_of(self.ctx.rank), self.label, enabled=self.progress and self.ctx.is_main)
@@ -111,8 +111,6 @@ class JobRunner:
         return merged
 
     def _measure(self, shard_records: Sequence, iterate_batches, bar: Progress) -> dict:
-        from wetok_bench.metrics.fid import FeatureStats
-
         protocol, settings = self.protocol, self.settings
         rows: list[dict] = []
         skipped: list[dict] = []
@@ -158,12 +156,12 @@ class JobRunner:
                         row["height"], row["width"] = int(original.shape[-2]), int(original.shape[-1])
                         rows.append(row)
             bar.update(len(batch.keys) + len(batch.skipped))
-        stats = self.evaluator.recon_stats
+        states = self.evaluator.set_states()  # every set metric's (rFID's sums, KID's features ...)
         return {
             "keys": [r.key for r in shard_records],
             "rows": rows,
             "skipped": skipped,
-            "stats": stats.state_dict() if isinstance(stats, FeatureStats) and stats.n > 0 else None,
+            "stats": states if self.evaluator.set_metrics and self.evaluator.decode_states(states).n > 0 else None,
             "grid": picker.state(),
             # (clamped, total) reconstruction values of this shard (the evaluator counts since reset)
             "clamp": [int(n) for n in self.evaluator.clamp_counts],

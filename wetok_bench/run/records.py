@@ -75,10 +75,12 @@ def failure_summary(suite_name: str, job: Job, protocol, message: str) -> dict:
 
 def build_summary(suite_name: str, job: Job, protocol, tokenizer: Tokenizer, setup, rows: list[dict],
                   skipped: list[dict], stats, ref_stats, reference, n_selected: int,
-                  clamp: tuple[int, int] = (0, 0)) -> dict:
+                  clamp: tuple[int, int] = (0, 0), sets: dict[str, dict] | None = None) -> dict:
     """The summary of a finished job: means over images (and the protocol's official aggregates,
     e.g. ``psnr_official`` under ``wetok``), rFID, compression, counts, skipped files, and
-    ``clamped``: reconstruction values beyond the clamp threshold (``clamp`` = (clamped, total))."""
+    ``clamped``: reconstruction values beyond the clamp threshold (``clamp`` = (clamped, total)).
+    ``sets``: other set-level metrics' blocks by name (KID: ``summary["kid"]``, its headline keys
+    in ``metrics``; a ``{"skipped": reason}`` block goes to ``skipped_metrics``)."""
     from wetok_bench.metrics.aggregate import METRICS, protocol_aggregates, summarize
     from wetok_bench.metrics.evaluator import CLAMP_THRESHOLD
     from wetok_bench.metrics.fid import fid_result
@@ -97,6 +99,13 @@ def build_summary(suite_name: str, job: Job, protocol, tokenizer: Tokenizer, set
     skipped_metrics = dict(setup.skipped)  # the run's reasons, shared by every job: copied, never changed
     if rfid is None and "rfid" in setup.metrics:
         skipped_metrics.setdefault("rfid", "fewer than 2 images measured")
+    from wetok_bench.metrics.registry import get_metric
+
+    for name, block in (sets or {}).items():
+        if "skipped" in block:
+            skipped_metrics[name] = block["skipped"]
+        else:
+            metrics.update(get_metric(name).headline(block))
     summary["metrics"] = metrics
     summary["metric_info"] = {
         name: {"higher_is_better": m.higher_is_better, "unit": m.unit, "description": m.description}
@@ -106,6 +115,7 @@ def build_summary(suite_name: str, job: Job, protocol, tokenizer: Tokenizer, set
     summary["skipped_metrics"] = skipped_metrics
     if rfid is not None:
         summary["rfid"] = rfid
+    summary.update({name: block for name, block in (sets or {}).items() if "skipped" not in block})
     summary["compression"] = compression_summary(tokenizer, job.resolution, rows)
     summary["counts"] = {"images": len(rows), "skipped": len(skipped), "selected": n_selected,
                          "reference_images": int(ref_stats.n) if ref_stats is not None else None}

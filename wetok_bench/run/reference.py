@@ -12,7 +12,7 @@ from typing import Any, Sequence
 from wetok_bench import distributed as D
 from wetok_bench.hashing import sha256_json
 from wetok_bench.progress import Progress
-from wetok_bench.run.fold import OrderedFold, stats_from_state
+from wetok_bench.run.fold import OrderedFold
 from wetok_bench.run.setup import PassSettings, loader_kwargs
 
 
@@ -47,19 +47,21 @@ class ReferenceStore:
             "preprocess": self.protocol.resize,
             "protocol": self.protocol.fingerprint,
             "features": self.evaluator.fingerprint()["weights"].get("inception"),
+            **self.evaluator.reference_cache_key(),  # nothing with rFID alone: old caches stay valid
         }
+        codec = {"encode": self.evaluator.encode_reference, "decode": self.evaluator.decode_reference}
         cached = None
         if self.ctx.is_main:
             with contextlib.suppress(_CacheMiss):
                 # Only a hit is taken here; on a miss every rank computes its shards below.
-                cached, _ = cached_reference_stats(key, _raise_miss)
-        cached = D.broadcast_object(cached.state_dict() if cached is not None else None, self.ctx)
+                cached, _ = cached_reference_stats(key, _raise_miss, **codec)
+        cached = D.broadcast_object(self.evaluator.encode_reference(cached) if cached is not None else None, self.ctx)
         if cached is not None:
-            stats = stats_from_state(cached)
+            stats = self.evaluator.decode_reference(cached)
         else:
             stats = self._compute(records, resolution, f"reference {dataset_name}@{resolution}")
             if self.ctx.is_main:
-                cached_reference_stats(key, lambda: stats)
+                cached_reference_stats(key, lambda: stats, **codec)
         self._memo[memo_key] = stats
         return stats
 
@@ -67,11 +69,10 @@ class ReferenceStore:
         """Originals' statistics, shard by shard (see :class:`~wetok_bench.distributed.ShardPlan`),
         folded in shard order: the same bits for any number of ranks."""
         from wetok_bench.data.loader import iterate_batches
-        from wetok_bench.metrics.fid import FeatureStats
 
         settings = self.settings
         plan = D.ShardPlan.build(len(records), settings.batch_size, settings.shard_size, self.ctx.world_size)
-        fold = OrderedFold(plan, self.ctx)
+        fold = OrderedFold(plan, self.ctx, decode=self.evaluator.decode_states)
         bar = Progress(plan.images_of(self.ctx.rank), label, enabled=self.progress and self.ctx.is_main)
         for shard in plan.shards_of(self.ctx.rank):
             lo, hi = plan.bounds(shard)
@@ -79,14 +80,13 @@ class ReferenceStore:
             for batch in iterate_batches(records[lo:hi], resolution, settings.batch_size,
                                          **loader_kwargs(settings, self.evaluator.device)):
                 if len(batch.keys):
-                    features = self.evaluator.reference_features(batch.images.to(self.evaluator.device, non_blocking=True))
-                    stats = stats if stats is not None else FeatureStats(features.shape[1])
-                    stats.update(features)
+                    stats = stats if stats is not None else self.evaluator.new_reference()
+                    self.evaluator.update_reference(stats, batch.images.to(self.evaluator.device, non_blocking=True))
                 bar.update(len(batch.keys) + len(batch.skipped))
             fold.add(shard, stats.state_dict() if stats is not None else None)
         bar.close()
         total = fold.result()
-        return total if total is not None else FeatureStats(feature_dim(self.evaluator))
+        return total if total is not None else self.evaluator.new_reference()
 
 
 class _CacheMiss(Exception):

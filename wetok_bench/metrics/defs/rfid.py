@@ -21,6 +21,10 @@ class RFID(SetMetric):
         # kept where the features are made: no per-batch copies, and NCCL reduces CUDA tensors
         return FeatureStats(dim, device=self.device)
 
+    def new_reference_state(self, dim: int) -> FeatureStats:
+        # the originals' sums are kept on the CPU, as they always were (same float64 bits)
+        return FeatureStats(dim)
+
     def state_from_dict(self, state: dict) -> FeatureStats:
         return FeatureStats.from_state_dict(state)
 
