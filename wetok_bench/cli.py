@@ -11,7 +11,6 @@ details, indented) and exit with their code (2 = unusable input); ``--debug`` (o
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import click
 
 from wetok_bench import __version__
+from wetok_bench.cli_logging import configure_logging
 from wetok_bench.errors import WetokBenchError, format_error
 from wetok_bench.settings import DEFAULTS, help_text
 
@@ -61,47 +61,6 @@ def cli(debug: bool) -> None:
     configure_logging(debug)
 
 
-class _StderrHandler(logging.StreamHandler):
-    """Writes to the current ``sys.stderr`` (which click's test runner and redirections replace)."""
-
-    @property
-    def stream(self):
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value) -> None:  # logging sets it in __init__; the current stderr always wins
-        pass
-
-
-class _Formatter(logging.Formatter):
-    """``warning: message`` (``debug [module]: message`` under --debug), tracebacks below."""
-
-    def __init__(self, debug: bool) -> None:
-        super().__init__()
-        self.debug = debug
-
-    def format(self, record: logging.LogRecord) -> str:
-        where = f" [{record.name}]" if self.debug else ""
-        text = f"{record.levelname.lower()}{where}: {record.getMessage()}"
-        if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
-        return text
-
-
-def configure_logging(debug: bool) -> None:
-    """The ``wetok_bench`` loggers print on stderr: WARNING and up, DEBUG too with ``debug``."""
-    logger = logging.getLogger("wetok_bench")
-    for handler in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
-        logger.removeHandler(handler)
-    handler = _StderrHandler()
-    handler.setLevel(logging.DEBUG if debug else logging.WARNING)
-    handler.setFormatter(_Formatter(debug))
-    logger.addHandler(handler)
-    # Without --debug the logger's own level is left to the logging set-up around it (pytest's
-    # caplog, an application embedding the CLI); the handler prints WARNING and up.
-    logger.setLevel(logging.DEBUG if debug else logging.NOTSET)
-
-
 # --- score -------------------------------------------------------------------------------
 
 
@@ -133,10 +92,11 @@ def configure_logging(debug: bool) -> None:
 )
 @click.option("--results", "results_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write a results job folder under this folder (as `run` writes; `report` and `check` read it).")
+@click.option("--kid-subset-size", type=click.IntRange(min=2), help="KID: images per subset [default: 1000].")
 @click.option("--name", help="Tokenizer name of the --results job [default: RECON_DIR's folder name].")
 @click.option("--dataset", help="Dataset name of the --results job [default: REF_DIR's folder name].")
 def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weights, device, batch_size, out,
-          strict, on_missing_weights, results_dir, name, dataset) -> None:
+          strict, on_missing_weights, results_dir, kid_subset_size, name, dataset) -> None:
     """Score reconstructions in RECON_DIR against originals in REF_DIR (paired by relative path, extension ignored)."""
     from wetok_bench.scoring import score_folders
     from wetok_bench.skips import format_skipped
@@ -153,6 +113,7 @@ def score(ref_dir, recon_dir, protocol, metrics, inception_weights, lpips_weight
         out=out,
         strict=strict,
         on_missing_weights=on_missing_weights,
+        metric_settings={"kid": {"subset_size": kid_subset_size}} if kid_subset_size else None,
     )
     click.echo(json.dumps(result["means"], indent=2, default=str))
     for metric, reason in result["skipped_metrics"].items():

@@ -222,8 +222,8 @@ def score_folders(
         raise UsageError(f"batch size must be at least 1, got {batch_size}")
     protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
     metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+    pairs = pair_images(ref_dir, recon_dir)  # missing folders first: the cheaper check, the likelier mistake
     setup = _resolve_metrics(protocol, metrics, inception_weights, lpips_weights, on_missing_weights)
-    pairs = pair_images(ref_dir, recon_dir)
     skips = _Skips(pairs, strict)
     batches = _same_size_batches(ref_dir, recon_dir, pairs, batch_size, skips)
     evaluator = ReconstructionEvaluator(protocol, setup.metrics, device, setup.inception_weights, setup.lpips_weights or None,
