@@ -95,6 +95,8 @@ def test_runner_files_are_the_records_and_synthetic_results_match_them(tmp_path)
     job = load_job(folder)
     assert job.record.to_dict() == json.loads((folder / "summary.json").read_text())
     assert job.record.extra == {} and job.provenance.extra == {}  # every key the runner writes is typed
+    settings = job.manifest["suite"]["settings"]  # every setting in force, defaults filled in
+    assert (settings["batch_size"], settings["shard_size"], settings["metrics"]) == (16, 1024, ["psnr", "ssim"])
     synthetic = load_job(write_synthetic_suite(tmp_path / "syn") / "identity__coco-sample__256")
     assert synthetic.record.extra == {} and synthetic.provenance.extra == {}
     ran, made = job.summary, synthetic.summary
