@@ -4,16 +4,22 @@ A card records where a model's weights come from, the parameters its family need
 provenance. Suites can say ``model: <card name>`` instead of spelling the architecture out;
 ``wetok-bench list tokenizers`` shows every card and whether its weights are present locally.
 
-Each family module exposes ``CARDS: list[ModelCard]``; :func:`known_cards` collects them.
+Each family module exposes ``CARDS: list[ModelCard]``; :func:`known_cards` collects them, from the
+built-in family modules and from the module of every plug-in factory (entry-point group
+``wetok_bench.tokenizers``), so a plug-in family's cards are listed and usable like built-in ones.
+A plug-in card cannot replace a built-in card of the same name.
 """
 
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from wetok_bench.errors import UsageError
+
+logger = logging.getLogger(__name__)
 
 _FAMILY_MODULES = (
     "wetok_bench.tokenizers.wetok",
@@ -49,7 +55,9 @@ class ModelCard:
 
 
 def known_cards() -> dict[str, ModelCard]:
-    """Every card of every built-in family, by name."""
+    """Every card of every built-in and plug-in family, by name (built-in cards win a clash)."""
+    from wetok_bench.tokenizers.registry import plugin_modules
+
     cards: dict[str, ModelCard] = {}
     for module_name in _FAMILY_MODULES:
         try:
@@ -58,6 +66,19 @@ def known_cards() -> dict[str, ModelCard]:
             continue
         for card in getattr(module, "CARDS", []):
             cards[card.name] = card
+    for module_name in plugin_modules():
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as error:  # a broken plug-in must not hide every other card
+            logger.warning("cannot read model cards of plug-in module %s: %s", module_name, error)
+            continue
+        for card in getattr(module, "CARDS", []):
+            if not isinstance(card, ModelCard):
+                logger.warning("plug-in module %s: CARDS holds %r, not a ModelCard; ignored", module_name, card)
+            elif card.name in cards:
+                logger.warning("plug-in module %s: card %r already exists; ignored", module_name, card.name)
+            else:
+                cards[card.name] = card
     return cards
 
 

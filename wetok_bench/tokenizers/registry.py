@@ -77,6 +77,23 @@ def _load_entry_points() -> None:
             _REGISTRY[ep.name] = ep.value
 
 
+def plugin_modules() -> list[str]:
+    """Modules of the plug-in factories (entry points and ``register_tokenizer`` calls), in order.
+
+    :func:`wetok_bench.tokenizers.cards.known_cards` reads a ``CARDS`` list from each, as it does
+    from the built-in family modules. Nothing is imported here.
+    """
+    _load_entry_points()
+    modules: dict[str, None] = {}
+    for type_name, entry in _REGISTRY.items():
+        if _BUILTIN.get(type_name) == entry:
+            continue
+        module = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", None)
+        if module and not module.startswith("wetok_bench.tokenizers."):
+            modules[module] = None
+    return list(modules)
+
+
 def tokenizer_types() -> list[str]:
     """Every registered suite ``type``, built-in and plug-in."""
     _load_entry_points()
