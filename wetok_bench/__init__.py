@@ -5,3 +5,12 @@ versioned metric protocol, with every tokenizer's compression ratio accounted fo
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The Python API, imported on first use (importing wetok_bench loads no torch).
+    if name == "ReconstructionMetrics":
+        from wetok_bench.metrics.api import ReconstructionMetrics
+
+        return ReconstructionMetrics
+    raise AttributeError(f"module 'wetok_bench' has no attribute {name!r}")
