@@ -52,6 +52,7 @@ SETTINGS = Declaration((
     Param("output", str, "results", doc="results folder"),
     Param("weights", dict, {}, doc="explicit metric weights: inception, lpips_alex, lpips_vgg"),
     Param("grids", dict, None, doc="{count: N, keys: [...], worst_k: K}"),
+    Param("kid", dict, None, doc="KID: {subsets: 100, subset_size: 1000, seed: 2020} (torch-fidelity's defaults)"),
     # Images per resumable shard. Each finished shard keeps its rows and a float64 d x d sum
     # (32 MiB at d = 2048) until the job ends; 1024 bounds that at 50k images to 1.6 GB.
     Param("shard_size", int, 1024, range=(1, None), doc="images per resumable shard"),

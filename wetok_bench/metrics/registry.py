@@ -42,6 +42,7 @@ _BUILTIN: dict[str, str] = {
     "ssim": "wetok_bench.metrics.defs.ssim",
     "lpips": "wetok_bench.metrics.defs.lpips",
     "rfid": "wetok_bench.metrics.defs.rfid",
+    "kid": "wetok_bench.metrics.defs.kid",
 }
 
 #: The metrics every protocol version up to now was defined with: their options are the
