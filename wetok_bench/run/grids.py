@@ -106,7 +106,7 @@ def select(spec: GridSpec, states: Sequence[dict]) -> tuple[list[dict], list[dic
 
 def save_grids(folder, spec: GridSpec, states: Sequence[dict], metrics: Sequence[str], rows: list[dict]) -> None:
     """Write ``grids/`` of a job folder from the shards' grid candidates (see :func:`select`)."""
-    from wetok_bench.report.grids import save_grid
+    from wetok_bench.grid_files import save_grid
 
     fixed, worst = select(spec, states)
     chosen = list({e["key"]: e for e in fixed + worst}.values())
