@@ -127,3 +127,25 @@ def test_run_and_api_equal_torch_fidelity(folders, fidelity_kid, fidelity_incept
         values = api.compute()
     for key in ("psnr", "ssim", "rfid", "kid", "kid_std"):
         assert values[key] == summary["metrics"][key], key
+
+    # Shown in the leaderboard and the plots, and compared by `check` (the baseline's metric_info
+    # for kid is removed: the direction comes from the result's, which the registry wrote).
+    from wetok_bench.check import check_results, record_baseline
+    from wetok_bench.report.leaderboard import build_leaderboards
+    from wetok_bench.report.plots import plot_metrics
+    from wetok_bench.results import load_results
+
+    results = tmp_path / "out" / "k"
+    board = build_leaderboards(load_results([results]))[0]
+    column = next(c for c in board.columns if c.key == "kid")
+    assert column.header == "KID" and column.higher_is_better is False
+    assert board.rows[0].value("kid") == summary["metrics"]["kid"]
+    assert ("kid", "KID") in plot_metrics(board) and ("kid_std", "KID std") not in plot_metrics(board)
+    baseline = record_baseline([results], tmp_path / "baseline.json")
+    data = json.loads(baseline.read_text())
+    for entry in data["entries"]:
+        entry["metrics"]["kid"] = summary["metrics"]["kid"] - 0.5  # the recorded KID was much lower
+        entry.get("metric_info", {}).pop("kid", None)
+    baseline.write_text(json.dumps(data))
+    rows = {row.metric: row for row in check_results([results], baseline).rows}
+    assert rows["kid"].status == "regression" and rows["psnr"].status == "ok"

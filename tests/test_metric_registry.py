@@ -53,3 +53,30 @@ def test_classic_fingerprints_are_the_recorded_ones():
     for metrics in (registry.CLASSIC, ["psnr", "ssim"], ["rfid"]):
         assert registry.protocol_fingerprint(standard, metrics) == recorded
         assert registry.protocol_fingerprint(wetok, metrics) == WETOK_V2_FINGERPRINT
+
+
+def test_kid_options_enter_only_when_kid_is_enabled():
+    from wetok_bench.metrics.kid import KidSettings
+
+    recorded = json.loads((ROOT / "baselines" / "ci_baseline.json").read_text())["protocols"]["standard"]
+    standard = get_protocol("standard")
+    settings = {"kid": KidSettings()}
+    assert registry.protocol_fingerprint(standard, registry.CLASSIC, settings) == recorded
+    with_kid = registry.protocol_fingerprint(standard, [*registry.CLASSIC, "kid"], settings)
+    other_kid = registry.protocol_fingerprint(standard, [*registry.CLASSIC, "kid"], {"kid": KidSettings(subset_size=50)})
+    assert len({recorded, with_kid, other_kid}) == 3
+    assert registry.higher_is_better("kid") is False and registry.higher_is_better("kid_std") is False
+
+
+def test_kid_settings_are_validated_in_the_suite():
+    from wetok_bench.settings import SettingsError, check_values
+
+    _, problems = check_values({"kid": {"subset_size": 1, "subsetz": 3}})
+    assert [path for path, _ in problems] == ["kid"] and "subsetz" in problems[0][1]
+    _, problems = check_values({"kid": {"subset_size": 1}})
+    assert problems == [("kid", "KID needs subsets >= 1 and subset_size >= 2, got 100 and 1")]
+    assert check_values({"kid": {"subsets": 10, "subset_size": 50, "seed": 1}})[1] == []
+    with pytest.raises(SettingsError):
+        from wetok_bench.settings import Settings
+
+        Settings(kid={"seed": "x"})
