@@ -80,3 +80,14 @@ def test_kid_settings_are_validated_in_the_suite():
         from wetok_bench.settings import Settings
 
         Settings(kid={"seed": "x"})
+
+
+def test_list_metrics_names_every_registered_metric():
+    from click.testing import CliRunner
+
+    from wetok_bench.cli import cli
+
+    result = CliRunner().invoke(cli, ["list", "metrics"])
+    assert result.exit_code == 0, result.output
+    assert "kid (set, lower is better) -> kid, kid_std; settings: kid" in result.output
+    assert "lpips (image, lower is better) -> lpips, lpips_vgg" in result.output

@@ -231,6 +231,19 @@ def list_protocols() -> None:
                 click.echo(f"    {key}: {value}")
 
 
+@list_group.command("metrics")
+def list_metrics() -> None:
+    """Registered metrics (built-in and plug-in): level, direction, result keys, weights."""
+    from wetok_bench.metrics import registry
+
+    for name in registry.metric_names():
+        cls = registry.get_metric(name)
+        keys = ", ".join(k.name for k in cls.result_keys())
+        settings = f"; settings: {cls.settings_key}" if cls.settings_key else ""
+        click.echo(f"{name} ({cls.level}, {'higher' if cls.higher_is_better else 'lower'} is better) -> {keys}{settings}")
+        click.echo(f"    {cls.description}")
+
+
 @list_group.command("datasets")
 def list_datasets() -> None:
     """Dataset types and their parameters."""
