@@ -32,7 +32,7 @@ class DryRun:
 def dry_run(suite: Suite, only: Sequence[str] | None = None, num_images: int | None = None) -> DryRun:
     """The job list with the weights and data each would use, and what is missing."""
     from wetok_bench.data.registry import create_dataset
-    from wetok_bench.run.setup import inception_weights_name
+    from wetok_bench.metrics.registry import weights_needs
 
     plan = DryRun()
     plan.lines.append(f"suite {suite.name} ({suite.source}), protocol {suite.protocol.name} v{suite.protocol.version} "
@@ -41,11 +41,9 @@ def dry_run(suite: Suite, only: Sequence[str] | None = None, num_images: int | N
         plan.lines.append(f"includes: {', '.join(suite.includes)} (their keys under this file's)")
     plan.lines.append("metric weights:")
     explicit = suite.settings.weights
-    needed = []
-    if "rfid" in suite.metrics:
-        needed.append((inception_weights_name(suite.protocol), explicit.get("inception")))
-    if "lpips" in suite.metrics:
-        needed.extend((f"lpips-{net}-backbone", explicit.get(f"lpips_{net}")) for net in suite.protocol.lpips_nets)
+    # every metric's files from the metric registry, each slot once (rFID and KID share the Inception)
+    slots = {slot: name for needs in weights_needs(suite.protocol, suite.metrics).values() for slot, name in needs}
+    needed = [(name, explicit.get(slot)) for slot, name in slots.items()]
     for name, path in needed:
         found, problem = _find_weights(name, path)
         plan.lines.append(f"  {name:24s} {found or 'MISSING (' + problem + ')'}")
