@@ -130,6 +130,7 @@ def write_synthetic_suite(root: Path, *, suite: str = "synthetic", seed: int = 0
                 counts={"images": n, "skipped": 0, "selected": n, "reference_images": n},
                 skipped_files=[],
                 clamped={"values": 0, "total": n * 3 * RES * RES, "fraction": 0.0, "threshold": CLAMP_THRESHOLD},
+                cost=_cost(kind, n),
             )
             manifest = Manifest(
                 job=summary.job,
@@ -144,6 +145,18 @@ def write_synthetic_suite(root: Path, *, suite: str = "synthetic", seed: int = 0
             )
             write_job(out / job_id(name, dataset, RES), summary, rows, columns, manifest)
     return out
+
+
+def _cost(kind: str, n: int) -> dict:
+    """A cost block as the runner writes it (1 ms encode, 2 ms decode per image; no parameters
+    for codecs and identity, 50 M otherwise; CPU, so no peak memory)."""
+    import torch
+
+    from wetok_bench.run.cost import cost_summary, merge_cost
+
+    state = {**merge_cost([]), "encode_s": 0.001 * n, "decode_s": 0.002 * n, "timed_images": n, "timed_batches": n}
+    return cost_summary(state, parameters=0 if kind in ("codec", "identity") else 50_000_000, images=n, wall_s=0.01 * n,
+                        device=torch.device("cpu"))
 
 
 def skip_metrics(suite_dir: Path, metrics: tuple[str, ...] = ("lpips", "rfid")) -> None:

@@ -37,6 +37,12 @@ Layout (``<out>/<suite>/<tokenizer>__<dataset>__<resolution>/``):
     skipped_files   [{key, reason}]
     clamped         {values, total, fraction, threshold}: reconstruction values beyond the clamp
                     threshold (a warning is logged above a small fraction)
+    tokens          discrete tokenizers only: {codebook_usage, code_entropy_bits, code_perplexity,
+                    per_group, codebook_size, groups, codebook_scope, tokens ...} or {skipped}
+    cost            {encode_s_per_image, decode_s_per_image, images_per_s, peak_memory_bytes,
+                    parameters, warmup_batches ...} (wetok_bench.run.cost)
+    cycles          with ``cycles: K`` > 1: [{cycle, psnr, ssim, lpips, rfid}] for k = 1..K
+                    (per-image values of cycles >= 2 in per_image_cycles.csv)
 
 Under protocol ``wetok`` ``metrics`` also holds ``psnr_official`` / ``ssim_official``, the
 official script's batch-mean layout computed from the per-image rows
@@ -186,6 +192,12 @@ class JobSummary(_Record):
     counts: dict[str, Any] | None = None
     skipped_files: list[dict[str, Any]] | None = None
     clamped: dict[str, Any] | None = None
+    #: discrete tokenizers' codebook usage, code entropy and perplexity (:mod:`wetok_bench.run.tokens`)
+    tokens: dict[str, Any] | None = None
+    #: encode/decode time per image, images/s, peak memory, parameters (:mod:`wetok_bench.run.cost`)
+    cost: dict[str, Any] | None = None
+    #: re-encoding cycles, ``[{"cycle": k, <metric>: value}]`` for k = 1..K (:mod:`wetok_bench.run.cycles`)
+    cycles: list[dict[str, Any]] | None = None
     schema_version: int = field(default_factory=_schema_version)
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -56,6 +56,8 @@ SETTINGS = Declaration((
     # Images per resumable shard. Each finished shard keeps its rows and a float64 d x d sum
     # (32 MiB at d = 2048) until the job ends; 1024 bounds that at 50k images to 1.6 GB.
     Param("shard_size", int, 1024, range=(1, None), doc="images per resumable shard"),
+    Param("cycles", int, 1, range=(1, None),
+          doc="re-encoding cycles: each reconstruction is encoded again K-1 times, every cycle scored"),
 ))
 #: Every top-level key and its default (read-only).
 DEFAULTS: Mapping[str, Any] = MappingProxyType({p.name: p.default for p in SETTINGS.params})

@@ -9,6 +9,7 @@ Written into ``out_dir``::
     categories/<group>.csv        COCO per-category and per-supercategory means (:mod:`.categories`)
     bd/<group>.md                 Bjontegaard delta of each rate-distortion curve against JPEG (:mod:`.bd_table`)
     plots/rd_<group>.png|.svg|.csv   rate-distortion figures and the points they draw
+    plots/cycles_<group>.png|.csv    metric against re-encoding cycle (:mod:`.cycles`; ``cycles: K`` > 1)
     grids/<group>__fixed.png      the fixed images: original beside every tokenizer, zoomed crops
     grids/<group>__worst.png      the images worst across tokenizers (:mod:`.worst`), same layout
     report_files.json             the files above, removed by the next report into the folder
@@ -28,6 +29,7 @@ from wetok_bench.report import tables
 from wetok_bench.report.bd_table import bd_table
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from wetok_bench.report.categories import category_csv, category_frame, supercategory_tables
+from wetok_bench.report.cycles import cycles_section
 from wetok_bench.report.grids import comparison_grid, load_grid_images
 from wetok_bench.report.html import Section, render_page
 from wetok_bench.report.leaderboard import Leaderboard, build_leaderboards, columns_for
@@ -219,8 +221,9 @@ def build_report(
         "Click a column header to sort. Files beside this page: leaderboards/*.md|csv|tex, "
         "paper_tables.md|tex, plots/*.png|svg|csv, grids/*.png.",
     ]
+    cycles = cycles_section(boards, out)  # re-encoding stability (suite setting cycles: K > 1)
     sections = [board_section, *([category_section] if category_section.fragments else []), paper_section,
-                plot_section, bd_section, _grid_sections(boards, out)]
+                plot_section, *([cycles] if cycles else []), bd_section, _grid_sections(boards, out)]
     index = out / "index.html"
     _write(index, render_page("wetok-bench report", intro, sections))
     record_written(out, before)

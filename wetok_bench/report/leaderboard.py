@@ -28,6 +28,7 @@ from typing import Any
 from wetok_bench.errors import UsageError
 from wetok_bench.metrics.registry import DIRECTIONS
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MeanCI, bootstrap_mean_ci
+from wetok_bench.report.extra_columns import extra_columns, extra_values
 from wetok_bench.results import LAST_FAILURE_FILE, PER_IMAGE_FILE, JobResult, json_float
 
 #: Per-image metrics shown in the leaderboard, in column order.
@@ -75,9 +76,13 @@ class Row:
     stats: dict[str, MeanCI | None]
     images: int | None
     skipped: dict[str, str] = field(default_factory=dict)
+    #: token statistics and cost columns (:mod:`.extra_columns`)
+    extra: dict[str, float | None] = field(default_factory=dict)
 
     def value(self, key: str) -> Any:
         """Raw value of column ``key`` (a metric's mean for metric columns)."""
+        if key in self.extra:
+            return self.extra[key]
         if key in self.stats:
             stat = self.stats[key]
             return None if stat is None else stat.mean
@@ -130,6 +135,7 @@ def columns_for(jobs: list[JobResult]) -> list[Column]:
         Column("lpips", "LPIPS", numeric=True, higher_is_better=_higher_is_better(jobs, "lpips"), decimals=4),
         *(Column(key.name, key.header, numeric=True, higher_is_better=_higher_is_better(jobs, key.name),
                  decimals=key.decimals) for key in set_metric_keys(jobs)),
+        *extra_columns(jobs, Column),  # code usage, perplexity, encode/decode time, parameters
         Column("images", "Images", numeric=True, decimals=0),
     ]
 
@@ -200,6 +206,7 @@ def build_row(job: JobResult, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int
         stats=stats,
         images=None if images is None else int(images),
         skipped=skipped,
+        extra=extra_values(summary),
     )
 
 

@@ -18,6 +18,9 @@ Modules, one job each:
 - :mod:`.fold`       per-shard statistics folded in shard order
 - :mod:`.shards`     a job's resumable ``.partial`` shards
 - :mod:`.job`        one job's streaming pass
+- :mod:`.tokens`     discrete tokenizers' codebook usage, entropy, perplexity (counts per shard)
+- :mod:`.cost`       encode/decode time per image, peak device memory, parameter count
+- :mod:`.cycles`     re-encoding cycles (``cycles: K``), each scored against the original
 - :mod:`.records`    the content of ``summary.json`` and ``manifest.json``
 - :mod:`.versions`   library versions and git commit
 - :mod:`.grids`      the grid images of a job

@@ -46,10 +46,23 @@ def _rfid_text(summary: dict) -> str:
     return text + UNRELIABLE_MARK if text != "-" and isinstance(block, dict) and block.get("unreliable") else text
 
 
+def _scaled(value: Any, factor: float, digits: int) -> str:
+    return _fmt(None if value is None else float(value) * factor, digits)
+
+
+def _cost_cells(summary: dict) -> str:
+    """Codebook usage (%, discrete tokenizers; per-group mean for group-wise codes), encode and
+    decode ms per image, parameters in millions."""
+    tokens, cost = summary.get("tokens") or {}, summary.get("cost") or {}
+    return (f"{_scaled(tokens.get('codebook_usage'), 100, 1):>6s} {_scaled(cost.get('encode_s_per_image'), 1e3, 2):>7s} "
+            f"{_scaled(cost.get('decode_s_per_image'), 1e3, 2):>7s} {_scaled(cost.get('parameters'), 1e-6, 2):>7s}")
+
+
 def format_table(outcomes: Sequence) -> str:
-    """The results table printed at the end of a run (one line per :class:`JobOutcome`)."""
-    header = (f"{'job':44s} {'ratio':>8s} {'rFID':>8s} {'PSNR':>7s} {'SSIM':>6s} {'LPIPS':>6s} {'images':>6s} "
-              f"{'skipped':>7s}  status")
+    """The results table printed at the end of a run (one line per :class:`JobOutcome`):
+    ``usage%`` codebook usage, ``enc ms`` / ``dec ms`` time per image, ``params M`` parameters."""
+    header = (f"{'job':44s} {'ratio':>8s} {'rFID':>8s} {'PSNR':>7s} {'SSIM':>6s} {'LPIPS':>6s} {'usage%':>6s} "
+              f"{'enc ms':>7s} {'dec ms':>7s} {'paramsM':>7s} {'images':>6s} {'skipped':>7s}  status")
     lines = [header, "-" * len(header)]
     for o in outcomes:
         m = o.summary.get("metrics", {})
@@ -58,7 +71,7 @@ def format_table(outcomes: Sequence) -> str:
         lines.append(
             f"{o.job.id[:44]:44s} {_fmt(comp.get('ratio'), 1):>8s} {_rfid_text(o.summary):>8s} "
             f"{_fmt(m.get('psnr'), 2):>7s} {_fmt(m.get('ssim'), 4):>6s} {_fmt(m.get('lpips'), 4):>6s} "
-            f"{counts.get('images', '-')!s:>6s} {counts.get('skipped', '-')!s:>7s}  {o.status}"
+            f"{_cost_cells(o.summary)} {counts.get('images', '-')!s:>6s} {counts.get('skipped', '-')!s:>7s}  {o.status}"
             + (" (reused)" if getattr(o, "reused", False) else "") + (f": {split_message(o.error)[0]}" if o.error else "")
         )
     reasons = sorted({str(o.summary["rfid"].get("reason") or "fewer images than the feature dimension")

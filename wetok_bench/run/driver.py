@@ -24,6 +24,8 @@ from wetok_bench.metrics.registry import metric_settings
 from wetok_bench.results import LAST_FAILURE_FILE, write_job, write_json
 from wetok_bench.run.console import error as print_error
 from wetok_bench.run.console import warn
+from wetok_bench.run.cost import cost_summary, merge_cost, parameter_count
+from wetok_bench.run.cycles import CYCLES_FILE, cycle_set_values, cycle_summary
 from wetok_bench.run.grids import GridSpec, save_grids
 from wetok_bench.run.job import JobFailed, JobRunner
 from wetok_bench.run.records import add_label_columns, build_manifest, build_summary, failure_summary, metric_columns
@@ -32,6 +34,7 @@ from wetok_bench.run.reuse import clear_failure, finished_summary, has_good_resu
 from wetok_bench.run.selection import load_dataset_records, select_jobs
 from wetok_bench.run.setup import PassSettings, build_evaluator, resolve_device, resolve_metric_weights
 from wetok_bench.run.shards import ShardStore
+from wetok_bench.run.tokens import merge_tokens, tokens_summary
 from wetok_bench.skips import format_skipped
 from wetok_bench.suite import Job, Suite, TokenizerEntry
 from wetok_bench.tokenizers.base import Tokenizer
@@ -83,7 +86,7 @@ def run_suite(
     device_name = device or suite.settings.device
     ctx = D.init_from_env("cuda" if device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available()) else "cpu")
     try:
-        dev = resolve_device(device_name, ctx)
+        dev = resolve_device(device_name, local_rank=ctx.local_rank)
         out_dir = expand_path(out or suite.settings.output, what="results folder") / suite.name
         jobs = select_jobs(suite, only)
         with contextlib.ExitStack() as held:
@@ -127,7 +130,7 @@ def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force=False)
                 entry_spec=job.tokenizer.spec, protocol=suite.protocol, metrics=setup.metrics,
                 metric_weights=evaluator.fingerprint(), dataset_fp=dataset_fps[job.dataset.name],
                 keys=[r.key for r in datasets[job.dataset.name][1]], resolution=job.resolution,
-                seed=settings.seed, on_nonfinite=settings.on_nonfinite)
+                seed=settings.seed, on_nonfinite=settings.on_nonfinite, cycles=settings.cycles)
             reused = finished_summary(out_dir / job.id, fingerprint) if ctx.is_main and not force else None
             reused = D.broadcast_object(reused, ctx)
             if reused is not None:
@@ -190,7 +193,7 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
                            store=ShardStore(folder, resume_fp, ctx), ctx=ctx, progress=progress,
                            grids=GridSpec.from_settings(suite.settings.grids, records))
         merged = runner.run(records)
-        rows, skipped, stats, compute_s, grid_states, clamp = _gather(merged, ctx)
+        rows, skipped, stats, compute_s, grid_states, clamp, extra = _gather(merged, ctx)
     except JobFailed as error:
         return _record_failure(suite, job, out_dir, str(error), ctx)
     wall = time.perf_counter() - start
@@ -205,15 +208,23 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
     message = clamp_warning(job.tokenizer.name, *clamp)
     if message:
         warn(message)
+    ref_states = ref_stats  # every set metric's originals' states (the re-encoding cycles score against them)
     stats, ref_stats, reference, sets = _set_results(evaluator, refs, stats, ref_stats)
     summary = build_summary(suite.name, job, suite.protocol, tokenizer, setup, rows, skipped, stats, ref_stats, reference,
                             len(records), clamp, sets=sets)
+    _add_blocks(summary, extra, merged, tokenizer, evaluator, refs, ref_states, settings, setup.metrics, wall, len(rows))
     images_per_s = len(rows) / wall if wall > 0 else 0.0
     manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s,
                               len(rows), num_images=num_images, job_fingerprint=job_fp)
     columns = ["key", *metric_columns(rows), "bits", "height", "width"]
     columns += add_label_columns(rows, records)  # COCO categories, for the report's per-category means
     write_job(folder, summary, rows, columns, manifest)
+    if settings.cycles > 1:
+        from wetok_bench.results import atomic_write_text, rows_to_csv
+
+        cycle_columns = ["key", "cycle", *(c for c in metric_columns(rows) if c in (extra["cycle_rows"] or [{}])[0])]
+        by_cycle = sorted(extra["cycle_rows"], key=lambda r: r["cycle"])  # stable: image order within a cycle
+        atomic_write_text(folder / CYCLES_FILE, rows_to_csv(by_cycle, cycle_columns))
     clear_failure(folder)
     runner.store.discard()
     if runner.grids.enabled:
@@ -238,11 +249,33 @@ def _set_results(evaluator, refs: ReferenceStore, states, ref_states):
     return stats, ref, reference, sets
 
 
+def _add_blocks(summary: dict, extra: dict, merged: dict, tokenizer, evaluator, refs, ref_states, settings, metrics,
+                wall: float, images: int) -> None:
+    """The ``tokens`` (discrete tokenizers), ``cost`` and ``cycles`` (``cycles: K`` > 1) blocks."""
+    tokens = tokens_summary(extra["tokens"])
+    if tokens is not None:
+        summary["tokens"] = tokens
+    summary["cost"] = cost_summary(extra["cost"], parameters=parameter_count(tokenizer), images=images, wall_s=wall,
+                                   device=evaluator.device)
+    if settings.cycles > 1:
+        sets = {k: cycle_set_values(evaluator, refs.frechet, ref_states, states)
+                for k, states in (merged.get("cycle_stats") or {}).items()}
+        # per-image result keys (psnr, ssim, lpips, lpips_vgg ...), then the set metrics' (rfid, kid ...)
+        names = [*evaluator.value_keys, *dict.fromkeys(k for values in sets.values() for k in values), *metrics]
+        summary["cycles"] = cycle_summary(summary["metrics"], extra["cycle_rows"], sets, settings.cycles,
+                                          list(dict.fromkeys(names)))
+
+
 def _gather(merged: dict, ctx: D.DistContext):
-    """Rows, skips and grid candidates of every rank on rank 0, in shard order; the folded statistics (rank 0)."""
-    parts = D.gather_objects({k: merged[k] for k in ("rows", "skipped", "compute_s", "grids", "clamp")}, ctx)
+    """Rows, skips and grid candidates of every rank on rank 0, in shard order; the folded statistics (rank 0);
+    ``extra``: the token counts and cost sums added over ranks, the cycles' rows in shard order."""
+    keys = ("rows", "skipped", "compute_s", "grids", "clamp", "tokens", "cost", "cycle_rows")
+    parts = D.gather_objects({k: merged[k] for k in keys}, ctx)
     rows = [row for part in parts for row in part["rows"]]
     skipped = [s for part in parts for s in part["skipped"]]
     grids = [part["grids"] for part in parts if part["grids"]]
     clamp = (sum(p["clamp"][0] for p in parts), sum(p["clamp"][1] for p in parts))
-    return rows, skipped, merged["stats"], max(p["compute_s"] for p in parts), grids, clamp
+    extra = {"tokens": merge_tokens([t for p in parts for t in p["tokens"]]),
+             "cost": merge_cost([c for p in parts for c in p["cost"]]),
+             "cycle_rows": [r for p in parts for r in p["cycle_rows"]]}
+    return rows, skipped, merged["stats"], max(p["compute_s"] for p in parts), grids, clamp, extra

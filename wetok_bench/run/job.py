@@ -13,10 +13,13 @@ from wetok_bench import distributed as D
 from wetok_bench.errors import TokenizerOutputError, UsageError, WetokBenchError
 from wetok_bench.progress import Progress
 from wetok_bench.run.console import name_files, warn
+from wetok_bench.run.cost import CostMeter
+from wetok_bench.run.cycles import CycleRunner
 from wetok_bench.run.fold import OrderedFold
 from wetok_bench.run.grids import GridPicker, GridSpec, merge_states
 from wetok_bench.run.setup import PassSettings, loader_kwargs
 from wetok_bench.run.shards import ShardStore
+from wetok_bench.run.tokens import TokenCounter, is_discrete
 from wetok_bench.tokenizers.base import ImageNoise, Tokenizer, find_non_finite
 
 log = logging.getLogger(__name__)
@@ -62,8 +65,11 @@ class JobRunner:
         plan = D.ShardPlan.build(len(records), settings.batch_size, settings.shard_size, self.ctx.world_size)
         mine = list(plan.shards_of(self.ctx.rank))
         fold = OrderedFold(plan, self.ctx, decode=self.evaluator.decode_states)
+        # each re-encoding cycle's set states, folded like the main ones (cycle -> fold)
+        cycle_folds = {k: OrderedFold(plan, self.ctx, decode=self.evaluator.decode_states)
+                       for k in range(2, settings.cycles + 1)}
         merged: dict[str, Any] = {"rows": [], "skipped": [], "stats": None, "compute_s": 0.0, "grids": None,
-                                  "clamp": [0, 0]}
+                                  "clamp": [0, 0], "tokens": [], "cost": [], "cycle_rows": []}
         bar = Progress(plan.images_of(self.ctx.rank), self.label, enabled=self.progress and self.ctx.is_main)
         failure: str | None = None
         # Every rank walks the same number of steps (the most shards any rank has), so the
@@ -102,12 +108,19 @@ class JobRunner:
             merged["clamp"] = [a + b for a, b in zip(merged["clamp"], shard.get("clamp", [0, 0]))]
             if shard.get("grid"):
                 merged["grids"] = merge_states(self.grids, merged["grids"], shard["grid"])
+            # token counts, cost sums and cycles (absent from shards written before they existed)
+            merged["tokens"].append(shard.get("tokens"))
+            merged["cost"].append(shard.get("cost"))
+            merged["cycle_rows"].extend((shard.get("cycles") or {}).get("rows", []))
             if index is not None:
                 fold.add(index, shard["stats"])
+                for cycle, cycle_fold in cycle_folds.items():
+                    cycle_fold.add(index, ((shard.get("cycles") or {}).get("sets") or {}).get(cycle))
         bar.close()
         if failure is not None:
             raise JobFailed(failure)
         merged["stats"] = fold.result()
+        merged["cycle_stats"] = {cycle: cycle_fold.result() for cycle, cycle_fold in cycle_folds.items()}
         return merged
 
     def _measure(self, shard_records: Sequence, iterate_batches, bar: Progress) -> dict:
@@ -118,13 +131,19 @@ class JobRunner:
         device = self.evaluator.device
         seed = noise_seed(self.tokenizer, settings.seed)
         picker = GridPicker(self.grids)
+        meter = CostMeter(device)
+        counter = TokenCounter(self.tokenizer.codebook_size) if is_discrete(self.tokenizer) else None
+        cycles = CycleRunner(settings.cycles, self.tokenizer, self.evaluator, protocol, seed)
         for batch in iterate_batches(shard_records, self.resolution, settings.batch_size, **loader_kwargs(settings, device)):
             skipped.extend({"key": k, "reason": r} for k, r in batch.skipped)
             if len(batch.keys):
                 original = batch.images.to(device, non_blocking=True)
                 noise = ImageNoise.for_images(seed, batch.keys)
                 try:
-                    recon, bits = self.tokenizer.reconstruct(protocol.original_float(original), noise=noise)
+                    recon, bits, *tokens = self.tokenizer.reconstruct(
+                        protocol.original_float(original), noise=noise, with_tokens=counter is not None,
+                        **meter.timer_kwargs(self.tokenizer, len(batch.keys)))
+                    meter.end_batch()
                 except (UsageError, TokenizerOutputError):
                     raise
                 except Exception as error:  # noqa: BLE001
@@ -148,6 +167,10 @@ class JobRunner:
                     kept_original, kept_recon = original.index_select(0, index), recon.index_select(0, index)
                     values = self.evaluator.update(kept_original, kept_recon)
                     picker.add([batch.keys[i] for i in keep], kept_original, kept_recon, values)
+                    if counter is not None:
+                        counter.add(tokens[0], keep)
+                    if cycles.enabled:
+                        self._cycles(cycles, [batch.keys[i] for i in keep], kept_original, kept_recon)
                     bits_kept = bits.index_select(0, index.cpu())
                     for j, i in enumerate(keep):
                         row = {"key": batch.keys[i]}
@@ -163,6 +186,20 @@ class JobRunner:
             "skipped": skipped,
             "stats": states if self.evaluator.set_metrics and self.evaluator.decode_states(states).n > 0 else None,
             "grid": picker.state(),
-            # (clamped, total) reconstruction values of this shard (the evaluator counts since reset)
-            "clamp": [int(n) for n in self.evaluator.clamp_counts],
+            # (clamped, total) reconstruction values of this shard (the evaluator counts since reset),
+            # the re-encoding cycles' own left out
+            "clamp": [int(n) - int(c) for n, c in zip(self.evaluator.clamp_counts, cycles.clamp)],
+            "tokens": counter.state() if counter is not None else None,
+            "cost": meter.state(),
+            "cycles": cycles.state() if cycles.enabled else None,
         }
+
+    def _cycles(self, cycles: CycleRunner, keys: list[str], original, recon) -> None:
+        """Re-encoding cycles 2..K of a batch; a failure names the files and the cycle."""
+        try:
+            cycles.run(keys, original, recon)
+        except (UsageError, TokenizerOutputError) as error:
+            raise JobFailed(f"tokenizer {self.name!r}, re-encoding {name_files(keys)}: {error}") from error
+        except Exception as error:  # noqa: BLE001
+            raise JobFailed(f"tokenizer {self.name!r} failed re-encoding {name_files(keys)}: "
+                            f"{type(error).__name__}: {error}") from error

@@ -3,11 +3,12 @@
 A job's fingerprint is what decides its numbers: the tokenizer entry (with the size and mtime of
 every file it names, and of the local weights behind its ``model:`` card: :func:`card_files`),
 protocol, metric set and metric weights, dataset and image selection, resolution, seed,
-``on_nonfinite`` and the wetok-bench version. Settings that only change speed or where files go (``num_workers``, ``output``, ``device`` spelling, the suite's name of other
-jobs) are not in it. A finished job (``summary.json`` ok, ``per_image.csv`` present) whose
-manifest holds the same fingerprint is reused; ``--force`` measures it again. The batch and
-shard sizes are not in it either: per-image values do not depend on them, the float64 sums of
-rFID do in their last bits (about 1e-12 relative).
+``on_nonfinite``, re-encoding ``cycles`` and the wetok-bench version. Settings that only change
+speed or where files go (``num_workers``, ``output``, ``device`` spelling, the suite's name of other
+jobs) are not in it. A finished job (``summary.json`` ok, ``per_image.csv`` present) whose manifest
+holds the same fingerprint is reused; ``--force`` measures it again. The batch and shard sizes are
+not in it either: per-image values do not depend on them, the float64 sums of rFID do in their last
+bits (about 1e-12 relative).
 
 A failed attempt never replaces a good result: it is written to ``last_failure.json`` beside it
 (and removed by the next successful run of the job).
@@ -68,13 +69,13 @@ def card_files(spec: dict) -> list | None:
 
 
 def job_fingerprint(*, entry_spec: dict, protocol, metrics: list[str], metric_weights: dict, dataset_fp: dict,
-                    keys: list[str], resolution, seed: int, on_nonfinite: str) -> dict:
+                    keys: list[str], resolution, seed: int, on_nonfinite: str, cycles: int = 1) -> dict:
     """What decides a job's numbers (see the module doc); JSON-able."""
     tokenizer: dict[str, Any] = {"spec": entry_spec, "files": _file_stats(entry_spec)}
     weights = card_files(entry_spec)
     if weights is not None:  # absent without a card: earlier fingerprints stay equal
         tokenizer["card_files"] = weights
-    return {
+    out = {
         "tokenizer": tokenizer,
         "protocol": protocol.fingerprint,
         "metrics": list(metrics),
@@ -86,6 +87,9 @@ def job_fingerprint(*, entry_spec: dict, protocol, metrics: list[str], metric_we
         "on_nonfinite": on_nonfinite,
         "version": __version__,
     }
+    if cycles > 1:  # absent at the default: earlier fingerprints stay equal
+        out["cycles"] = cycles
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -9,8 +9,8 @@ from typing import Mapping, Sequence
 
 import torch
 
-from wetok_bench import distributed as D
-from wetok_bench.errors import MissingWeightsError, UsageError
+from wetok_bench.devices import resolve_device  # noqa: F401 - the one device rule, re-exported for the runner
+from wetok_bench.errors import MissingWeightsError
 from wetok_bench.settings import Settings
 
 
@@ -28,28 +28,14 @@ class PassSettings:
     seed: int
     on_nonfinite: str = "error"
     num_workers: int = 0
+    #: re-encoding cycles per image (1: the reconstruction only; :mod:`wetok_bench.run.cycles`)
+    cycles: int = 1
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "PassSettings":
         return cls(batch_size=settings.batch_size, shard_size=settings.shard_size, seed=settings.seed,
-                   on_nonfinite=settings.on_nonfinite, num_workers=settings.num_workers)
-
-
-def resolve_device(name: str, ctx: D.DistContext | None = None) -> torch.device:
-    """``auto`` -> this rank's GPU when CUDA is available, else CPU; ``cuda`` without a
-    number -> ``cuda:<local rank>``. An unavailable CUDA device is a :class:`UsageError`."""
-    local_rank = ctx.local_rank if ctx else 0
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise UsageError(f"device {name!r} requested but CUDA is not available (use device: cpu or auto)")
-        if name == "cuda":
-            name = f"cuda:{local_rank}"
-        # Inception and LPIPS are specified in float32: TF32 would move rFID in the 3rd digit.
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-    return torch.device(name)
+                   on_nonfinite=settings.on_nonfinite, num_workers=settings.num_workers,
+                   cycles=getattr(settings, "cycles", 1))
 
 
 @dataclass

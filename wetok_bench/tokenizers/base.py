@@ -17,9 +17,10 @@ the real encoded size of each image.
 from __future__ import annotations
 
 import abc
+import contextlib
 import math
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, ContextManager, Literal, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -247,7 +248,8 @@ class Tokenizer(abc.ABC):
     # --- what the harness calls --------------------------------------------------------
 
     def reconstruct(
-        self, x: torch.Tensor, *, noise: ImageNoise | None = None, with_tokens: bool = False
+        self, x: torch.Tensor, *, noise: ImageNoise | None = None, with_tokens: bool = False,
+        timer: Callable[[str], ContextManager[Any]] | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor] | tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """(reconstruction, bits per image) for images ``x`` in [-1, 1]; with ``with_tokens``,
         (reconstruction, bits, :meth:`token_ids` of the code).
@@ -259,6 +261,9 @@ class Tokenizer(abc.ABC):
         :class:`TokenizerOutputError` on a wrong output shape. NaN/Inf are left for the caller
         to find (:func:`find_non_finite`), since only it knows the images' names. The
         reconstruction is float32 and not clamped.
+
+        ``timer(section)`` (the runner's cost meter, :mod:`wetok_bench.run.cost`) wraps the
+        ``"encode"`` call (with the bits count) and the ``"decode"`` call; token ids are outside both.
         """
         if noise is not None and len(noise) != x.shape[0]:
             raise UsageError(f"noise for {len(noise)} images given with a batch of {x.shape[0]}")
@@ -272,11 +277,14 @@ class Tokenizer(abc.ABC):
                     f"size_policy: pad (pads by reflection, crops the output back)"
                 )
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+        timer = timer or _untimed
         with torch.inference_mode():
-            code = self.encode(x, noise=noise) if self.encode_uses_noise else self.encode(x)
-            bits = self.code_bits(code, x.shape[-2], x.shape[-1])
+            with timer("encode"):
+                code = self.encode(x, noise=noise) if self.encode_uses_noise else self.encode(x)
+                bits = self.code_bits(code, x.shape[-2], x.shape[-1])
             tokens = self.token_ids(code) if with_tokens else None
-            recon = self.decode(code, noise=noise)
+            with timer("decode"):
+                recon = self.decode(code, noise=noise)
         recon = recon[..., :height, :width].float()
         if recon.shape != (x.shape[0], 3, height, width):
             raise TokenizerOutputError(
@@ -286,6 +294,10 @@ class Tokenizer(abc.ABC):
         if with_tokens:
             return recon, bits, tokens
         return recon, bits
+
+
+def _untimed(section: str) -> ContextManager[None]:
+    return contextlib.nullcontext()
 
 
 def find_non_finite(recon: torch.Tensor) -> list[int]:
