@@ -269,3 +269,24 @@ def test_two_ranks_give_the_token_counts_and_cycles_of_one_process(tmp_path, pho
         assert (tmp_path / "two" / "x" / job / "per_image_cycles.csv").read_text() == \
             (tmp_path / "one" / "x" / job / "per_image_cycles.csv").read_text()
     assert _summary(tmp_path / "two" / "x" / "wt__imgs__32")["tokens"]["tokens"] == COUNT * 16 * 16
+
+
+def test_a_resume_from_shards_without_token_counts_says_so(tmp_path, photos, monkeypatch):
+    from wetok_bench.run.shards import ShardStore
+
+    folder = _images(tmp_path / "imgs", photos)
+    suite = _suite(tmp_path, folder, [WETOK], shard_size=2, grids=None)
+    original_save = ShardStore.save
+
+    def save_then_stop(self, index, shard):  # shards as an earlier version wrote them, then a crash
+        original_save(self, index, {k: v for k, v in shard.items() if k != "tokens"})
+        if index == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(ShardStore, "save", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_here(suite, tmp_path / "out")
+    monkeypatch.setattr(ShardStore, "save", original_save)
+    assert run_here(suite, tmp_path / "out").exit_code == 0
+    tokens = _summary(tmp_path / "out" / "x" / "wt__imgs__32")["tokens"]
+    assert set(tokens) == {"skipped"} and "--force" in tokens["skipped"]

@@ -25,6 +25,10 @@ from wetok_bench.tokenizers.base import ImageNoise, Tokenizer, find_non_finite
 log = logging.getLogger(__name__)
 
 
+#: Why a job resumed from shards written before token counting has no token statistics.
+OLD_SHARD_TOKENS = "resumed from shards written before token statistics were recorded (run with --force to count them)"
+
+
 class JobFailed(WetokBenchError):
     """A job could not finish; the message names the tokenizer and the files of the failing batch."""
 
@@ -109,7 +113,8 @@ class JobRunner:
             if shard.get("grid"):
                 merged["grids"] = merge_states(self.grids, merged["grids"], shard["grid"])
             # token counts, cost sums and cycles (absent from shards written before they existed)
-            merged["tokens"].append(shard.get("tokens"))
+            uncounted = index is not None and "tokens" not in shard and is_discrete(self.tokenizer)
+            merged["tokens"].append({"stats": None, "skipped": OLD_SHARD_TOKENS} if uncounted else shard.get("tokens"))
             merged["cost"].append(shard.get("cost"))
             merged["cycle_rows"].extend((shard.get("cycles") or {}).get("rows", []))
             if index is not None:
