@@ -290,3 +290,32 @@ def test_a_resume_from_shards_without_token_counts_says_so(tmp_path, photos, mon
     assert run_here(suite, tmp_path / "out").exit_code == 0
     tokens = _summary(tmp_path / "out" / "x" / "wt__imgs__32")["tokens"]
     assert set(tokens) == {"skipped"} and "--force" in tokens["skipped"]
+
+
+@pytest.mark.slow  # ~40 s on 2 shared cores: rFID of 3 cycles, twice
+def test_cycles_survive_a_resume(tmp_path, photos, monkeypatch):
+    from helpers_inception import write_fidelity_inception_weights
+    from wetok_bench.tokenizers.codecs import CodecTokenizer
+
+    folder = _images(tmp_path / "imgs", photos)
+    weights = {"inception": str(write_fidelity_inception_weights(tmp_path / "w" / "inception.pth"))}
+    suite = _suite(tmp_path, folder, [{**JPEG, "format": "webp"}], shard_size=1, cycles=3, grids=None,
+                   metrics=["psnr", "rfid"], weights=weights)
+    assert run_here(suite, tmp_path / "whole").exit_code == 0
+    original, calls = CodecTokenizer.reconstruct, []
+
+    def crash(self, x, **kwargs):  # 3 calls per image (cycles 1..3): crash on the third image
+        calls.append(1)
+        if len(calls) == 7:
+            raise RuntimeError("simulated crash")
+        return original(self, x, **kwargs)
+
+    monkeypatch.setattr(CodecTokenizer, "reconstruct", crash)
+    assert run_here(suite, tmp_path / "resumed").exit_code == 1
+    monkeypatch.setattr(CodecTokenizer, "reconstruct", original)
+    assert run_here(suite, tmp_path / "resumed").exit_code == 0
+    job = "x/webp-q30__imgs__32"
+    whole, resumed = (_summary(tmp_path / side / job) for side in ("whole", "resumed"))
+    assert resumed["cycles"] == whole["cycles"] and whole["cycles"][2]["rfid"] is not None
+    assert (tmp_path / "resumed" / job / "per_image_cycles.csv").read_text() == \
+        (tmp_path / "whole" / job / "per_image_cycles.csv").read_text()
