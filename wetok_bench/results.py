@@ -76,13 +76,28 @@ from wetok_bench.metrics.aggregate import jsonable
 SCHEMA_VERSION = 1
 #: Versions a reader accepts (the ones written before included).
 READABLE_SCHEMA_VERSIONS = (1,)
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 SUMMARY_FILE = "summary.json"
 PER_IMAGE_FILE = "per_image.csv"
 MANIFEST_FILE = "manifest.json"
 #: A failed attempt of a job that has a good result: written beside it, never over it.
 LAST_FAILURE_FILE = "last_failure.json"
+
+
+def shared_file_mode() -> int:
+    """The mode ``open()`` gives a new file now: 0o666 less the process's current umask.
+
+    Read at each write, not once at import (a program may set its umask after importing us),
+    from ``/proc/self/status`` where there is one, which changes nothing; elsewhere by setting
+    and restoring it, the only portable way."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def job_id(tokenizer: str, dataset: str, resolution: int | str) -> str:
@@ -108,7 +123,7 @@ def atomic_write_text(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; results are meant to be shared
+        os.chmod(tmp, shared_file_mode())  # mkstemp makes 0600 files; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -26,6 +26,8 @@ from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 
+from wetok_bench.devices import fp32_strict
+
 LEVELS = ("image", "set")
 
 
@@ -79,7 +81,8 @@ class Batch:
 
 
 def _features(net, images: torch.Tensor) -> torch.Tensor:
-    with torch.inference_mode():
+    # every extractor, plug-ins included, runs in float32 as specified (TF32 off, restored after)
+    with torch.inference_mode(), fp32_strict():
         return net(images)
 
 

@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 import torch
 
+from wetok_bench.devices import fp32_strict, resolve_device  # noqa: F401 - resolve_device re-exported
 from wetok_bench.errors import TokenizerOutputError, UsageError
 from wetok_bench.metrics.base import Batch, ImageMetric, SetMetric, SetStates
 from wetok_bench.metrics.defs.lpips import lpips_key  # noqa: F401 - re-exported
@@ -42,19 +43,6 @@ CLAMP_THRESHOLD = 1.0 + 1.0 / 255.0
 #: :func:`clamp_warning` speaks when more than this fraction of values were clamped (0.1 %): a few
 #: stray pixels at image borders are common for VAEs; more points at a range or scaling mistake.
 CLAMP_WARN_FRACTION = 1e-3
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``auto`` -> the first CUDA device when there is one, else the CPU; other names as given."""
-    if isinstance(device, str) and device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise UsageError(f"unknown device {device!r} (use auto, cpu or cuda[:N])") from None
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError(f"device {device!r} requested but CUDA is not available here (use --device cpu)")
-    return resolved
 
 
 def _library_versions() -> dict[str, str | None]:
@@ -168,7 +156,7 @@ class ReconstructionEvaluator:
         if self.inception is None:
             raise UsageError("reference features need the 'rfid' metric (or another set-level metric: kid), which this evaluator was built without")
         _check_originals(original_u8)
-        with torch.inference_mode():
+        with torch.inference_mode(), fp32_strict():
             return self.inception(self.protocol.fid_view_original(original_u8.to(self.device)))
 
     def new_reference(self) -> SetStates:

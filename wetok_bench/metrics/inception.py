@@ -34,6 +34,7 @@ from unittest.mock import patch
 import torch
 import torch.nn.functional as F
 
+from wetok_bench.devices import fp32_strict  # noqa: F401 (the scope of every metric network; re-exported)
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import cached_sha256
 from wetok_bench.metrics.allocator import keep_freed_memory
@@ -272,27 +273,3 @@ def _check_materialized(network: torch.nn.Module) -> None:
     left = [name for name, t in [*network.named_parameters(), *network.named_buffers()] if t.is_meta]
     if left:  # pragma: no cover - guards against a future torch-fidelity / clean-fid layout
         raise RuntimeError(f"Inception tensors left without weights: {left[:4]}")
-
-
-@contextlib.contextmanager
-def fp32_strict() -> Iterator[None]:
-    """Full-precision float32 convolutions and matmuls on CUDA (no TF32) for the duration.
-
-    The metric networks are specified in float32 (TF32 would move rFID in the third digit); a
-    tokenizer may run with TF32 or bf16 outside this scope."""
-    if not torch.cuda.is_available():
-        yield
-        return
-    conv = getattr(torch.backends.cudnn, "conv", None)
-    if conv is not None and hasattr(conv, "fp32_precision"):
-        settings = [(conv, "fp32_precision", "ieee"), (torch.backends.cuda.matmul, "fp32_precision", "ieee")]
-    else:  # torch before the fp32_precision API
-        settings = [(torch.backends.cudnn, "allow_tf32", False), (torch.backends.cuda.matmul, "allow_tf32", False)]
-    saved = [(owner, attr, getattr(owner, attr)) for owner, attr, _ in settings]
-    try:
-        for owner, attr, value in settings:
-            setattr(owner, attr, value)
-        yield
-    finally:
-        for owner, attr, value in saved:
-            setattr(owner, attr, value)

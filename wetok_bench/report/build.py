@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import os
 from pathlib import Path
 from typing import Iterable
 
@@ -41,11 +40,8 @@ from wetok_bench.results import atomic_write_text, load_results
 
 
 def _write(path: Path, text: str) -> None:
-    """Write atomically, then make the file readable like any other (temp files start 0600)."""
+    """Write atomically, with the mode a plain ``open()`` would give (results.atomic_write_text)."""
     atomic_write_text(path, text)
-    umask = os.umask(0)
-    os.umask(umask)
-    path.chmod(0o666 & ~umask)
 
 
 def default_baselines_dir() -> Path | None:

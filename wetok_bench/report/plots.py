@@ -23,13 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure  # drawn without pyplot: no backend chosen, no global figure list
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter  # noqa: E402
-
-from wetok_bench.report.leaderboard import Leaderboard, Row  # noqa: E402
+from wetok_bench.report.leaderboard import Leaderboard, Row
 
 PLOT_METRICS = (("rfid", "rFID"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("lpips", "LPIPS"))
 
@@ -123,8 +121,10 @@ def rate_distortion_figure(board: Leaderboard) -> tuple[Figure | None, list[Poin
     metrics = [(m, label) for m, label in plot_metrics(board) if any(p.metric == m for p in points)]
     if not metrics:
         return None, points, left_out
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.8), squeeze=False)
-    cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = Figure(figsize=(4.6 * len(metrics), 3.8))
+    FigureCanvasAgg(fig)  # this figure's own raster canvas; matplotlib's backend setting untouched
+    axes = fig.subplots(1, len(metrics), squeeze=False)
+    cycle = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     series_names = sorted({p.series for p in points})
     codec_series = {series_name(r) for r in board.rows if r.kind == "codec"}
     for axis, (metric, label) in zip(axes[0], metrics):
@@ -169,12 +169,11 @@ def plot_rate_distortion(board: Leaderboard, out_dir: Path) -> tuple[list[Path],
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     # svg.fonttype "none": labels stay text in the SVG (searchable, editable), not outlines
-    with plt.rc_context({"svg.fonttype": "none"}):
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
         for ext in ("png", "svg"):
             path = out_dir / f"rd_{board.slug}.{ext}"
             fig.savefig(path, dpi=110)
             paths.append(path)
-    plt.close(fig)
     data = out_dir / f"rd_{board.slug}.csv"
     with data.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
