@@ -18,9 +18,10 @@ and the share of the loop's time in each stage (every timed block synchronises t
 share is GPU work, not launch time; ``other`` is waiting for the decoders plus glue). Then the
 official-shape loop (:mod:`official_shape`: per-image skimage PSNR/SSIM on the CPU, Inception on
 originals and reconstructions, ``sqrtm``) on the same device and images, and, on a machine with
-two or more GPUs, the ``sd-vae`` job under ``torchrun --nproc_per_node=2`` (nccl), whose
-summary must equal the one-GPU run's bit for bit. ``--smoke`` scales the two tokenizers' widths
-down (same layouts, same loading code) and runs 8 images on the CPU.
+two or more GPUs, the ``sd-vae`` job under ``torchrun --nproc_per_node=2`` (nccl), whose summary
+must equal the one-GPU run's bit for bit. ``--smoke`` scales the two tokenizers' widths down
+(same layouts, same loading code), runs 8 images on the CPU and the torchrun part as two CPU
+processes (gloo). Figures are written after every part, so a timeout keeps what was measured.
 """
 
 from __future__ import annotations
@@ -134,13 +135,14 @@ def official_shape(paths, batch_size: int, device: str, weights: dict) -> dict:
 
 def torchrun_job(root: Path, data: dict, n_images: int, one_gpu_summary: dict) -> dict:
     """The same job under ``torchrun --nproc_per_node=2``; its summary against the one-GPU run's."""
-    suite = dict(data, name="gpu_check_2gpu", output=str(root / "results_2gpu"), device="cuda")
+    suite = dict(data, name="gpu_check_2gpu", output=str(root / "results_2gpu"))
     path = root / "suite_2gpu.yaml"
     path.write_text(json.dumps(suite))  # YAML is a superset of JSON
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
                "-m", "wetok_bench", "run", str(path)]
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     wall = time.perf_counter() - start
     result = {"returncode": done.returncode, "wall_s": wall, "images_per_s": n_images / wall,
               "command": " ".join(command[1:])}
@@ -151,7 +153,7 @@ def torchrun_job(root: Path, data: dict, n_images: int, one_gpu_summary: dict) -
     metrics = json.loads(summary_file.read_text())["metrics"]
     mine = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     result["metrics"] = mine
-    result["identical_to_one_gpu"] = all(mine.get(k) == v for k, v in one_gpu_summary.items())
+    result["identical_to_one_gpu"] = bool(one_gpu_summary) and all(mine.get(k) == v for k, v in one_gpu_summary.items())
     return result
 
 
@@ -180,6 +182,7 @@ def main() -> None:
                                   "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0},
                      "jobs": {}}
     started = time.perf_counter()
+    name = "gpu_check" + ("-smoke" if args.smoke else "")
     with C.workdir(args.workdir) as root:
         C.isolate_home(root / "home")
         print(f"[{time.perf_counter() - started:6.1f}s] writing {n_images} images, metric weights, tokenizer weights ...", flush=True)
@@ -200,20 +203,23 @@ def main() -> None:
             data = C.suite_data("gpu_check", images, root / "results", weights, tokenizers=[entries[job]], device=device,
                                 batch_size=batch_size, num_workers=workers, precision=args.precision, on_nonfinite="skip")
             figures["jobs"][job] = measure_job(data, n_images, device)
+            C.write_figures(name, figures, args.json)  # after every part: a timeout keeps what was measured
         if not args.skip_official:
             print(f"[{time.perf_counter() - started:6.1f}s] official-shape loop ...", flush=True)
             from wetok_bench.data.registry import create_dataset
 
             paths = [r.path for r in create_dataset({"type": "folder", "name": "bench", "root": str(images)}).records()]
             figures["official_shape"] = official_shape(paths, batch_size, device, weights)
-        if device.startswith("cuda") and torch.cuda.device_count() >= 2 and "sd-vae" in figures["jobs"]:
-            print(f"[{time.perf_counter() - started:6.1f}s] sd-vae under torchrun, 2 GPUs ...", flush=True)
-            sd_data = C.suite_data("gpu_check", images, root / "results", weights, tokenizers=[entries["sd-vae"]], device="cuda",
+            C.write_figures(name, figures, args.json)
+        two = device.startswith("cuda") and torch.cuda.device_count() >= 2
+        if (two or args.smoke) and "sd-vae" in figures["jobs"]:  # --smoke: 2 CPU processes (gloo), the same command
+            print(f"[{time.perf_counter() - started:6.1f}s] sd-vae under torchrun, 2 {'GPUs' if two else 'CPU processes'} ...", flush=True)
+            sd_data = C.suite_data("gpu_check", images, root / "results", weights, tokenizers=[entries["sd-vae"]], device=device,
                                    batch_size=batch_size, num_workers=workers, precision=args.precision, on_nonfinite="skip")
             figures["torchrun_2gpu"] = torchrun_job(root, sd_data, n_images, figures["jobs"]["sd-vae"]["metrics"])
     figures["total_s"] = time.perf_counter() - started
     report(figures)
-    path = C.write_figures("gpu_check" + ("-smoke" if args.smoke else ""), figures, args.json)
+    path = C.write_figures(name, figures, args.json)
     print(f"\nfigures written to {path}")
 
 
@@ -235,9 +241,10 @@ def report(figures: dict) -> None:
         C.print_table("official-shape loop, same device and images", rows)
     if "torchrun_2gpu" in figures:
         t = figures["torchrun_2gpu"]
-        C.print_table("sd-vae, torchrun --nproc_per_node=2 (nccl)", [
+        C.print_table(f"sd-vae, torchrun --nproc_per_node=2 ({'nccl' if settings['device'].startswith('cuda') else 'gloo, CPU'})", [
             ("return code", str(t["returncode"])), ("images/s (whole command)", f"{t['images_per_s']:.1f}"),
-            ("summary identical to one GPU", str(t.get("identical_to_one_gpu")))])
+            ("summary identical to one process", str(t.get("identical_to_one_gpu"))),
+            *([("stderr (tail)", t["stderr_tail"][-800:])] if "stderr_tail" in t else [])])
     C.print_table("total", [("setup (images, weights)", f"{figures['setup_s']:.1f} s"), ("whole check", f"{figures['total_s']:.1f} s")])
 
 
