@@ -229,6 +229,8 @@ def test_leaderboard_and_console_show_usage_and_cost(run):
     assert rows["wt"].value("code_usage") == pytest.approx(100 * wt["tokens"]["codebook_usage"])
     assert rows["wt"].value("params_m") == pytest.approx(wt["cost"]["parameters"] / 1e6)
     assert rows["jpeg-q30"].value("code_usage") is None and rows["jpeg-q30"].value("params_m") == 0
+    assert any(n.startswith("Code usage and perplexity of wt: per group") for n in board.notes)
+    assert not any("vq" in n for n in board.notes if n.startswith("Code usage"))  # one codebook: not per group
 
     outcomes = [SimpleNamespace(job=SimpleNamespace(id=name), summary=_summary(run / f"{name}__imgs__32"), status="ok",
                                 error=None) for name in ("wt", "jpeg-q30")]

@@ -42,3 +42,20 @@ def extra_columns(jobs: list, column_type) -> list:
     values = [extra_values(job.summary) for job in jobs]
     return [column_type(key, header, numeric=True, higher_is_better=better, decimals=decimals)
             for key, header, decimals, better, _ in _DEFS if any(v[key] is not None for v in values)]
+
+
+def extra_notes(rows: list) -> list[str]:
+    """Notes under a leaderboard: which rows' code usage is per group, which times are missing."""
+    notes = []
+    per_group = [r.tokenizer for r in rows if (r.job.summary.get("tokens") or {}).get("codebook_scope") == "per-group"]
+    if per_group:
+        notes.append(f"Code usage and perplexity of {', '.join(per_group)}: per group of the group-wise code, "
+                     "averaged over groups (the joint codebook cannot be enumerated).")
+    if any((r.job.summary.get("cost") or {}) for r in rows):
+        notes.append("Encode / Decode: device-synchronised time per image; the first batch of every shard "
+                     "is a warm-up batch and not timed.")
+    skipped = [f"{r.tokenizer} ({r.job.summary['tokens']['skipped']})" for r in rows
+               if "skipped" in (r.job.summary.get("tokens") or {})]
+    if skipped:
+        notes.append("No code statistics: " + "; ".join(skipped) + ".")
+    return notes

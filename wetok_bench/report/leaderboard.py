@@ -28,7 +28,7 @@ from typing import Any
 from wetok_bench.errors import UsageError
 from wetok_bench.metrics.registry import DIRECTIONS
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MeanCI, bootstrap_mean_ci
-from wetok_bench.report.extra_columns import extra_columns, extra_values
+from wetok_bench.report.extra_columns import extra_columns, extra_notes, extra_values
 from wetok_bench.results import LAST_FAILURE_FILE, PER_IMAGE_FILE, JobResult, json_float
 
 #: Per-image metrics shown in the leaderboard, in column order.
@@ -302,6 +302,7 @@ def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: 
                          f"{failure.get('error', 'no error recorded')}; the numbers shown are from the earlier good run.")
     for (metric, reason), names in skipped.items():
         notes.append(f"{_who(names, board)}: {metric} skipped - {reason}")
+    notes += extra_notes(board.rows)  # code usage per group, what the timings are
     for job in failed:
         name = (job.summary.get("tokenizer") or {}).get("name", job.folder.name)
         notes.append(f"{name}: job failed - {job.summary.get('error', 'no error recorded')}")
