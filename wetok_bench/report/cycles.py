@@ -13,13 +13,11 @@ import csv
 import math
 from pathlib import Path
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure  # drawn without pyplot: matplotlib's backend setting untouched
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from wetok_bench.report.html import Section  # noqa: E402
-from wetok_bench.report.leaderboard import Leaderboard  # noqa: E402
+from wetok_bench.report.html import Section
+from wetok_bench.report.leaderboard import Leaderboard
 
 CYCLE_METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("lpips", "LPIPS"), ("rfid", "rFID"))
 
@@ -46,7 +44,9 @@ def plot_cycles(board: Leaderboard, out_dir: Path) -> list[Path]:
     if not metrics:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.6), squeeze=False)
+    fig = Figure(figsize=(4.2 * len(metrics), 3.6))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     tokenizers = sorted({p[0] for p in points})
     for axis, (metric, label) in zip(axes[0], metrics):
         for name in tokenizers:
@@ -64,7 +64,6 @@ def plot_cycles(board: Leaderboard, out_dir: Path) -> list[Path]:
     fig.tight_layout(rect=(0, 0.12, 1, 0.94))
     png = out_dir / f"cycles_{board.slug}.png"
     fig.savefig(png, dpi=110)
-    plt.close(fig)
     data = out_dir / f"cycles_{board.slug}.csv"
     with data.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
