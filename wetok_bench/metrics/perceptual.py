@@ -31,10 +31,10 @@ from typing import Literal
 
 import torch
 
+from wetok_bench.devices import fp32_strict
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import cached_sha256, sha256_file
 from wetok_bench.metrics.allocator import keep_freed_memory
-from wetok_bench.metrics.inception import fp32_strict
 from wetok_bench.metrics.psnr import check_image_pair
 from wetok_bench.torch_files import load_torch_file
 from wetok_bench.weights import resolve_weights
