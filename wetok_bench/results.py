@@ -8,6 +8,9 @@ Layout (``<out>/<suite>/<tokenizer>__<dataset>__<resolution>/``):
     one row per image: ``key``, one column per per-image metric (``psnr``, ``ssim``,
     ``lpips``, ``lpips_vgg`` ...), ``bits`` (bits of that image's code), ``height``/``width``;
     for COCO also ``categories`` and ``supercategories`` (``;``-separated, sorted).
+``per_image_cycles.csv``
+    only with ``cycles: K`` > 1: one row per image and re-encoding cycle 2..K (``key``,
+    ``cycle``, one column per per-image metric), cycle-major, images in list order.
 ``manifest.json``
     provenance: protocol settings and fingerprint, tokenizer fingerprint (weights sha256),
     dataset fingerprint, suite hash, seed, device, library versions, git commit, wall time,
