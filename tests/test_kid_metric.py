@@ -85,6 +85,16 @@ def test_score_equals_torch_fidelity(folders, fidelity_kid, fidelity_inception_w
     assert scored["means"]["kid_std"] == pytest.approx(std, rel=1e-6)
     assert scored["kid"]["subset_size"] == SUBSET and scored["kid"]["subsets"] == 100 and scored["kid"]["seed"] == 2020
     assert scored["metric_info"]["kid"]["higher_is_better"] is False
+    # The originals' features come from the reference cache the second time: same numbers.
+    with one_thread():
+        again = CliRunner().invoke(cli, ["score", str(orig), str(rec), "--metrics", "kid", "--device", "cpu",
+                                         "--inception-weights", str(fidelity_inception_weights),
+                                         "--kid-subset-size", str(SUBSET), "--batch-size", str(BATCH),
+                                         "--out", str(tmp_path / "again.json")])
+    assert again.exit_code == 0, again.output
+    second = json.loads((tmp_path / "again.json").read_text())
+    assert second["kid"]["reference_cache_hit"] is True and scored["kid"]["reference_cache_hit"] is False
+    assert second["means"]["kid"] == scored["means"]["kid"] and second["means"]["kid_std"] == scored["means"]["kid_std"]
 
 
 @pytest.mark.slow
