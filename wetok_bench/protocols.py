@@ -51,7 +51,9 @@ class MetricProtocol:
     Attributes:
         name: protocol name (``standard`` or ``wetok``).
         version: bumped whenever a setting changes; part of the fingerprint.
-        resize: how originals are brought to R x R (only one rule exists so far).
+        resize: how originals are brought to R x R: the name of a rule in
+            :data:`wetok_bench.data.preprocess.RESIZE_RULES`, which the loader applies (one
+            rule exists so far, resize the short side bilinear antialiased + centre crop).
         pixel_quantize: how float images in [-1, 1] become uint8 for PSNR/SSIM:
             ``round`` = ``round((x + 1) * 127.5)``; ``truncate`` = ``((x + 1) / 2 * 255)``
             cast to uint8 in float32 (applied to originals too, as the WeTok script does).

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset as TorchDataset
 
 from wetok_bench.data.base import ImageRecord
 from wetok_bench.data.images import ImageError, load_rgb
-from wetok_bench.data.preprocess import preprocess
+from wetok_bench.data.preprocess import DEFAULT_RESIZE, ResizeRule, preprocess, resize_rule
 from wetok_bench.errors import UsageError
 
 Resolution = int | str
@@ -82,9 +82,10 @@ class _Item:
 class _DecodeDataset(TorchDataset):
     """Map-style view of the records: item i is record i decoded and preprocessed."""
 
-    def __init__(self, records: Sequence[ImageRecord], resolution: Resolution) -> None:
+    def __init__(self, records: Sequence[ImageRecord], resolution: Resolution, rule: ResizeRule) -> None:
         self.records = records
         self.resolution = resolution
+        self.rule = rule
 
     def __len__(self) -> int:
         return len(self.records)
@@ -93,7 +94,7 @@ class _DecodeDataset(TorchDataset):
         record = self.records[index]
         try:
             image = load_rgb(record.path)
-            tensor = preprocess(image, self.resolution)
+            tensor = preprocess(image, self.resolution, self.rule)
         except ImageError as error:
             return _Item(index, record.key, record.meta, None, str(error), None)
         except Exception as error:  # noqa: BLE001 - one odd file must not end a 50k-image pass
@@ -154,6 +155,7 @@ def iterate_batches(
     *,
     num_workers: int = 0,
     pin_memory: bool = False,
+    resize: str = DEFAULT_RESIZE,
 ) -> Iterator[Batch]:
     """Decode ``records`` in order and yield :class:`Batch` objects (see the module docstring).
 
@@ -163,8 +165,12 @@ def iterate_batches(
         batch_size: the largest number of records per batch.
         num_workers: DataLoader worker processes (0 decodes in this process).
         pin_memory: pin the image tensors (only when CUDA is available).
+        resize: the protocol's resize rule (``MetricProtocol.resize``, a name in
+            :data:`~wetok_bench.data.preprocess.RESIZE_RULES`); unknown names fail here, before
+            any image is read.
     """
     resolution = check_resolution(resolution)
+    rule = resize_rule(resize)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise UsageError(f"batch_size must be a positive integer, got {batch_size!r}")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
@@ -172,7 +178,7 @@ def iterate_batches(
     if len(records) == 0:
         return
     loader = DataLoader(
-        _DecodeDataset(records, resolution),
+        _DecodeDataset(records, resolution, rule),
         batch_size=batch_size,
         shuffle=False,
         num_workers=num_workers,

@@ -1,4 +1,10 @@
-"""Preprocessing shared by every protocol: resize the short side, centre-crop, uint8.
+"""Preprocessing: the resize rule a protocol names brings each image to R x R uint8.
+
+The protocol's ``resize`` field (:class:`~wetok_bench.protocols.MetricProtocol`) names a rule
+in :data:`RESIZE_RULES`; the loader looks it up (:func:`resize_rule`) and applies it, so a
+protocol with another rule gets other pixels, and the rule's name is part of the protocol's
+fingerprint and of the reference-statistics cache key. One rule exists so far, shared by both
+protocols (:data:`DEFAULT_RESIZE`):
 
 ``center_crop_u8(image, R)`` resizes the short side to R with PIL bilinear (antialiased: PIL
 filters over the whole footprint when it downsamples, as torchvision's ``Resize`` on a PIL image
@@ -11,11 +17,19 @@ papers. Images smaller than R are upscaled by the same rule.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 
 from wetok_bench.data.images import pil_to_u8_tensor
+from wetok_bench.errors import UsageError
+
+#: A resize rule: (RGB image, R) -> uint8 3 x R x R tensor.
+ResizeRule = Callable[[Image.Image, int], torch.Tensor]
+#: The rule of the ``standard`` and ``wetok`` protocols (their ``resize`` field).
+DEFAULT_RESIZE = "short-side-bilinear-antialias+center-crop"
 
 
 def center_crop_u8(image: Image.Image, resolution: int) -> torch.Tensor:
@@ -25,8 +39,34 @@ def center_crop_u8(image: Image.Image, resolution: int) -> torch.Tensor:
     return pil_to_u8_tensor(cropped)
 
 
-def preprocess(image: Image.Image, resolution: int | str) -> torch.Tensor:
-    """uint8 3 x H x W tensor for one image at ``resolution`` (an int R, or ``"original"``)."""
+#: Resize rules by the name a protocol's ``resize`` field gives.
+RESIZE_RULES: dict[str, ResizeRule] = {DEFAULT_RESIZE: center_crop_u8}
+
+
+def register_resize_rule(name: str, rule: ResizeRule, *, overwrite: bool = False) -> ResizeRule:
+    """Add a resize rule a protocol can name; a name taken by another rule is refused."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"invalid resize rule name {name!r}")
+    if not callable(rule):
+        raise TypeError(f"resize rule {name!r} must be callable (image, R) -> uint8 3 x R x R")
+    if RESIZE_RULES.get(name, rule) is not rule and not overwrite:
+        raise ValueError(f"resize rule {name!r} is already registered")
+    RESIZE_RULES[name] = rule
+    return rule
+
+
+def resize_rule(name: str) -> ResizeRule:
+    """The rule called ``name`` (a protocol's ``resize``); unknown names are a UsageError."""
+    try:
+        return RESIZE_RULES[name]
+    except (KeyError, TypeError):
+        raise UsageError(f"unknown resize rule {name!r} (known: {', '.join(sorted(RESIZE_RULES))})") from None
+
+
+def preprocess(image: Image.Image, resolution: int | str, resize: str | ResizeRule = DEFAULT_RESIZE) -> torch.Tensor:
+    """uint8 3 x H x W tensor for one image at ``resolution`` (an int R, or ``"original"``,
+    which keeps the image's size), by the resize rule ``resize`` (a name, or the rule itself)."""
     if resolution == "original":
         return pil_to_u8_tensor(image)
-    return center_crop_u8(image, int(resolution))
+    rule = resize if callable(resize) else resize_rule(resize)
+    return rule(image, int(resolution))

@@ -139,7 +139,8 @@ class JobRunner:
         meter = CostMeter(device)
         counter = TokenCounter(self.tokenizer.codebook_size) if is_discrete(self.tokenizer) else None
         cycles = CycleRunner(settings.cycles, self.tokenizer, self.evaluator, protocol, seed)
-        for batch in iterate_batches(shard_records, self.resolution, settings.batch_size, **loader_kwargs(settings, device)):
+        for batch in iterate_batches(shard_records, self.resolution, settings.batch_size, resize=protocol.resize,
+                                     **loader_kwargs(settings, device)):
             skipped.extend({"key": k, "reason": r} for k, r in batch.skipped)
             if len(batch.keys):
                 original = batch.images.to(device, non_blocking=True)

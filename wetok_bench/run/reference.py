@@ -77,7 +77,7 @@ class ReferenceStore:
         for shard in plan.shards_of(self.ctx.rank):
             lo, hi = plan.bounds(shard)
             stats = None
-            for batch in iterate_batches(records[lo:hi], resolution, settings.batch_size,
+            for batch in iterate_batches(records[lo:hi], resolution, settings.batch_size, resize=self.protocol.resize,
                                          **loader_kwargs(settings, self.evaluator.device)):
                 if len(batch.keys):
                     stats = stats if stats is not None else self.evaluator.new_reference()
