@@ -9,11 +9,12 @@ in the three groups ``wetok_bench.tokenizers``, ``wetok_bench.metrics`` and
     [project.entry-points."wetok_bench.tokenizers"]
     example-pool = "plugin_examples:create_example_pool"
     [project.entry-points."wetok_bench.metrics"]
-    mae = "plugin_examples:MeanAbsoluteError"
+    mae = "plugin_metrics:MAE"
     [project.entry-points."wetok_bench.datasets"]
     example-list = "plugin_examples:ListFileDataset"
 
-Keep the code here and the listings in docs/extending.md the same.
+The metric is tests/plugin_metrics.py's ``MAE``. Keep the code here and the listings in
+docs/extending.md the same.
 """
 
 from __future__ import annotations
@@ -26,14 +27,13 @@ import torch.nn.functional as F
 
 from wetok_bench.data.base import Dataset, ImageRecord, expand_path, relative_key, require_file
 from wetok_bench.errors import UsageError
-from wetok_bench.metrics.base import Batch, ImageMetric
 from wetok_bench.params import SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import Tokenizer, continuous_compression
 from wetok_bench.tokenizers.cards import ModelCard, get_card
 
 ENTRY_POINTS = {
     "wetok_bench.tokenizers": {"example-pool": "plugin_examples:create_example_pool"},
-    "wetok_bench.metrics": {"mae": "plugin_examples:MeanAbsoluteError"},
+    "wetok_bench.metrics": {"mae": "plugin_metrics:MAE"},
     "wetok_bench.datasets": {"example-list": "plugin_examples:ListFileDataset"},
 }
 
@@ -83,23 +83,7 @@ def create_example_pool(*, name: str = "example-pool", model: str | None = None,
     return PoolTokenizer(name, factor=factor, size_policy=size_policy)
 
 
-# --- a metric ------------------------------------------------------------------------------
-
-class MeanAbsoluteError(ImageMetric):
-    """Mean absolute difference of the protocol's uint8 pixel views, per image (0-255 levels)."""
-
-    name = "mae"
-    label = "MAE"
-    decimals = 3
-    higher_is_better = False
-    unit = "levels"
-    description = "mean absolute uint8 difference per image"
-    protocol_options = ("pixel_quantize", "u8_float")
-
-    def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        original, recon = batch.view("pixel", lambda: batch.protocol.pixel_views(batch.original_u8, batch.recon))
-        diff = (original.double() - recon.double()).abs()
-        return {"mae": diff.flatten(1).mean(dim=1)}
+# --- a metric: tests/plugin_metrics.py's MAE (one module, one entry point) ----------------
 
 
 # --- a dataset kind ------------------------------------------------------------------------
