@@ -26,12 +26,15 @@ processes (gloo). Figures are written after every part, so a timeout keeps what 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Iterator, Sequence
+from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -93,13 +96,56 @@ def write_wetok(path: Path, init_args: dict, device: str) -> Path:
     return path
 
 
-def measure_job(data: dict, n_images: int, device: str) -> dict:
-    import torch
+class GpuPeak:
+    """Peak GPU memory of a whole job (reference pass, tokenizer, metric networks).
 
-    if device.startswith("cuda"):
+    The runner's cost meter (``wetok_bench.run.cost.CostMeter``) calls
+    ``torch.cuda.reset_peak_memory_stats`` before every batch to measure the tokenizer's calls
+    alone, so ``torch.cuda.max_memory_allocated`` read after a run covers only its last batch.
+    While :meth:`track` is active every such reset first folds the peak so far into
+    :attr:`bytes` (instrumentation only: the meter's own figures are unchanged).
+    """
+
+    def __init__(self) -> None:
+        self.bytes = 0
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator["GpuPeak"]:
+        import torch
+
+        reset = torch.cuda.reset_peak_memory_stats
+
+        def folding_reset(device=None) -> None:
+            self.bytes = max(self.bytes, int(torch.cuda.max_memory_allocated(device)))
+            reset(device)
+
         torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    timing = C.time_run_suite(data)
+        reset()
+        self.bytes = 0
+        with patch.object(torch.cuda, "reset_peak_memory_stats", folding_reset):
+            yield self
+        torch.cuda.synchronize()
+        self.bytes = max(self.bytes, int(torch.cuda.max_memory_allocated()))
+
+
+def job_peak_bytes(tracked: int | None, summaries: Sequence[dict]) -> int | None:
+    """The larger of the tracked whole-job peak and the summaries' ``cost.peak_memory_bytes``
+    (the tokenizer calls' peak, per rank's maximum under torchrun); None when neither is known."""
+    values = [tracked] + [s.get("cost", {}).get("peak_memory_bytes") for s in summaries]
+    values = [v for v in values if v is not None]
+    return max(values) if values else None
+
+
+def _gib(nbytes: int | None) -> float | None:
+    return nbytes / 2**30 if nbytes is not None else None
+
+
+def measure_job(data: dict, n_images: int, device: str) -> dict:
+    cuda = device.startswith("cuda")
+    peak = GpuPeak()
+    with peak.track() if cuda else contextlib.nullcontext():
+        timing = C.time_run_suite(data)
+    cost = timing.summary.get("cost", {})
     figures = timing.as_dict()
     loop = timing.stages["reference_pass"]["wall_s"] + timing.stages["job_pass"]["wall_s"]
     parts = {name: timing.inside[name]["wall_s"] for name in ("tokenizer", "inception", "lpips", "pixel_metrics", "shard_save")}
@@ -110,7 +156,9 @@ def measure_job(data: dict, n_images: int, device: str) -> dict:
         "images_per_s": n_images / timing.wall_s,
         "loop_images_per_s": n_images / timing.stages["job_pass"]["wall_s"] if timing.stages["job_pass"]["wall_s"] else None,
         "stage_shares_of_loop": shares,
-        "peak_gpu_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if device.startswith("cuda") else None,
+        "peak_gpu_memory_gib": _gib(job_peak_bytes(peak.bytes, [timing.summary])) if cuda else None,
+        "tokenizer_peak_gpu_memory_gib": _gib(cost.get("peak_memory_bytes")),
+        "cost": {k: cost.get(k) for k in ("encode_s_per_image", "decode_s_per_image", "images_per_s", "parameters")},
         "metrics": {k: v for k, v in timing.summary.get("metrics", {}).items() if isinstance(v, (int, float))},
     })
     return figures
@@ -150,7 +198,9 @@ def torchrun_job(root: Path, data: dict, n_images: int, one_gpu_summary: dict) -
         result["stderr_tail"] = done.stderr[-3000:]
         return result
     (summary_file,) = (root / "results_2gpu" / "gpu_check_2gpu").glob("*/summary.json")
-    metrics = json.loads(summary_file.read_text())["metrics"]
+    summary = json.loads(summary_file.read_text())
+    metrics = summary["metrics"]
+    result["peak_gpu_memory_gib_per_rank"] = _gib(job_peak_bytes(None, [summary]))  # tokenizer calls, max over ranks
     mine = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
     result["metrics"] = mine
     result["identical_to_one_gpu"] = bool(one_gpu_summary) and all(mine.get(k) == v for k, v in one_gpu_summary.items())
@@ -230,7 +280,12 @@ def report(figures: dict) -> None:
                 ("images/s, streaming loop", f"{f['loop_images_per_s']:.1f}" if f["loop_images_per_s"] else "-"),
                 ("wall s (run / reference pass / loop)",
                  f"{f['wall_s']:.1f} / {f['stages']['reference_pass']['wall_s']:.1f} / {f['stages']['job_pass']['wall_s']:.1f}"),
-                ("peak GPU memory", f"{f['peak_gpu_memory_gib']:.2f} GiB" if f["peak_gpu_memory_gib"] is not None else "-")]
+                ("peak GPU memory, whole job", f"{f['peak_gpu_memory_gib']:.2f} GiB" if f["peak_gpu_memory_gib"] is not None else "-"),
+                ("peak GPU memory, tokenizer calls (summary cost)",
+                 f"{f['tokenizer_peak_gpu_memory_gib']:.2f} GiB" if f.get("tokenizer_peak_gpu_memory_gib") is not None else "-"),
+                ("encode / decode ms per image (summary cost)",
+                 " / ".join(f"{f['cost'][k] * 1e3:.2f}" if f["cost"].get(k) is not None else "-"
+                            for k in ("encode_s_per_image", "decode_s_per_image")))]
         rows += [(f"  share: {name}", f"{share:6.1%}") for name, share in f["stage_shares_of_loop"].items()]
         C.print_table(f"job {job}: {settings['images']} images at 256, batch {settings['batch_size']}, {settings['device']}", rows)
     if "official_shape" in figures:
@@ -244,6 +299,8 @@ def report(figures: dict) -> None:
         C.print_table(f"sd-vae, torchrun --nproc_per_node=2 ({'nccl' if settings['device'].startswith('cuda') else 'gloo, CPU'})", [
             ("return code", str(t["returncode"])), ("images/s (whole command)", f"{t['images_per_s']:.1f}"),
             ("summary identical to one process", str(t.get("identical_to_one_gpu"))),
+            ("peak GPU memory per rank, tokenizer calls",
+             f"{t['peak_gpu_memory_gib_per_rank']:.2f} GiB" if t.get("peak_gpu_memory_gib_per_rank") is not None else "-"),
             *([("stderr (tail)", t["stderr_tail"][-800:])] if "stderr_tail" in t else [])])
     C.print_table("total", [("setup (images, weights)", f"{figures['setup_s']:.1f} s"), ("whole check", f"{figures['total_s']:.1f} s")])
 
