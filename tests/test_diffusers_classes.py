@@ -276,6 +276,19 @@ def test_alias_and_name_build_the_same_model(saved):
     assert a.fingerprint() == b.fingerprint()
 
 
+def test_list_shows_the_alias_as_an_alias_not_a_second_family():
+    from click.testing import CliRunner
+
+    from wetok_bench.cli import cli
+
+    output = CliRunner().invoke(cli, ["list", "tokenizers"]).output
+    lines = output.splitlines()
+    assert "  diffusers        alias of diffusers-vae" in lines
+    # the parameters are listed once, under the family's own name
+    declared = [i for i, line in enumerate(lines) if line.split()[:1] == ["single_file"]]
+    assert len(declared) == 1 and lines.index("  diffusers-vae") < declared[0]
+
+
 # Architecture fields of released configs (copies of each vae/config.json found on the Hub; see
 # the cards): factor, channels and the ratio at 256x256 by hand, 256 * 256 * 24 bits over
 # (256 / f)^2 * channels * 16 bits, or over (256 / f)^2 tokens * log2(codebook) bits.

@@ -195,10 +195,13 @@ def list_group() -> None:
 def list_tokenizers() -> None:
     """Registered tokenizer types and known model cards, with their local availability."""
     from wetok_bench.tokenizers.cards import known_cards
-    from wetok_bench.tokenizers.registry import tokenizer_declaration, tokenizer_types
+    from wetok_bench.tokenizers.registry import alias_of, tokenizer_declaration, tokenizer_types
 
     click.echo("tokenizer types and their parameters:")
     for name in tokenizer_types():
+        if alias_of(name):
+            click.echo(f"  {name:16s} alias of {alias_of(name)}")
+            continue
         click.echo(f"  {name}")
         try:
             lines = tokenizer_declaration(name).describe()

@@ -42,6 +42,9 @@ _BUILTIN: dict[str, str] = {
     "vqgan": "wetok_bench.tokenizers.vq.taming:create_vqgan",
 }
 
+#: Suite types that are other names of a family (same factory): alias -> the family's own name.
+ALIASES: dict[str, str] = {"diffusers": "diffusers-vae"}
+
 _REGISTRY: dict[str, Factory | str] = dict(_BUILTIN)
 _entry_points_loaded = False
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -98,6 +101,11 @@ def tokenizer_types() -> list[str]:
     """Every registered suite ``type``, built-in and plug-in."""
     _load_entry_points()
     return sorted(_REGISTRY)
+
+
+def alias_of(type_name: str) -> str | None:
+    """The family ``type_name`` is another name of (``diffusers`` -> ``diffusers-vae``), else None."""
+    return ALIASES.get(type_name)
 
 
 def get_factory(type_name: str) -> Factory:
