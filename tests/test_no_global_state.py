@@ -74,6 +74,19 @@ def test_fp32_strict_turns_tf32_off_and_restores(fake_cuda):
     assert _precision_flags() == ("tf32", "tf32")
 
 
+def test_fp32_strict_restores_a_setting_made_through_the_legacy_api(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    matmul, cudnn = torch.backends.cuda.matmul, torch.backends.cudnn
+    before = (matmul.allow_tf32, cudnn.allow_tf32)
+    try:
+        matmul.allow_tf32, cudnn.allow_tf32 = True, True  # a user's own choice, the old way
+        with fp32_strict():
+            assert _precision_flags() == ("ieee", "ieee")
+        assert (matmul.allow_tf32, cudnn.allow_tf32) == (True, True)  # readable and unchanged
+    finally:
+        matmul.allow_tf32, cudnn.allow_tf32 = before
+
+
 def test_every_feature_extractor_call_is_in_float32_scope(fake_cuda):
     """A plug-in extractor called for reconstructions (Batch.features) and for originals
     (the evaluator's reference pass) sees TF32 off; afterwards the user's setting is back."""
