@@ -6,7 +6,9 @@
   (2 ** entropy in bits; per group likewise). Discrete tokenizers only.
 * ``Encode / Decode (ms/img)``: device-synchronised time per image over the timed batches (the
   first batch of every shard is a warm-up batch, not timed); ``Params (M)``: the tokenizer's
-  parameters in millions (codecs 0); ``Peak mem (MiB)``: CUDA peak allocated during the
+  parameters in millions (codecs 0); ``Images/s``: images measured over the job's wall time in
+  the run that measured it (data loading and metrics included; machine-dependent);
+  ``Peak mem (MiB)``: CUDA peak allocated during the
   tokenizer's calls (not measured on CPU).
 
 A column is shown only when some job of the leaderboard has its value.
@@ -23,6 +25,7 @@ _DEFS = (
     ("encode_ms", "Encode (ms/img)", 2, False, lambda s: _scaled((s.get("cost") or {}).get("encode_s_per_image"), 1e3)),
     ("decode_ms", "Decode (ms/img)", 2, False, lambda s: _scaled((s.get("cost") or {}).get("decode_s_per_image"), 1e3)),
     ("params_m", "Params (M)", 2, None, lambda s: _scaled((s.get("cost") or {}).get("parameters"), 1e-6)),
+    ("images_per_s", "Images/s", 1, True, lambda s: (s.get("cost") or {}).get("images_per_s")),
     ("peak_mem_mib", "Peak mem (MiB)", 0, False,
      lambda s: _scaled((s.get("cost") or {}).get("peak_memory_bytes"), 1.0 / 2**20)),
 )

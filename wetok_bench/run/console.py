@@ -52,17 +52,21 @@ def _scaled(value: Any, factor: float, digits: int) -> str:
 
 def _cost_cells(summary: dict) -> str:
     """Codebook usage (%, discrete tokenizers; per-group mean for group-wise codes), encode and
-    decode ms per image, parameters in millions."""
+    decode ms per image, parameters in millions, images/s of the whole job, CUDA peak memory in
+    MiB (``-`` where not measured, e.g. on the CPU)."""
     tokens, cost = summary.get("tokens") or {}, summary.get("cost") or {}
     return (f"{_scaled(tokens.get('codebook_usage'), 100, 1):>6s} {_scaled(cost.get('encode_s_per_image'), 1e3, 2):>7s} "
-            f"{_scaled(cost.get('decode_s_per_image'), 1e3, 2):>7s} {_scaled(cost.get('parameters'), 1e-6, 2):>7s}")
+            f"{_scaled(cost.get('decode_s_per_image'), 1e3, 2):>7s} {_scaled(cost.get('parameters'), 1e-6, 2):>7s} "
+            f"{_scaled(cost.get('images_per_s'), 1, 1):>7s} {_scaled(cost.get('peak_memory_bytes'), 1 / 2**20, 0):>7s}")
 
 
 def format_table(outcomes: Sequence) -> str:
     """The results table printed at the end of a run (one line per :class:`JobOutcome`):
-    ``usage%`` codebook usage, ``enc ms`` / ``dec ms`` time per image, ``params M`` parameters."""
+    ``usage%`` codebook usage, ``enc ms`` / ``dec ms`` time per image, ``params M`` parameters,
+    ``img/s`` images per second of the whole job, ``peakMiB`` CUDA peak memory."""
     header = (f"{'job':44s} {'ratio':>8s} {'rFID':>8s} {'PSNR':>7s} {'SSIM':>6s} {'LPIPS':>6s} {'usage%':>6s} "
-              f"{'enc ms':>7s} {'dec ms':>7s} {'paramsM':>7s} {'images':>6s} {'skipped':>7s}  status")
+              f"{'enc ms':>7s} {'dec ms':>7s} {'paramsM':>7s} {'img/s':>7s} {'peakMiB':>7s} {'images':>6s} "
+              f"{'skipped':>7s}  status")
     lines = [header, "-" * len(header)]
     for o in outcomes:
         m = o.summary.get("metrics", {})
