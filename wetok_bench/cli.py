@@ -370,7 +370,8 @@ def report(results_dirs, out, sort_by, baselines) -> None:
 )
 def check(results_dirs, baseline, record, tolerances, summary_md) -> None:
     """Compare RESULTS_DIRS with a recorded baseline (exit 0 hold, 1 regression, 2 unusable input)."""
-    from wetok_bench.check import check_results, parse_tolerances, record_baseline
+    from wetok_bench.check import check_results, parse_tolerances
+    from wetok_bench.record_baseline import record_baseline
     from wetok_bench.errors import UsageError
 
     if (baseline is None) == (record is None):
