@@ -24,6 +24,15 @@ def sha256_file(path: str | Path) -> str:
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
 
 
+def file_record(path: str | Path | None, **extra: Any) -> dict[str, Any] | None:
+    """A fingerprint's record of a file: name, size in bytes, full sha256 (:func:`cached_sha256`)
+    and ``extra``; None when there is no file."""
+    if path is None:
+        return None
+    path = Path(path)
+    return {"file": path.name, "size": path.stat().st_size, "sha256": cached_sha256(path), **extra}
+
+
 def sha256_cache_dir() -> Path:
     """``<WETOK_BENCH_HOME>/cache/sha256``: the tool's own record of file digests."""
     from wetok_bench.weights import home_dir  # weights imports this module

@@ -156,6 +156,13 @@ def parse_precision(precision: str) -> torch.dtype:
         raise UsageError(f"unknown precision {precision!r} (use one of {', '.join(table)})") from None
 
 
+def autocast_to(precision: str, device: torch.device) -> ContextManager[None]:
+    """Autocast on ``device``'s type to ``precision`` (``bf16`` / ``fp16``); nothing for ``fp32``."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=parse_precision(precision))
+
+
 class Tokenizer(abc.ABC):
     """An image tokenizer: ``encode`` images to a code, ``decode`` the code to images.
 

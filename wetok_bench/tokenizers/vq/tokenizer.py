@@ -9,7 +9,6 @@ autocast, while the nearest-code search is always float32.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,13 @@ from typing import Any
 import torch
 
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import cached_sha256
+from wetok_bench.hashing import file_record
 from wetok_bench.tokenizers.base import (
     Compression,
     ImageNoise,
     SizePolicy,
     Tokenizer,
+    autocast_to,
     discrete_compression,
     parse_precision,
 )
@@ -71,12 +71,6 @@ class VQTokenizer(Tokenizer):
         self.weights = weights
         self.card = card
         self.settings = dict(settings or {})
-        self._sha256: str | None = None
-
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=parse_precision(self.precision))
 
     # --- encoding -------------------------------------------------------------------------
 
@@ -91,7 +85,7 @@ class VQTokenizer(Tokenizer):
                 f"{self.family} {self.name!r}: image size {height}x{width} is not a multiple of its "
                 f"downsample factor {self.downsample}"
             )
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast_to(self.precision, self.device):
             latent = self.model.encode_latent(x.to(self.device, torch.float32))
         return latent.float()
 
@@ -128,7 +122,7 @@ class VQTokenizer(Tokenizer):
             raise UsageError(
                 f"{self.family} latent must be B x {self.arch.embed_dim} x h x w, got {tuple(quantized.shape)}"
             )
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast_to(self.precision, self.device):
             images = self.model.decode_latent(quantized)
         return images.float()
 
@@ -141,28 +135,12 @@ class VQTokenizer(Tokenizer):
     def modules(self) -> list[torch.nn.Module]:
         return [self.model]
 
-    def checkpoint_sha256(self) -> str | None:
-        """Full sha256 of the checkpoint file (hashed on first call, then cached beside the file)."""
-        if self.checkpoint is None:
-            return None
-        if self._sha256 is None:
-            self._sha256 = cached_sha256(self.checkpoint)
-        return self._sha256
-
     def fingerprint(self) -> dict[str, Any]:
         """Checkpoint (file name, size, sha256), architecture, family settings, precision, weights entry."""
-        checkpoint = None
-        if self.checkpoint is not None:
-            checkpoint = {
-                "file": self.checkpoint.name,
-                "size": self.checkpoint.stat().st_size,
-                "sha256": self.checkpoint_sha256(),
-                "weights": self.weights,
-            }
         return {
             "family": self.family,
             "card": self.card,
-            "checkpoint": checkpoint,
+            "checkpoint": file_record(self.checkpoint, weights=self.weights),
             "arch": self.arch.to_dict(),
             "settings": self.settings,
             "precision": self.precision,

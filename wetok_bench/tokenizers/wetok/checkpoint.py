@@ -31,7 +31,6 @@ import torch
 from torch import nn
 
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import cached_sha256
 from wetok_bench.torch_files import load_torch_file
 
 EMA_PREFIX = "model_ema."
@@ -163,8 +162,3 @@ def load_weights(
         for name, param in params.items():
             param.copy_(state_dict[keys[name]])
     return sources
-
-
-def checkpoint_sha256(path: str | os.PathLike) -> str:
-    """Full sha256 of a checkpoint, cached per file version (:func:`~wetok_bench.hashing.cached_sha256`)."""
-    return cached_sha256(path)

@@ -17,7 +17,6 @@ the same on every device.
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -26,15 +25,17 @@ from typing import Any
 import torch
 
 from wetok_bench.errors import UsageError
+from wetok_bench.hashing import file_record
 from wetok_bench.tokenizers.base import (
     Compression,
     ImageNoise,
     SizePolicy,
     Tokenizer,
+    autocast_to,
     discrete_compression,
     parse_precision,
 )
-from wetok_bench.tokenizers.wetok.checkpoint import checkpoint_sha256, load_weights
+from wetok_bench.tokenizers.wetok.checkpoint import load_weights
 from wetok_bench.tokenizers.wetok.config import WeTokConfig, load_config
 from wetok_bench.tokenizers.wetok.model import WeTokModel
 from wetok_bench.tokenizers.wetok.quantizer import binarize, codes_to_latent, latent_to_codes
@@ -103,7 +104,6 @@ class WeTokTokenizer(Tokenizer):
         self.weights = dict(weights or {})
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.card = card
-        self._sha256: str | None = None
 
     @classmethod
     def from_checkpoint(
@@ -141,11 +141,6 @@ class WeTokTokenizer(Tokenizer):
 
     # --- encoding -------------------------------------------------------------------------
 
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "fp32":
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=parse_precision(self.precision))
-
     def encode_latent(self, x: torch.Tensor) -> torch.Tensor:
         """Continuous latent before quantization (B x embed_dim x H/f x W/f, float32)."""
         if x.dim() != 4 or x.shape[1] != self.config.in_channels:
@@ -156,7 +151,7 @@ class WeTokTokenizer(Tokenizer):
                 f"WeTok {self.name!r}: image size {height}x{width} is not a multiple of its "
                 f"downsample factor {self.downsample}"
             )
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast_to(self.precision, self.device):
             latent = self.model.encoder(x.to(self.device, torch.float32))
         return latent.float()
 
@@ -207,7 +202,7 @@ class WeTokTokenizer(Tokenizer):
             raise UsageError(f"WeTok {self.name!r} has no generative decoder: it takes no noise tensor")
         else:
             noise = None
-        with torch.inference_mode(), self._autocast():
+        with torch.inference_mode(), autocast_to(self.precision, self.device):
             images = self.model.decoder(quantized, noise)
         return images.float()
 
@@ -236,23 +231,8 @@ class WeTokTokenizer(Tokenizer):
     def modules(self) -> list[torch.nn.Module]:
         return [self.model]
 
-    def checkpoint_sha256(self) -> str | None:
-        """Full sha256 of the checkpoint file (hashed on first call, then cached beside the file)."""
-        if self.checkpoint is None:
-            return None
-        if self._sha256 is None:
-            self._sha256 = checkpoint_sha256(self.checkpoint)
-        return self._sha256
-
     def fingerprint(self) -> dict[str, Any]:
         """Checkpoint (file name, size, sha256), architecture, precision, weights used, noise source."""
-        checkpoint = None
-        if self.checkpoint is not None:
-            checkpoint = {
-                "file": self.checkpoint.name,
-                "size": self.checkpoint.stat().st_size,
-                "sha256": self.checkpoint_sha256(),
-            }
         per_image = "torch.randn of the latent's shape per image, in float32 from that image's own CPU generator"
         if not self.config.gan_decoder:
             noise = None
@@ -265,7 +245,7 @@ class WeTokTokenizer(Tokenizer):
         return {
             "family": "wetok",
             "card": self.card,
-            "checkpoint": checkpoint,
+            "checkpoint": file_record(self.checkpoint),
             "config": self.config.to_dict(),
             "precision": self.precision,
             "weights": dict(self.weights),
