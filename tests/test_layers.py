@@ -1,7 +1,8 @@
 """The layer order of design.md's data flow, read from the source (every import, also the ones
 inside functions): the building blocks (data/, tokenizers/, metrics/) never import the runner,
 the report or the CLI; the runner never imports the report or the CLI; the report never imports
-the runner or the CLI; nothing but the CLI's own entry points imports the CLI."""
+the runner or the CLI; nothing but the CLI's own entry points imports the CLI. And no module is
+over about 400 lines."""
 
 from __future__ import annotations
 
@@ -97,3 +98,13 @@ def test_no_import_from_a_lower_layer_to_a_higher_one():
 @pytest.mark.parametrize("part", sorted(FORBIDDEN))
 def test_each_layer_exists(part):
     assert (PACKAGE / part).is_dir() or (PACKAGE / f"{part}.py").is_file()
+
+
+#: "No file in wetok_bench/ over about 400 lines" (style rule): split a module by job before this.
+MAX_LINES = 420
+
+
+def test_no_module_over_about_400_lines():
+    long = {path.relative_to(PACKAGE).as_posix(): n for path in sorted(PACKAGE.rglob("*.py"))
+            if (n := len(path.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
