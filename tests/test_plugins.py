@@ -127,3 +127,18 @@ def test_dataset_plugin(examples, images, tmp_path):
     assert summary["counts"]["images"] == 2
     listing = CliRunner().invoke(cli, ["list", "datasets"])
     assert listing.exit_code == 0 and "example-list" in listing.output and "list_file" in listing.output
+
+
+def test_broken_dataset_plugin_is_named_not_fatal(examples, tmp_path):
+    info = examples / "wetok_bench_broken-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: wetok-bench-broken\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[wetok_bench.datasets]\nbroken-kind = no_such_module_xyz:Kind\n")
+    listing = CliRunner().invoke(cli, ["list", "datasets"])
+    assert listing.exit_code == 0, listing.output
+    assert "broken-kind" in listing.output and "cannot load" in listing.output and "example-list" in listing.output
+    from wetok_bench.data.registry import create_dataset
+    from wetok_bench.errors import UsageError
+
+    with pytest.raises(UsageError, match="dataset type 'broken-kind': cannot load plug-in 'no_such_module_xyz:Kind'"):
+        create_dataset({"type": "broken-kind", "root": str(tmp_path)})

@@ -254,7 +254,11 @@ def list_datasets() -> None:
 
     for name in dataset_types():
         click.echo(name)
-        click.echo("".join(f"    {line}\n" for line in dataset_declaration(name).describe() or ["(no parameters)"]), nl=False)
+        try:
+            lines = dataset_declaration(name).describe()
+        except (ImportError, WetokBenchError) as error:  # a broken plug-in: named, the others still listed
+            lines = [f"(cannot load: {error})"]
+        click.echo("".join(f"    {line}\n" for line in lines or ["(no parameters)"]), nl=False)
 
 
 @list_group.command("suites")
