@@ -166,10 +166,29 @@ def test_config_errors(tmp_path):
         load_vqgan_config(_config(remap="used.npy"))
     with pytest.raises(UsageError, match="KL autoencoder"):
         load_vqgan_config(_config(ddconfig={"double_z": True}))
-    with pytest.raises(UsageError, match="VQGAN config not found"):
+    with pytest.raises(UsageError, match="VQGAN config file not found"):
         load_vqgan_config(tmp_path / "none.yaml")
     with pytest.raises(UsageError, match="exactly one of 'config'"):
         create_vqgan(checkpoint=str(CKPT))
+
+
+@pytest.mark.parametrize("family", ["VQGAN", "WeTok", "Open-MAGVIT2"])
+def test_config_file_errors_name_the_family_and_file(family, tmp_path):
+    """Every family reads its official YAML the same way: a missing file, bad YAML or a non-mapping
+    is a one-line usage error naming the family and the file."""
+    from wetok_bench.tokenizers.seed_voken.config import read_init_args
+    from wetok_bench.tokenizers.wetok.config import load_config
+
+    load = {"VQGAN": load_vqgan_config, "WeTok": load_config,
+            "Open-MAGVIT2": lambda path: read_init_args(path, "Open-MAGVIT2")}[family]
+    with pytest.raises(UsageError, match=f"^{family} config file not found: .*none.yaml$"):
+        load(tmp_path / "none.yaml")
+    (tmp_path / "bad.yaml").write_text("model: [unclosed\n")
+    with pytest.raises(UsageError, match=f"^{family} config .*bad.yaml is not valid YAML: [^\n]*$"):
+        load(tmp_path / "bad.yaml")
+    (tmp_path / "list.yaml").write_text("- 1\n- 2\n")
+    with pytest.raises(UsageError, match=f"^{family} config .*list.yaml is not a YAML mapping$"):
+        load(tmp_path / "list.yaml")
 
 
 def test_bf16_stays_close(expected):

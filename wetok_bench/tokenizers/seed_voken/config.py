@@ -11,13 +11,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import yaml
-
-from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
+from wetok_bench.tokenizers.config_files import read_yaml_config
 from wetok_bench.tokenizers.taming_model import TamingConfig
 from wetok_bench.tokenizers.vq.model import VQArch
 from wetok_bench.tokenizers.wetok.config import WeTokConfig
@@ -37,16 +34,7 @@ def read_init_args(config: ConfigSource, family: str) -> Mapping[str, Any]:
     A mapping may be the whole file's content or its ``init_args`` alone. A ``class_path`` of
     another model (an IBQ config given to Open-MAGVIT2, the video tokenizer) is an error.
     """
-    if not isinstance(config, Mapping):
-        path = expand_path(os.fspath(config))
-        if not path.is_file():
-            raise UsageError(f"{family} config file not found: {path}")
-        try:
-            config = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise UsageError(f"{family} config {path} is not valid YAML: {err}") from None
-        if not isinstance(config, Mapping):
-            raise UsageError(f"{family} config {path} is not a YAML mapping")
+    config = read_yaml_config(config, family)
     model = config.get("model")
     if isinstance(model, Mapping) and isinstance(model.get("init_args"), Mapping):
         class_path = model.get("class_path")

@@ -27,17 +27,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 
-from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
 from wetok_bench.params import SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy
 from wetok_bench.tokenizers.cards import ModelCard
+from wetok_bench.tokenizers.config_files import read_yaml_config
 from wetok_bench.tokenizers.taming_model import TamingConfig
 from wetok_bench.tokenizers.vq.checkpoint import LIGHTNING_ALLOW, load_into, pick_state_dict, read_checkpoint
 from wetok_bench.tokenizers.vq.model import VQArch, VQAutoencoder
@@ -68,16 +66,7 @@ def _model_params(config: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def load_vqgan_config(config: ConfigLike) -> VQArch:
     """The architecture of an official taming YAML (path) or its parsed mapping."""
-    if not isinstance(config, Mapping):
-        path = expand_path(os.fspath(config))
-        if not path.is_file():
-            raise UsageError(f"VQGAN config not found: {path}")
-        try:
-            config = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise UsageError(f"VQGAN config {path} is not valid YAML: {str(err).splitlines()[0]}") from None
-        if not isinstance(config, Mapping):
-            raise UsageError(f"VQGAN config {path} is not a mapping")
+    config = read_yaml_config(config, "VQGAN")
     params = _model_params(config)
     missing = [key for key in ("ddconfig", "n_embed", "embed_dim") if key not in params]
     if missing:

@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from wetok_bench.errors import UsageError
+from wetok_bench.tokenizers.config_files import read_yaml_config
 
 #: GroupNorm in the official blocks always uses 32 groups, so every width must divide by 32.
 NORM_GROUPS = 32
@@ -123,16 +122,7 @@ def load_config(config: str | Path | Mapping[str, Any]) -> WeTokConfig:
     """
     if isinstance(config, WeTokConfig):
         return config
-    if not isinstance(config, Mapping):
-        path = Path(config).expanduser()
-        if not path.is_file():
-            raise UsageError(f"WeTok config file not found: {path}")
-        try:
-            config = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise UsageError(f"WeTok config {path} is not valid YAML: {err}") from None
-        if not isinstance(config, Mapping):
-            raise UsageError(f"WeTok config {path} is not a YAML mapping")
+    config = read_yaml_config(config, "WeTok")
     model = config.get("model")
     if isinstance(model, Mapping) and isinstance(model.get("init_args"), Mapping):
         return WeTokConfig.from_init_args(model["init_args"])
