@@ -12,6 +12,9 @@ Memory: on CUDA the peak of ``torch.cuda.max_memory_allocated`` during the token
 (reset before each batch), which includes everything resident on the device at that moment
 (the tokenizer's weights, the metric networks'), and ``reconstruct_bytes``, that peak less the
 memory allocated just before the call (what the encode and decode need beyond what is resident).
+Because of that reset, ``torch.cuda.max_memory_allocated`` read after a run covers only its last
+batch: read ``cost.peak_memory_bytes`` from the summaries, or fold the peak at every reset as
+``benchmarks/gpu_check.py`` (``GpuPeak``) does for the whole job's peak.
 On other devices memory is not measured (``null``, with ``memory_note``): the process's peak RSS
 is a high-water mark of its whole life, not of the tokenizer's calls.
 
