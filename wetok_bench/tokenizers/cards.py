@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import logging
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from wetok_bench.errors import UsageError
@@ -80,6 +81,20 @@ def known_cards() -> dict[str, ModelCard]:
             else:
                 cards[card.name] = card
     return cards
+
+
+def check_card_or_config(
+    type_name: str, name: str, model: Any, config: Any, checkpoint: Any, cards: Iterable[str]
+) -> None:
+    """UsageError unless exactly one of ``model`` (a card of ``cards``) and ``config`` (the
+    family's official inference YAML) is given, and ``config`` comes with a ``checkpoint``."""
+    if (model is None) == (config is None):
+        raise UsageError(
+            f"tokenizer {name!r} (type {type_name}): give exactly one of 'model' (a card: "
+            f"{', '.join(cards)}) or 'config' (an official inference YAML)"
+        )
+    if config is not None and checkpoint is None:
+        raise UsageError(f"tokenizer {name!r} (type {type_name}): 'checkpoint' is required with 'config'")
 
 
 def get_card(name: str, type_name: str | None = None) -> ModelCard:

@@ -22,6 +22,7 @@ from typing import Any, Callable
 from wetok_bench.errors import UsageError
 from wetok_bench.params import SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy, Tokenizer
+from wetok_bench.tokenizers.cards import check_card_or_config
 from wetok_bench.tokenizers.seed_voken.cards import CARDS
 from wetok_bench.tokenizers.seed_voken.ibq import IBQTokenizer, load_ibq
 from wetok_bench.tokenizers.seed_voken.open_magvit2 import OpenMagvit2Tokenizer, load_open_magvit2
@@ -35,14 +36,7 @@ def _cards(type_name: str) -> dict:
 
 
 def _check_source(type_name: str, name: str, model: Any, config: Any, checkpoint: Any) -> None:
-    """UsageError unless exactly one of ``model`` and ``config`` is given, ``config`` with a ``checkpoint``."""
-    if (model is None) == (config is None):
-        raise UsageError(
-            f"tokenizer {name!r} (type {type_name}): give exactly one of 'model' (a card: "
-            f"{', '.join(_cards(type_name))}) or 'config' (the official inference YAML)"
-        )
-    if config is not None and checkpoint is None:
-        raise UsageError(f"tokenizer {name!r} (type {type_name}): 'checkpoint' is required with 'config'")
+    check_card_or_config(type_name, name, model, config, checkpoint, _cards(type_name))
 
 
 def _declaration(type_name: str) -> Callable[[Callable], Callable]:

@@ -21,6 +21,7 @@ from typing import Any
 from wetok_bench.errors import UsageError
 from wetok_bench.params import PRECISION, SEED, SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy
+from wetok_bench.tokenizers.cards import check_card_or_config
 from wetok_bench.tokenizers.wetok.cards import CARDS
 from wetok_bench.tokenizers.wetok.checkpoint import CheckpointError
 from wetok_bench.tokenizers.wetok.config import WeTokConfig, load_config
@@ -31,14 +32,7 @@ __all__ = ["CARDS", "CheckpointError", "WeTokConfig", "WeTokTokenizer", "create_
 
 
 def _check_source(name: str, model: str | None, config: Any, checkpoint: Any) -> None:
-    """UsageError unless exactly one of ``model`` and ``config`` is given, ``config`` with a ``checkpoint``."""
-    if (model is None) == (config is None):
-        raise UsageError(
-            f"tokenizer {name!r} (type wetok): give exactly one of 'model' (a card: "
-            f"{', '.join(card.name for card in CARDS)}) or 'config' (an official inference YAML)"
-        )
-    if config is not None and checkpoint is None:
-        raise UsageError(f"tokenizer {name!r} (type wetok): 'checkpoint' is required with 'config'")
+    check_card_or_config("wetok", name, model, config, checkpoint, [card.name for card in CARDS])
 
 
 @declare(
