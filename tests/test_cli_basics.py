@@ -128,6 +128,25 @@ def test_debug_shows_a_tokenizer_traceback(tmp_path, monkeypatch):
         assert "in _explode_in_plugin" in debug.stderr and "RuntimeError: simulated plug-in bug" in debug.stderr
 
 
+def test_debug_shows_the_traceback_of_a_tokenizer_that_fails_to_load(tmp_path, monkeypatch):
+    # A plug-in's factory (or its weights loading) raising is the failure a plug-in author meets first.
+    from wetok_bench.tokenizers import registry
+
+    suite = _broken_suite(tmp_path, monkeypatch, "unused")
+
+    def create(*, name: str = "broken"):
+        return _explode_in_plugin("simulated bug while loading")
+
+    monkeypatch.setitem(registry._REGISTRY, "test-broken", create)
+    plain = CliRunner().invoke(cli, ["run", str(suite), "--quiet"])
+    assert plain.exit_code != 0
+    assert "could not be loaded: simulated bug while loading" in plain.stderr and "Traceback" not in plain.output
+    debug = CliRunner().invoke(cli, ["--debug", "run", str(suite), "--quiet"])
+    assert debug.exit_code == plain.exit_code
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert "in _explode_in_plugin" in debug.stderr and "RuntimeError: simulated bug while loading" in debug.stderr
+
+
 def test_long_error_is_a_short_line_then_details_once(tmp_path, monkeypatch):
     tail = "the end of a very long message"
     message = "missing keys in the state dict: " + ", ".join(f"decoder.block{i}.weight" for i in range(40)) + " " + tail

@@ -117,7 +117,7 @@ def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force=False)
     evaluator = build_evaluator(suite.protocol, setup, dev)
     datasets = load_dataset_records(suite, num_images)
     limit = num_images if num_images is not None else settings.num_images
-    dataset_fps = {name: dataset.fingerprint() for name, (dataset, _) in datasets.items()}
+    dataset_fps = {name: chosen.dataset.fingerprint() for name, chosen in datasets.items()}
     refs = ReferenceStore(suite.protocol, PassSettings.from_settings(settings), evaluator, ctx, progress)
     outcomes: dict[str, JobOutcome] = {}
     by_tokenizer: dict[str, list[Job]] = {}
@@ -129,7 +129,7 @@ def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force=False)
             fingerprint = job_fingerprint(
                 entry_spec=job.tokenizer.spec, protocol=suite.protocol, metrics=setup.metrics,
                 metric_weights=evaluator.fingerprint(), dataset_fp=dataset_fps[job.dataset.name],
-                keys=[r.key for r in datasets[job.dataset.name][1]], resolution=job.resolution,
+                keys=[r.key for r in datasets[job.dataset.name].records], resolution=job.resolution,
                 seed=settings.seed, on_nonfinite=settings.on_nonfinite, cycles=settings.cycles)
             reused = finished_summary(out_dir / job.id, fingerprint) if ctx.is_main and not force else None
             reused = D.broadcast_object(reused, ctx)
@@ -142,13 +142,14 @@ def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force=False)
         try:
             tokenizer = _load_tokenizer(tok_jobs[0].tokenizer, dev)
         except Exception as error:  # noqa: BLE001 - one tokenizer's load failure fails its jobs only
+            log.debug("tokenizer %r could not be loaded", name, exc_info=True)  # --debug: the factory's traceback
             message = f"tokenizer {name!r} could not be loaded: {error}"
             outcomes.update({job.id: _record_failure(suite, job, out_dir, message, ctx) for job, _ in pending})
             continue
         for job, fingerprint in pending:
-            dataset, records = datasets[job.dataset.name]
-            outcomes[job.id] = _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fps[job.dataset.name],
-                                        records, refs, out_dir, ctx, progress, fingerprint, limit)
+            chosen = datasets[job.dataset.name]
+            outcomes[job.id] = _run_one(suite, job, tokenizer, evaluator, setup, chosen.missing, dataset_fps[job.dataset.name],
+                                        chosen.records, refs, out_dir, ctx, progress, fingerprint, limit)
         del tokenizer
         if dev.type == "cuda":
             torch.cuda.empty_cache()
@@ -178,7 +179,7 @@ def _record_failure(suite: Suite, job: Job, out_dir: Path, message: str, ctx: D.
     return JobOutcome(job=job, status="failed", folder=folder, error=message)
 
 
-def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, records, refs, out_dir, ctx, progress,
+def _run_one(suite, job, tokenizer, evaluator, setup, missing, dataset_fp, records, refs, out_dir, ctx, progress,
              job_fp, num_images) -> JobOutcome:
     folder = out_dir / job.id
     settings = PassSettings.from_settings(suite.settings)
@@ -199,19 +200,19 @@ def _run_one(suite, job, tokenizer, evaluator, setup, dataset, dataset_fp, recor
     wall = time.perf_counter() - start
     if not ctx.is_main:
         return JobOutcome(job=job, status="ok", folder=folder)
-    selected = {r.key for r in records}
-    skipped.extend({"key": key, "reason": reason} for key, reason in getattr(dataset, "missing", []) if key in selected)
+    skipped.extend({"key": key, "reason": reason} for key, reason in missing)
+    n_selected = len(records) + len(missing)
     if skipped:
-        warn(f"{job.id}: {format_skipped(skipped, total=len(records))} (all listed in summary.json)")
+        warn(f"{job.id}: {format_skipped(skipped, total=n_selected)} (all listed in summary.json)")
     if not rows:
-        return _record_failure(suite, job, out_dir, f"no image measured: all {len(records)} selected images were skipped", ctx)
+        return _record_failure(suite, job, out_dir, f"no image measured: all {n_selected} selected images were skipped", ctx)
     message = clamp_warning(job.tokenizer.name, *clamp)
     if message:
         warn(message)
     ref_states = ref_stats  # every set metric's originals' states (the re-encoding cycles score against them)
     stats, ref_stats, reference, sets = _set_results(evaluator, refs, stats, ref_stats)
     summary = build_summary(suite.name, job, suite.protocol, tokenizer, setup, rows, skipped, stats, ref_stats, reference,
-                            len(records), clamp, sets=sets)
+                            n_selected, clamp, sets=sets)
     _add_blocks(summary, extra, merged, tokenizer, evaluator, refs, ref_states, settings, setup.metrics, wall, len(rows))
     images_per_s = len(rows) / wall if wall > 0 else 0.0
     manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s,
