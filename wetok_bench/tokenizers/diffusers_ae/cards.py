@@ -26,14 +26,20 @@ _DC_AE_LICENSE = (
 _WAN_PAPER = "Wan Team, Wan: Open and Advanced Large-Scale Video Generative Models (arXiv:2503.20314)"
 
 
+def _hub_card(name: str, repo: str, subfolder: str | None = None, **fields: str) -> ModelCard:
+    """A card loading the diffusers folder ``repo`` (``subfolder`` inside it) from the Hugging Face hub;
+    ``fields``: license, paper, notes."""
+    params = {"pretrained": repo} if subfolder is None else {"pretrained": repo, "subfolder": subfolder}
+    source = f"hf://{repo}" if subfolder is None else f"hf://{repo}/{subfolder}"
+    return ModelCard(name=name, type=TYPE, params=params, source=source, **fields)
+
+
 def _dc_ae(name: str, repo: str, factor: int, channels: int, seen: str, extra: str = "") -> ModelCard:
     """A DC-AE card: deterministic latent (AutoencoderDC), compression 48 at 16 bit/value for all
     of them (f32c32, f64c128 and f128c512 keep 2048 values per 256x256 image)."""
-    return ModelCard(
-        name=name,
-        type=TYPE,
-        params={"pretrained": repo},
-        source=f"hf://{repo}",
+    return _hub_card(
+        name,
+        repo,
         license=_DC_AE_LICENSE,
         paper=_DC_AE_PAPER,
         notes=f"AutoencoderDC, f{factor}, {channels} latent channels, deterministic latent: compression 48 at "
@@ -42,51 +48,36 @@ def _dc_ae(name: str, repo: str, factor: int, channels: int, seen: str, extra: s
 
 
 CARDS: list[ModelCard] = [
-    ModelCard(
-        name="sd-vae-ft-mse",
-        type=TYPE,
-        params={"pretrained": "stabilityai/sd-vae-ft-mse"},
-        source="hf://stabilityai/sd-vae-ft-mse",
+    _hub_card(
+        "sd-vae-ft-mse", "stabilityai/sd-vae-ft-mse",
         license="MIT",
         paper=_LDM_PAPER,
         notes="kl-f8, 4 latent channels: compression 24 at 16 bit/value. Model card, COCO 2017 val 5k "
         "at 256x256: rFID 4.70, PSNR 24.5, SSIM 0.71.",
     ),
-    ModelCard(
-        name="sd-vae-ft-ema",
-        type=TYPE,
-        params={"pretrained": "stabilityai/sd-vae-ft-ema"},
-        source="hf://stabilityai/sd-vae-ft-ema",
+    _hub_card(
+        "sd-vae-ft-ema", "stabilityai/sd-vae-ft-ema",
         license="MIT",
         paper=_LDM_PAPER,
         notes="kl-f8, 4 latent channels: compression 24 at 16 bit/value. Model card, COCO 2017 val 5k "
         "at 256x256: rFID 4.42, PSNR 23.8, SSIM 0.69.",
     ),
-    ModelCard(
-        name="sdxl-vae",
-        type=TYPE,
-        params={"pretrained": "stabilityai/sdxl-vae"},
-        source="hf://stabilityai/sdxl-vae",
+    _hub_card(
+        "sdxl-vae", "stabilityai/sdxl-vae",
         license="MIT",
         paper="Podell et al., SDXL (arXiv:2307.01952)",
         notes="f8, 4 latent channels: compression 24 at 16 bit/value. Model card, COCO 2017 val 5k at "
         "256x256: rFID 4.42, PSNR 24.7, SSIM 0.73. fp16 gives NaN: run fp32 (default) or bf16.",
     ),
-    ModelCard(
-        name="sd35-vae",
-        type=TYPE,
-        params={"pretrained": "stabilityai/stable-diffusion-3.5-large", "subfolder": "vae"},
-        source="hf://stabilityai/stable-diffusion-3.5-large/vae",
+    _hub_card(
+        "sd35-vae", "stabilityai/stable-diffusion-3.5-large", "vae",
         license="Stability AI Community License (gated: accept it on the Hub before downloading)",
         paper="Esser et al., Scaling Rectified Flow Transformers (arXiv:2403.03206)",
         notes="f8, 16 latent channels, no quant convs: compression 6 at 16 bit/value. WeTok paper, "
         "ImageNet-50k zero-shot rFID 0.19.",
     ),
-    ModelCard(
-        name="flux-vae",
-        type=TYPE,
-        params={"pretrained": "black-forest-labs/FLUX.1-dev", "subfolder": "vae"},
-        source="hf://black-forest-labs/FLUX.1-dev/vae",
+    _hub_card(
+        "flux-vae", "black-forest-labs/FLUX.1-dev", "vae",
         license="Apache-2.0 for the autoencoder weights (black-forest-labs/flux README); the FLUX.1-dev "
         "repo itself is gated under the FLUX.1-dev Non-Commercial License",
         paper="https://github.com/black-forest-labs/flux",
@@ -94,11 +85,8 @@ CARDS: list[ModelCard] = [
         "FLUX.1-schnell, and as the single file ae.safetensors (use single_file: <ae.safetensors> with "
         "config: <folder holding the vae/ config.json>). WeTok paper, ImageNet-50k zero-shot rFID 0.18.",
     ),
-    ModelCard(
-        name="flux2-vae",
-        type=TYPE,
-        params={"pretrained": "black-forest-labs/FLUX.2-dev", "subfolder": "vae"},
-        source="hf://black-forest-labs/FLUX.2-dev/vae",
+    _hub_card(
+        "flux2-vae", "black-forest-labs/FLUX.2-dev", "vae",
         license="Apache-2.0 for the FLUX.2 autoencoder (black-forest-labs/flux2 README); the FLUX.2-dev repo is "
         "gated under the FLUX.2-dev Non-Commercial License",
         paper="https://github.com/black-forest-labs/flux2",
@@ -108,11 +96,8 @@ CARDS: list[ModelCard] = [
         "FLUX.2-klein-4B (Apache-2.0) and FLUX.2-klein-base-9B as their origin, all with the same "
         "config; that these folders hold identical weights is inferred.",
     ),
-    ModelCard(
-        name="qwen-image-vae",
-        type=TYPE,
-        params={"pretrained": "Qwen/Qwen-Image", "subfolder": "vae"},
-        source="hf://Qwen/Qwen-Image/vae",
+    _hub_card(
+        "qwen-image-vae", "Qwen/Qwen-Image", "vae",
         license="Apache-2.0 (Qwen-Image model card; inferred, not seen here)",
         paper="Qwen Team, Qwen-Image Technical Report (arXiv:2508.02324)",
         notes="AutoencoderKLQwenImage (a Wan-2.1-style causal video VAE; an image is one frame), f8, z_dim 16: "
@@ -120,11 +105,8 @@ CARDS: list[ModelCard] = [
         "(diffusers' QwenImagePipeline docs load it) and copies of its vae/config.json (base_dim 96, dim_mult [1, 2, 4, 4]) name "
         "the Qwen/Qwen-Image snapshot's vae/ folder. Its decoder clamps to [-1, 1].",
     ),
-    ModelCard(
-        name="wan2.1-vae",
-        type=TYPE,
-        params={"pretrained": "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "subfolder": "vae"},
-        source="hf://Wan-AI/Wan2.1-T2V-1.3B-Diffusers/vae",
+    _hub_card(
+        "wan2.1-vae", "Wan-AI/Wan2.1-T2V-1.3B-Diffusers", "vae",
         license="Apache-2.0 (Wan 2.1 model cards; inferred, not seen here)",
         paper=_WAN_PAPER,
         notes="AutoencoderKLWan, f8, z_dim 16, one frame per image: compression 6 at 16 bit/value. Path "
@@ -132,11 +114,8 @@ CARDS: list[ModelCard] = [
         "ships in every Wan 2.1 -Diffusers repo and as diffusers/Wan2.1-VAE (config seen). Its "
         "decoder clamps to [-1, 1].",
     ),
-    ModelCard(
-        name="wan2.2-vae",
-        type=TYPE,
-        params={"pretrained": "Wan-AI/Wan2.2-TI2V-5B-Diffusers", "subfolder": "vae"},
-        source="hf://Wan-AI/Wan2.2-TI2V-5B-Diffusers/vae",
+    _hub_card(
+        "wan2.2-vae", "Wan-AI/Wan2.2-TI2V-5B-Diffusers", "vae",
         license="Apache-2.0 (Wan 2.2 model cards; inferred, not seen here)",
         paper=_WAN_PAPER,
         notes="AutoencoderKLWan with residual blocks and a 2x2 patchify (patch_size 2), f16, z_dim 48, one "
@@ -146,11 +125,8 @@ CARDS: list[ModelCard] = [
         "VAE (Wan 2.2 README; not seen here). Its config carries clip_output: false, which diffusers "
         "0.42.1 does not read: that decoder clamps its output to [-1, 1].",
     ),
-    ModelCard(
-        name="hunyuanimage-2.1-vae",
-        type=TYPE,
-        params={"pretrained": "hunyuanvideo-community/HunyuanImage-2.1-Diffusers", "subfolder": "vae"},
-        source="hf://hunyuanvideo-community/HunyuanImage-2.1-Diffusers/vae",
+    _hub_card(
+        "hunyuanimage-2.1-vae", "hunyuanvideo-community/HunyuanImage-2.1-Diffusers", "vae",
         license="Tencent Hunyuan Community License (inferred, not seen here; it excludes some territories)",
         paper="https://github.com/Tencent-Hunyuan/HunyuanImage-2.1",
         notes="AutoencoderKLHunyuanImage, f32, 64 latent channels: compression 24 at 16 bit/value. Path "
@@ -173,11 +149,8 @@ CARDS: list[ModelCard] = [
            "its file listing seen; diffusers' single-file loader names it", "The autoencoder of SANA 1.0."),
     _dc_ae("dc-ae-f32c32-sana-1.1", "mit-han-lab/dc-ae-f32c32-sana-1.1-diffusers", 32, 32, _DC_AE_README,
            "SANA 1.1: the SANA 1.0 encoder with an improved decoder."),
-    ModelCard(
-        name="kandinsky-2.2-movq",
-        type=TYPE,
-        params={"pretrained": "kandinsky-community/kandinsky-2-2-decoder", "subfolder": "movq"},
-        source="hf://kandinsky-community/kandinsky-2-2-decoder/movq",
+    _hub_card(
+        "kandinsky-2.2-movq", "kandinsky-community/kandinsky-2-2-decoder", "movq",
         license="Apache-2.0 (Kandinsky 2.2 model card; inferred, not seen here)",
         paper="Zheng et al., MoVQ: Modulating Quantized Vectors for High-Fidelity Image Generation, NeurIPS 2022 "
         "(arXiv:2209.09002)",
