@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from helpers_vectors import official_config, vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.suite import parse_suite
@@ -29,14 +29,7 @@ TOL = 1e-4
 SIZES = ["", "_48"]  # the 32x32 batch (the config's resolution) and one 48x48 image
 
 
-@pytest.fixture(scope="module")
-def expected() -> dict[str, torch.Tensor]:
-    return torch.load(VECTORS / "expected.pt", map_location="cpu", weights_only=True)
-
-
-@pytest.fixture(scope="module")
-def official_sd() -> dict[str, torch.Tensor]:
-    return torch.load(CKPT, map_location="cpu", weights_only=True)["state_dict"]
+expected, official_sd = vector_fixtures(VECTORS, CKPT)
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +38,7 @@ def tiny() -> IBQTokenizer:
 
 
 def _config(**init_overrides) -> dict:
-    config = yaml.safe_load(CONFIG.read_text())
-    config["model"]["init_args"].update(init_overrides)
-    return config
+    return official_config(CONFIG, **init_overrides)
 
 
 @pytest.mark.parametrize("size", SIZES)

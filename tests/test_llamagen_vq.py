@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers_vectors import vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.suite import parse_suite
@@ -34,14 +35,7 @@ TINY = {"model": "VQ-16", "codebook_size": 64, "codebook_embed_dim": 4, "encoder
         "decoder_ch_mult": [1, 1], "z_channels": 32, "ch": 32, "num_res_blocks": 1}
 
 
-@pytest.fixture(scope="module")
-def expected() -> dict[str, torch.Tensor]:
-    return torch.load(VECTORS / "expected.pt", map_location="cpu", weights_only=True)
-
-
-@pytest.fixture(scope="module")
-def official_sd() -> dict[str, torch.Tensor]:
-    return torch.load(CKPT, map_location="cpu", weights_only=True)["model"]
+expected, official_sd = vector_fixtures(VECTORS, CKPT, weights_key="model")
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
+from helpers_vectors import official_config, vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.suite import parse_suite
@@ -31,14 +31,7 @@ TOL = 1e-4
 FORWARD_TOL = 1e-3
 
 
-@pytest.fixture(scope="module")
-def expected() -> dict[str, torch.Tensor]:
-    return torch.load(VECTORS / "expected.pt", map_location="cpu", weights_only=True)
-
-
-@pytest.fixture(scope="module")
-def official_sd() -> dict[str, torch.Tensor]:
-    return torch.load(CKPT, map_location="cpu", weights_only=True)["state_dict"]
+expected, official_sd = vector_fixtures(VECTORS, CKPT)
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +40,7 @@ def tiny() -> OpenMagvit2Tokenizer:
 
 
 def _config(**init_overrides) -> dict:
-    config = yaml.safe_load(CONFIG.read_text())
-    config["model"]["init_args"].update(init_overrides)
-    return config
+    return official_config(CONFIG, **init_overrides)
 
 
 def _decidable(latent: torch.Tensor) -> torch.Tensor:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers_vectors import vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.hashing import sha256_cache_dir
@@ -31,14 +32,7 @@ CKPT, CONFIG = VECTORS / "WeTok.ckpt", VECTORS / "config.yaml"
 TOL = 1e-4  # the vectors' README: latent and recon within 1e-4 absolute
 
 
-@pytest.fixture(scope="module")
-def expected() -> dict[str, torch.Tensor]:
-    return torch.load(VECTORS / "expected.pt", map_location="cpu", weights_only=True)
-
-
-@pytest.fixture(scope="module")
-def official_sd() -> dict[str, torch.Tensor]:
-    return torch.load(CKPT, map_location="cpu", weights_only=True)["state_dict"]
+expected, official_sd = vector_fixtures(VECTORS, CKPT)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,39 @@
+"""Fixtures shared by the parity tests of the families with recorded official-code vectors.
+
+Each ``tests/data/<name>/`` folder holds a tiny random-weight checkpoint in the official release
+format and ``expected.pt``, the outputs the official code gives for it (see its README).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import torch
+import yaml
+
+
+def vector_fixtures(folder: Path, checkpoint: Path, weights_key: str = "state_dict") -> tuple[Callable, Callable]:
+    """Module-scoped fixtures ``expected`` (the recorded tensors of ``folder/expected.pt``) and
+    ``official_sd`` (the ``weights_key`` entry of ``checkpoint``), both read with weights_only.
+
+    A test module binds them by name: ``expected, official_sd = vector_fixtures(VECTORS, CKPT)``.
+    """
+
+    @pytest.fixture(scope="module")
+    def expected() -> dict[str, torch.Tensor]:
+        return torch.load(folder / "expected.pt", map_location="cpu", weights_only=True)
+
+    @pytest.fixture(scope="module")
+    def official_sd() -> dict[str, torch.Tensor]:
+        return torch.load(checkpoint, map_location="cpu", weights_only=True)[weights_key]
+
+    return expected, official_sd
+
+
+def official_config(path: Path, **init_overrides: Any) -> dict:
+    """The official inference YAML at ``path`` with fields of ``model.init_args`` replaced."""
+    config = yaml.safe_load(path.read_text())
+    config["model"]["init_args"].update(init_overrides)
+    return config
