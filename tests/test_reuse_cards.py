@@ -47,3 +47,32 @@ def test_no_card_or_an_unresolvable_source_adds_nothing(tmp_path, monkeypatch):
     assert card_files({"type": "identity", "model": "remote-card"}) is None
     plain = _fingerprint({"type": "identity", "name": "plain"})
     assert "card_files" not in plain["tokenizer"]
+
+
+def test_weights_registry_files_a_family_declares_are_in_the_fingerprint(tmp_path, monkeypatch):
+    # TAEF2 names no file: it loads taef2_encoder.pth / taef2_decoder.pth from the weights folder
+    # (its declared needs). Replacing them, or losing them, must not reuse the finished job.
+    from wetok_bench import weights as W
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    monkeypatch.setenv("WETOK_BENCH_WEIGHTS", str(folder))
+    monkeypatch.setenv("WETOK_BENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WETOK_BENCH_OFFLINE", "1")
+    monkeypatch.setattr(W, "verify", lambda spec, path: path.read_bytes().startswith(b"good"))
+    for part in ("encoder", "decoder"):
+        (folder / f"taef2_{part}.pth").write_bytes(b"good weights")
+    spec = {"type": "taesd", "name": "taef2", "model": "taef2"}
+
+    encoder = os.stat(folder / "taef2_encoder.pth")
+    assert card_files(spec)[0] == [str(folder / "taef2_encoder.pth"), encoder.st_size, encoder.st_mtime_ns]
+    before = _fingerprint(spec)
+    assert before == _fingerprint(spec)
+
+    (folder / "taef2_encoder.pth").write_bytes(b"good weights, retrained")
+    os.utime(folder / "taef2_encoder.pth", ns=(encoder.st_atime_ns, encoder.st_mtime_ns + 10**9))
+    replaced = _fingerprint(spec)
+    assert replaced != before
+
+    monkeypatch.setenv("WETOK_BENCH_WEIGHTS", str(tmp_path / "elsewhere"))  # the weights folder not set
+    assert _fingerprint(spec) not in (before, replaced)

@@ -1,7 +1,8 @@
 """Finished work kept: a job's fingerprint, reuse of a finished job, failures beside results.
 
 A job's fingerprint is what decides its numbers: the tokenizer entry (with the size and mtime of
-every file it names, and of the local weights behind its ``model:`` card: :func:`card_files`),
+every file it names, and of the local weights behind it: the weights-registry files its family
+declares, else its ``model:`` card's: :func:`card_files`),
 protocol, metric set and metric weights, dataset and image selection, resolution, seed,
 ``on_nonfinite``, re-encoding ``cycles`` and the wetok-bench version. Settings that only change
 speed or where files go (``num_workers``, ``output``, ``device`` spelling, the suite's name of other
@@ -48,16 +49,47 @@ def _path_stats(path: Path) -> list:
     return out
 
 
+_WEIGHTS = "weights:"
+
+
+def _declared_weights(spec: dict) -> list | None:
+    """``[path, size, mtime_ns]`` of each weights-registry file the entry's family declares it
+    loads (``needs``: ``weights:NAME``, e.g. TAEF2's two ``.pth`` files from the weights folder),
+    ``["weights:NAME", None, None]`` for one that is missing or corrupt here (so the job is measured
+    again and a failure is recorded beside the good result, never a silent reuse). None when the
+    family declares no such file."""
+    from wetok_bench.errors import WetokBenchError
+    from wetok_bench.tokenizers.registry import tokenizer_declaration
+    from wetok_bench.weights import resolve_weights
+
+    try:
+        declaration = tokenizer_declaration(spec["type"])
+        needs = [n[len(_WEIGHTS):] for n in declaration.needs(spec) if n.startswith(_WEIGHTS)] if declaration.needs else []
+    except (WetokBenchError, KeyError, TypeError):
+        return None
+    out = []
+    for name in needs:
+        try:
+            out.extend(_path_stats(resolve_weights(name, download=False)))
+        except (WetokBenchError, OSError):
+            out.append([_WEIGHTS + name, None, None])
+    return out or None
+
+
 def card_files(spec: dict) -> list | None:
-    """``[path, size, mtime_ns]`` of the local weights behind an entry's ``model:`` card, when the
-    card's source resolves locally (a path, or an ``hf://`` file in the cache / weights folder),
-    so a replaced weights file changes the fingerprint. None without a card, or when the source
+    """``[path, size, mtime_ns]`` of the local weights behind an entry: the weights-registry
+    files its family declares (:func:`_declared_weights`), else those of its ``model:`` card when
+    the card's source resolves locally (a path, or an ``hf://`` file in the cache / weights folder),
+    so a replaced weights file changes the fingerprint. None without either, or when a card's source
     does not resolve to a local file or folder without downloading (an ``hf://`` repo snapshot
     that diffusers or Cosmos load by repo name is not covered: its files are not named)."""
     from wetok_bench.errors import MissingWeightsError, UsageError
     from wetok_bench.tokenizers import cards
     from wetok_bench.weights import resolve_checkpoint
 
+    declared = _declared_weights(spec)
+    if declared is not None:
+        return declared
     name = spec.get("model")
     if not isinstance(name, str):
         return None
