@@ -397,3 +397,27 @@ def test_sample_cache_without_records_is_checked_against_the_source(caplog):
         create_dataset({"type": "samples", "names": ["coffee"]}).records()
     assert torch.equal(load_u8(path), torch.from_numpy(skimage.data.coffee()).permute(2, 0, 1))
     assert any("pixels differ from the source" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("num_images", [None, 2])
+def test_coco_image_missing_on_disk_is_a_skipped_file_of_every_job(coco_tree, tmp_path, num_images):
+    """An image the annotations list but the folder lacks is recorded as skipped, never dropped."""
+    from wetok_bench.run import run_suite
+    from wetok_bench.suite import parse_suite
+
+    images, annotations = coco_tree
+    suite = parse_suite({
+        "name": "m", "resolution": 32, "batch_size": 2, "num_workers": 0, "device": "cpu", "metrics": ["psnr"],
+        "subset": "first", "num_images": num_images,
+        "datasets": [{"type": "coco-val2017", "name": "coco", "root": str(images), "annotations": str(annotations)}],
+        "tokenizers": [{"type": "identity"}], "output": str(tmp_path / "out"),
+    })
+    assert run_suite(suite, progress=False).exit_code == 0
+    summary = json.loads((tmp_path / "out" / "m" / "identity__coco__32" / "summary.json").read_text())
+    # listed in key order: 139, 285, 632 on disk, 724 missing (coco_tree)
+    if num_images is None:
+        assert [s["key"] for s in summary["skipped_files"]] == ["000000000724.jpg"]
+        assert "not found" in summary["skipped_files"][0]["reason"]
+        assert summary["counts"]["images"] == 3 and summary["counts"]["selected"] == 4
+    else:  # the first two listed images are both on disk: nothing to skip
+        assert summary["skipped_files"] == [] and summary["counts"]["images"] == 2

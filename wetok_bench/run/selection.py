@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, NamedTuple, Sequence
 
 from wetok_bench.errors import UsageError
 from wetok_bench.run.console import warn
@@ -23,8 +23,30 @@ def select_jobs(suite: Suite, only: Sequence[str] | None) -> list[Job]:
     return chosen
 
 
-def load_dataset_records(suite: Suite, num_images: int | None) -> dict[str, tuple[Any, list]]:
-    """Each dataset with its deterministic selection of records (``num_images``, ``subset``, ``seed``)."""
+class SelectedImages(NamedTuple):
+    """A dataset's selection: the usable records and the selected images it lists but cannot provide.
+
+    ``missing`` holds ``(key, reason)`` for every selected image the dataset lists (e.g. in COCO's
+    annotations) but does not have: each becomes a skipped file of every job on that dataset.
+    """
+
+    dataset: Any
+    records: list
+    missing: list[tuple[str, str]]
+
+
+class _Listed(NamedTuple):
+    key: str
+    record: Any  # an ImageRecord, or None for a listed-but-missing image
+    reason: str
+
+
+def load_dataset_records(suite: Suite, num_images: int | None) -> dict[str, SelectedImages]:
+    """Each dataset with its deterministic selection (``num_images``, ``subset``, ``seed``).
+
+    The subset is drawn over every image the dataset lists, present or missing, in key order, so
+    a missing image counts where it would have been measured instead of vanishing silently.
+    """
     from wetok_bench.data.loader import select_subset
     from wetok_bench.data.registry import create_dataset
 
@@ -34,8 +56,13 @@ def load_dataset_records(suite: Suite, num_images: int | None) -> dict[str, tupl
         dataset = create_dataset(entry.spec)
         for message in getattr(dataset, "warnings", []):
             warn(f"dataset {entry.name!r}: {message}")
-        records = select_subset(dataset.records(), n, rule=suite.settings.subset, seed=suite.settings.seed)
+        listed = [_Listed(r.key, r, "") for r in dataset.records()]
+        listed += [_Listed(key, None, reason) for key, reason in getattr(dataset, "missing", [])]
+        listed.sort(key=lambda item: item.key)
+        chosen = select_subset(listed, n, rule=suite.settings.subset, seed=suite.settings.seed)
+        records = [item.record for item in chosen if item.record is not None]
         if not records:
             raise UsageError(f"dataset {entry.name!r} has no images ({dataset.describe()})")
-        out[entry.name] = (dataset, list(records))
+        missing = [(item.key, item.reason) for item in chosen if item.record is None]
+        out[entry.name] = SelectedImages(dataset, records, missing)
     return out
