@@ -32,6 +32,17 @@ def vector_fixtures(folder: Path, checkpoint: Path, weights_key: str = "state_di
     return expected, official_sd
 
 
+class CodePayload:
+    """A pickled object whose unpickling would create ``marker``: a loader must refuse a file
+    holding one before any of it runs (the file "needs code")."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
 def official_config(path: Path, **init_overrides: Any) -> dict:
     """The official inference YAML at ``path`` with fields of ``model.init_args`` replaced."""
     config = yaml.safe_load(path.read_text())

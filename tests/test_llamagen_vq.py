@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_vectors import vector_fixtures
+from helpers_vectors import CodePayload, vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.suite import parse_suite
@@ -114,19 +114,9 @@ def test_ema_then_model_then_state_dict(expected, official_sd, tmp_path):
         create_llamagen_vq(checkpoint=_save({"weights": 1}, tmp_path / "none.pt"), **TINY)
 
 
-class _Payload:
-    """Unpickling this would create a file: the refusal must happen before any of it runs."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 def test_checkpoint_needing_code_is_refused_without_running_it(official_sd, tmp_path):
     marker = tmp_path / "ran"
-    path = _save({"model": official_sd, "extra": _Payload(marker)}, tmp_path / "code.pt")
+    path = _save({"model": official_sd, "extra": CodePayload(marker)}, tmp_path / "code.pt")
     with pytest.raises(VQCheckpointError, match=r"needs code to load: it pickles .*pathlib"):
         create_llamagen_vq(checkpoint=path, **TINY)
     assert not marker.exists()

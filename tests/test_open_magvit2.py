@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_vectors import official_config, vector_fixtures
+from helpers_vectors import CodePayload, official_config, vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.suite import parse_suite
@@ -140,6 +140,21 @@ def test_missing_ema_encoder_is_an_error_not_a_raw_fallback(official_sd, tmp_pat
     torch.save({"state_dict": no_ema_encoder}, path)
     with pytest.raises(CheckpointError, match="Open-MAGVIT2 checkpoint holds no EMA weights for the encoder"):
         create_open_magvit2(checkpoint=str(path), config=str(CONFIG))
+
+
+@pytest.mark.parametrize("family", ["open-magvit2", "ibq", "wetok"])
+def test_checkpoint_needing_code_is_refused_without_running_it(family, official_sd, tmp_path):
+    """A release that pickles objects (Lightning state, callbacks) is a clear error: read with
+    weights_only=True, the object named, nothing of it run; never weights_only=False."""
+    folder = {"open-magvit2": VECTORS, "ibq": VECTORS.parent / "ibq_tiny", "wetok": VECTORS.parent / "wetok_tiny_f2"}[family]
+    ckpt = next(folder.glob("*.ckpt"))
+    state_dict = torch.load(ckpt, map_location="cpu", weights_only=True)["state_dict"]
+    marker = tmp_path / "ran"
+    path = tmp_path / "code.ckpt"
+    torch.save({"state_dict": state_dict, "callbacks": CodePayload(marker)}, path)
+    with pytest.raises(CheckpointError, match=r"is not a tensor-only file: it pickles .*pathlib\.Path.*weights_only=True, which never runs code"):
+        create_tokenizer({"type": family, "checkpoint": str(path), "config": str(folder / "config.yaml")})
+    assert not marker.exists()
 
 
 def test_config_errors_are_clear():

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers_vectors import CodePayload
 
 from wetok_bench.errors import UsageError
 from wetok_bench.suite import parse_suite
@@ -112,21 +113,13 @@ class _Callback:
     """A callback class outside the allow-list."""
 
 
-class _Payload:
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 def test_checkpoint_needing_code_is_refused(lightning_ckpt, tmp_path):
     other = dict(lightning_ckpt, callbacks={_Callback: {}})
     torch.save(other, tmp_path / "other.ckpt")
     with pytest.raises(VQCheckpointError, match=r"needs code to load: it pickles .*_Callback"):
         create_vqgan(checkpoint=str(tmp_path / "other.ckpt"), config=str(CONFIG))
     marker = tmp_path / "ran"
-    torch.save(dict(lightning_ckpt, hparams=_Payload(marker)), tmp_path / "payload.ckpt")
+    torch.save(dict(lightning_ckpt, hparams=CodePayload(marker)), tmp_path / "payload.ckpt")
     with pytest.raises(VQCheckpointError, match="needs code to load"):
         create_vqgan(checkpoint=str(tmp_path / "payload.ckpt"), config=str(CONFIG))
     assert not marker.exists()
