@@ -89,3 +89,26 @@ def test_missing_per_image_file_is_noted_for_its_own_job(tmp_path):
     (suite / "sd-vae-ft-mse__coco-sample__256" / "per_image.csv").unlink()
     notes = [n for b in build_leaderboards(load_results([suite])) for n in b.notes if "per_image.csv missing" in n]
     assert len(notes) == 1 and notes[0].startswith("SD-VAE ft-MSE:")  # its display name
+
+
+def test_a_job_of_a_model_card_at_original_resolution_sits_beside_its_published_numbers(tmp_path):
+    """Issue 11's zero-shot table: a job run with ``model: <card>`` at ``resolution: original`` is
+    matched by the card name (no paper_name) and shown beside SEED-Voken's "Original" row."""
+    suite = write_synthetic_suite(tmp_path / "results")
+    job = suite / "jpeg-q90__imagenet-sample__256"
+    summary = json.loads((job / SUMMARY_FILE).read_text())
+    summary["tokenizer"].update({"name": "omv2", "display_name": "omv2", "type": "open-magvit2",
+                                 "kind": "discrete", "model": "open-magvit2-pretrain256-262144"})
+    summary["resolution"] = "original"
+    (job / SUMMARY_FILE).write_text(json.dumps(summary))
+    per_image = pd.read_csv(job / "per_image.csv")
+    rows = [r for b in build_leaderboards(load_results([suite])) for r in b.rows]
+    tables = {(t.dataset, t.resolution): t for t in build_paper_tables(rows, load_published(REPO / "baselines"))}
+    table = paper_table(tables[("imagenet-val", "original")])
+    row = _row(table, "omv2")
+    assert row["PSNR ours"].value == pytest.approx(per_image["psnr"].mean(), rel=1e-12)
+    # SEED-Voken docs/Open-MAGVIT2.md, ImageNet "Original": 2^18 pretrained, PSNR 22.24, SSIM 0.59, rFID 0.78
+    assert row["PSNR published"].value == 22.24 and row["SSIM published"].value == 0.59
+    assert row["rFID published"].text.startswith("0.78 [")
+    assert row["PSNR diff"].value == pytest.approx(per_image["psnr"].mean() - 22.24, rel=1e-12)
+    assert not any(r[0].text == "Open-MAGVIT2 (2^18)" for r in table.rows)  # one row, not a second "not run" one
