@@ -1,22 +1,25 @@
-"""Console output of a run: warnings and errors on stderr, and the results table."""
+"""Console output of a run: its warnings and errors (logged: the CLI prints them), the results table."""
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from typing import Any, Sequence
 
 from wetok_bench.errors import format_error, split_message
 
+log = logging.getLogger(__name__)
+
 
 def warn(message: str) -> None:
-    """One ``warning: ...`` line on stderr (the run's user-facing diagnostics)."""
-    print(f"warning: {message}", file=sys.stderr)
+    """A run's warning, logged (the CLI prints it as one ``warning: ...`` line on stderr)."""
+    log.warning("%s", message)
 
 
 def error(message: str) -> None:
-    """One short ``error: ...`` line on stderr, then a long message's details, indented."""
-    print(format_error(message), file=sys.stderr)
+    """A run's error, logged as a short first line then a long message's details, indented (the
+    CLI prints it as ``error: ...``)."""
+    log.error("%s", format_error(message, prefix=""))
 
 
 def name_files(keys: Sequence[str], limit: int = 5) -> str:
