@@ -29,6 +29,15 @@ VQ = {"type": "llamagen-vq", "name": "vq", "checkpoint": str(DATA / "llamagen_vq
       "model": "VQ-16", "codebook_size": 64, "codebook_embed_dim": 4, "encoder_ch_mult": [1, 1],
       "decoder_ch_mult": [1, 1], "z_channels": 32, "ch": 32, "num_res_blocks": 1}
 JPEG = {"type": "codec", "format": "jpeg", "quality": 30}
+#: The other discrete families' tiny official-format checkpoints (issue 11), and a diffusers VQModel
+#: saved with save_pretrained in the run fixture.
+OMV2 = {"type": "open-magvit2", "name": "omv2", "checkpoint": str(DATA / "open_magvit2_tiny" / "OpenMAGVIT2.ckpt"),
+        "config": str(DATA / "open_magvit2_tiny" / "config.yaml")}
+IBQ = {"type": "ibq", "name": "ibq", "checkpoint": str(DATA / "ibq_tiny" / "IBQ.ckpt"),
+       "config": str(DATA / "ibq_tiny" / "config.yaml")}
+VQGAN = {"type": "vqgan", "name": "vqgan", "checkpoint": str(DATA / "vqgan_tiny" / "last.ckpt"),
+         "config": str(DATA / "vqgan_tiny" / "config.yaml")}
+DIFFUSERS_VQ = {"type": "diffusers", "name": "dvq"}  # pretrained: the fixture's folder
 COUNT = 4
 
 
@@ -59,7 +68,16 @@ def _originals(job: Path) -> dict[str, np.ndarray]:
 def run(tmp_path_factory, photos) -> Path:
     tmp = tmp_path_factory.mktemp("extras")
     folder = _images(tmp / "imgs", photos)
-    report = run_here(_suite(tmp, folder, [WETOK, VQ, JPEG], shard_size=2), tmp / "out")
+    diffusers = pytest.importorskip("diffusers")
+    torch.manual_seed(0)
+    diffusers.VQModel(
+        block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2, layers_per_block=1, norm_num_groups=8, latent_channels=4,
+        num_vq_embeddings=32, vq_embed_dim=4,
+    ).save_pretrained(tmp / "vqmodel")
+    DIFFUSERS_VQ["pretrained"] = str(tmp / "vqmodel")
+    tokenizers = [WETOK, VQ, OMV2, IBQ, VQGAN, DIFFUSERS_VQ, JPEG]
+    report = run_here(_suite(tmp, folder, tokenizers, shard_size=2), tmp / "out")
     assert report.exit_code == 0
     return tmp / "out" / "x"
 
@@ -68,7 +86,8 @@ def _summary(job: Path) -> dict:
     return json.loads((job / "summary.json").read_text())
 
 
-@pytest.mark.parametrize("entry", [WETOK, VQ], ids=["wetok", "llamagen-vq"])
+@pytest.mark.parametrize("entry", [WETOK, VQ, OMV2, IBQ, VQGAN, DIFFUSERS_VQ],
+                         ids=["wetok", "llamagen-vq", "open-magvit2", "ibq", "vqgan", "diffusers-vqmodel"])
 def test_token_usage_equals_np_unique_over_the_tokenizers_own_ids(run, entry):
     from wetok_bench.tokenizers import create_tokenizer
 
