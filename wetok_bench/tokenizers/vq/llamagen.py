@@ -69,37 +69,43 @@ IGNORED_KEYS = frozenset({"quantize.codebook_used"})
 
 _HF = "hf://FoundationVision/LlamaGen"
 _PAPER = "Autoregressive Model Beats Diffusion: Llama for Scalable Image Generation, arXiv:2406.06525"
-CARDS: list[ModelCard] = [
-    ModelCard(
-        name="llamagen-vq16",
+
+
+def _card(name: str, model: str, source: str, notes: str) -> ModelCard:
+    """A released LlamaGen tokenizer: preset ``model`` with 16384 codes of 8 dims."""
+    return ModelCard(
+        name=name,
         type=FAMILY,
-        params={"model": "VQ-16", "codebook_size": 16384, "codebook_embed_dim": 8},
-        source=f"{_HF}/vq_ds16_c2i.pt",
+        params={"model": model, "codebook_size": 16384, "codebook_embed_dim": 8},
+        source=source,
         license="MIT",
         paper=_PAPER,
-        notes="ImageNet-trained, f16, codebook 16384 x 8 (l2-normalised): 14 bits per token, compression "
+        notes=notes,
+    )
+
+
+CARDS: list[ModelCard] = [
+    _card(
+        "llamagen-vq16",
+        "VQ-16",
+        f"{_HF}/vq_ds16_c2i.pt",
+        "ImageNet-trained, f16, codebook 16384 x 8 (l2-normalised): 14 bits per token, compression "
         "ratio 438.9 at any size (256x256: 16x16 tokens). 72M parameters; the README reports rFID 2.19 at 256. "
         "Source confirmed (README link); {'model': state_dict} layout from the official sampling scripts.",
     ),
-    ModelCard(
-        name="llamagen-vq8",
-        type=FAMILY,
-        params={"model": "VQ-8", "codebook_size": 16384, "codebook_embed_dim": 8},
-        source=f"{_HF}/vq_ds8_c2i.pt",
-        license="MIT",
-        paper=_PAPER,
-        notes="ImageNet-trained, f8, codebook 16384 x 8 (l2-normalised): 14 bits per token, compression ratio "
+    _card(
+        "llamagen-vq8",
+        "VQ-8",
+        f"{_HF}/vq_ds8_c2i.pt",
+        "ImageNet-trained, f8, codebook 16384 x 8 (l2-normalised): 14 bits per token, compression ratio "
         "109.7 (256x256: 32x32 tokens). 70M parameters; the README reports rFID 0.59 at 256. Source confirmed "
         "(README link).",
     ),
-    ModelCard(
-        name="llamagen-vq16-t2i",
-        type=FAMILY,
-        params={"model": "VQ-16", "codebook_size": 16384, "codebook_embed_dim": 8},
-        source="hf://peizesun/llamagen_t2i/vq_ds16_t2i.pt",
-        license="MIT",
-        paper=_PAPER,
-        notes="Text-to-image tokenizer (LAION COCO 50M + 10M internal images), f16, 16384 x 8. Source confirmed "
+    _card(
+        "llamagen-vq16-t2i",
+        "VQ-16",
+        "hf://peizesun/llamagen_t2i/vq_ds16_t2i.pt",
+        "Text-to-image tokenizer (LAION COCO 50M + 10M internal images), f16, 16384 x 8. Source confirmed "
         "(README link); the architecture is inferred from the t2i sampling script's defaults (VQ-16, 16384, 8).",
     ),
 ]

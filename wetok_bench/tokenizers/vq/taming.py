@@ -97,29 +97,27 @@ _SOURCE_NOTE = (
     "beside configs/model.yaml) is inferred from that layout as LlamaGen's tokenizer/vqgan scripts use it. "
     "Architecture as in LlamaGen's copy of the config (tokenizer/vqgan/configs/)."
 )
+
+
+def _card(n_embed: int, bits: int, ratio: str, folder: str) -> ModelCard:
+    """A released ImageNet f16 VQGAN with ``n_embed`` codes (``bits`` per token, ``ratio`` at 256x256)
+    in the heibox download ``folder``."""
+    return ModelCard(
+        name=f"vqgan-imagenet-f16-{n_embed}",
+        type=FAMILY,
+        params={"config": _card_config(n_embed)},
+        source=_HEIBOX.format(folder),
+        license="MIT",
+        paper=_PAPER,
+        notes=f"ImageNet, f16, codebook {n_embed} x 256: {bits} bits per token, compression ratio {ratio} (256x256: "
+        "16x16 tokens). Not on the Hugging Face hub: download last.ckpt and give it as 'checkpoint'. "
+        + _SOURCE_NOTE,
+    )
+
+
 CARDS: list[ModelCard] = [
-    ModelCard(
-        name="vqgan-imagenet-f16-1024",
-        type=FAMILY,
-        params={"config": _card_config(1024)},
-        source=_HEIBOX.format("8088892a516d4e3baf92"),
-        license="MIT",
-        paper=_PAPER,
-        notes="ImageNet, f16, codebook 1024 x 256: 10 bits per token, compression ratio 614.4 (256x256: "
-        "16x16 tokens). Not on the Hugging Face hub: download last.ckpt and give it as 'checkpoint'. "
-        + _SOURCE_NOTE,
-    ),
-    ModelCard(
-        name="vqgan-imagenet-f16-16384",
-        type=FAMILY,
-        params={"config": _card_config(16384)},
-        source=_HEIBOX.format("a7530b09fed84f80a887"),
-        license="MIT",
-        paper=_PAPER,
-        notes="ImageNet, f16, codebook 16384 x 256: 14 bits per token, compression ratio 438.9 (256x256: "
-        "16x16 tokens). Not on the Hugging Face hub: download last.ckpt and give it as 'checkpoint'. "
-        + _SOURCE_NOTE,
-    ),
+    _card(1024, 10, "614.4", "8088892a516d4e3baf92"),
+    _card(16384, 14, "438.9", "a7530b09fed84f80a887"),
 ]
 
 
