@@ -155,7 +155,8 @@ def test_unreadable_image_is_skipped_recorded_and_named_or_an_error_with_strict(
     out = tmp_path / "o.json"
     result = invoke("score", ref, rec, "--metrics", "psnr,ssim", "--out", out)
     assert result.exit_code == 0, result.output
-    assert "skipped 1 of 3 image(s): cat.png (reconstruction unreadable: " in result.stderr
+    # keyed by the original, naming the damaged file itself (the reconstruction is cat.jpg)
+    assert "skipped 1 of 3 image(s): cat.png (reconstruction cat.jpg unreadable: " in result.stderr
     written = strict_json(out.read_text())
     assert written["counts"] == {"images": 2, "skipped": 1, "pairs": 3}
     assert [s["key"] for s in written["skipped_files"]] == ["cat.png"]

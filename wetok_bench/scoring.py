@@ -97,7 +97,8 @@ class _Skips:
     def add(self, index: int, side: str, path: Path, error: ImageError) -> None:
         if self.strict:
             raise UsageError(f"cannot read image {path}: {error} (without --strict it is skipped and recorded)")
-        self.reasons.setdefault(index, f"{side} unreadable: {error}")
+        name = self.pairs[index][0 if side == "original" else 1]  # the damaged file itself, not only the key
+        self.reasons.setdefault(index, f"{side} {name} unreadable: {error}")
 
     def records(self) -> list[dict[str, str]]:
         """``{"key", "reason"}`` per skipped pair (keyed by the original's path), in path order."""
