@@ -43,6 +43,15 @@ class CodePayload:
         return (Path.touch, (self.marker,))
 
 
+def from_suite(entry: dict[str, Any]):
+    """The tokenizer a suite's (validated) tokenizer ``entry`` builds, as ``wetok-bench run`` would."""
+    from wetok_bench.suite import parse_suite
+    from wetok_bench.tokenizers import create_tokenizer
+
+    suite = parse_suite({"name": "s", "datasets": [{"type": "samples"}], "tokenizers": [entry], "metrics": ["psnr"]})
+    return create_tokenizer(suite.tokenizers[0].spec)
+
+
 def official_config(path: Path, **init_overrides: Any) -> dict:
     """The official inference YAML at ``path`` with fields of ``model.init_args`` replaced."""
     config = yaml.safe_load(path.read_text())

@@ -12,11 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_vectors import official_config, vector_fixtures
+from helpers_vectors import from_suite, official_config, vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.suite import parse_suite
-from wetok_bench.tokenizers import create_tokenizer
 from wetok_bench.tokenizers.base import discrete_compression
 from wetok_bench.tokenizers.cards import get_card, known_cards
 from wetok_bench.tokenizers.seed_voken import CARDS, IBQTokenizer, create_ibq
@@ -186,13 +185,7 @@ def test_loads_through_a_suite_and_fingerprints(expected, tmp_path):
     import shutil
 
     ckpt = shutil.copy(CKPT, tmp_path / "IBQ.ckpt")  # the sha256 sidecar goes beside the copy
-    suite = parse_suite({
-        "name": "s",
-        "datasets": [{"type": "samples"}],
-        "tokenizers": [{"type": "ibq", "name": "ibq-tiny", "checkpoint": str(ckpt), "config": str(CONFIG)}],
-        "metrics": ["psnr"],
-    })
-    tok = create_tokenizer(suite.tokenizers[0].spec)
+    tok = from_suite({"type": "ibq", "name": "ibq-tiny", "checkpoint": str(ckpt), "config": str(CONFIG)})
     assert isinstance(tok, IBQTokenizer) and tok.name == "ibq-tiny" and tok.kind == "discrete"
     assert (tok.decode(expected["codes"]) - expected["recon"]).abs().max() < TOL
     fp = tok.fingerprint()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_vectors import CodePayload, vector_fixtures
+from helpers_vectors import CodePayload, from_suite, vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.suite import parse_suite
@@ -86,12 +86,7 @@ def test_codebook_is_l2_normalised_at_use(expected, official_sd):
 
 
 def test_suite_entry_builds_it(expected):
-    suite = parse_suite({
-        "name": "tiny",
-        "datasets": [{"name": "samples", "type": "samples"}],
-        "tokenizers": [{"name": "lg", "type": "llamagen-vq", "checkpoint": str(CKPT), **TINY}],
-    })
-    tok = create_tokenizer(suite.tokenizers[0].spec)
+    tok = from_suite({"name": "lg", "type": "llamagen-vq", "checkpoint": str(CKPT), **TINY})
     assert isinstance(tok, VQTokenizer) and tok.name == "lg" and tok.kind == "discrete" and tok.downsample == 2
     assert (tok.decode(expected["codes"]) - expected["recon"]).abs().max() < TOL
     assert {"codebook_size", "codebook_embed_dim", "codebook_l2_norm", "encoder_ch_mult", "decoder_ch_mult",

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers_vectors import CodePayload, official_config, vector_fixtures
+from helpers_vectors import CodePayload, from_suite, official_config, vector_fixtures
 
 from wetok_bench.errors import MissingWeightsError, UsageError
-from wetok_bench.suite import parse_suite
 from wetok_bench.tokenizers import create_tokenizer
 from wetok_bench.tokenizers.cards import get_card, known_cards
 from wetok_bench.tokenizers.seed_voken import CARDS, OpenMagvit2Tokenizer, create_open_magvit2
@@ -182,13 +181,7 @@ def test_loads_through_a_suite_and_fingerprints(expected, tmp_path):
     import shutil
 
     ckpt = shutil.copy(CKPT, tmp_path / "OpenMAGVIT2.ckpt")  # the sha256 sidecar goes beside the copy
-    suite = parse_suite({
-        "name": "s",
-        "datasets": [{"type": "samples"}],
-        "tokenizers": [{"type": "open-magvit2", "name": "omv2", "checkpoint": str(ckpt), "config": str(CONFIG)}],
-        "metrics": ["psnr"],
-    })
-    tok = create_tokenizer(suite.tokenizers[0].spec)
+    tok = from_suite({"type": "open-magvit2", "name": "omv2", "checkpoint": str(ckpt), "config": str(CONFIG)})
     assert isinstance(tok, OpenMagvit2Tokenizer) and tok.name == "omv2" and tok.kind == "discrete"
     assert tok.downsample == 2
     assert (tok.decode(expected["codes"][..., None]) - expected["recon"]).abs().max() < TOL

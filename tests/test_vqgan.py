@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers_vectors import CodePayload
+from helpers_vectors import CodePayload, from_suite
 
 from wetok_bench.errors import UsageError
 from wetok_bench.suite import parse_suite
@@ -85,12 +85,7 @@ def test_reconstruct_tokens_and_bits(tiny, expected):
 
 
 def test_suite_entry_builds_it(expected):
-    suite = parse_suite({
-        "name": "tiny",
-        "datasets": [{"name": "samples", "type": "samples"}],
-        "tokenizers": [{"name": "vqgan-tiny", "type": "vqgan", "checkpoint": str(CKPT), "config": str(CONFIG)}],
-    })
-    tok = create_tokenizer(suite.tokenizers[0].spec)
+    tok = from_suite({"name": "vqgan-tiny", "type": "vqgan", "checkpoint": str(CKPT), "config": str(CONFIG)})
     assert isinstance(tok, VQTokenizer) and tok.name == "vqgan-tiny" and tok.weights == "state_dict"
     assert (tok.decode(expected["codes"]) - expected["recon"]).abs().max() < TOL
 
