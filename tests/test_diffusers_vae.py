@@ -158,6 +158,19 @@ def test_single_file_original_format_with_local_config(flux_like, tmp_path):
     assert tok.fingerprint()["weights_sha256"] == {"ae.safetensors": sha256_file(ae)}
 
 
+def test_single_file_needing_code_is_refused_before_diffusers_reads_it(flux_like, tmp_path):
+    """A .ckpt single file that pickles objects is a clear error naming them; nothing of it runs."""
+    from helpers_vectors import CodePayload
+
+    repo, vae = flux_like
+    marker = tmp_path / "ran"
+    ckpt = tmp_path / "ae.ckpt"
+    torch.save({"state_dict": diffusers_to_original(vae.state_dict(), num_blocks=4), "cb": CodePayload(marker)}, ckpt)
+    with pytest.raises(UsageError, match=r"ae\.ckpt is not a tensor-only file: it pickles .*pathlib\.Path"):
+        create_tokenizer({"type": "diffusers-vae", "single_file": str(ckpt), "config": str(repo), "subfolder": "vae"})
+    assert not marker.exists()
+
+
 def test_single_file_without_config_is_a_usage_error(tmp_path):
     ae = tmp_path / "ae.safetensors"
     ae.write_bytes(b"x")

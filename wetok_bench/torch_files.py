@@ -27,6 +27,15 @@ def unsafe_globals(path: Path) -> list[str]:
         return []
 
 
+def refuse_pickled_objects(path: str | os.PathLike, *, what: str, error: type[UsageError] = UsageError) -> None:
+    """Raise ``error`` naming them when the ``torch.save`` file ``path`` pickles objects other than
+    tensors and plain containers: for files another library reads (diffusers' single files), checked
+    before it does. Nothing is unpickled here."""
+    names = unsafe_globals(Path(path))
+    if names:
+        raise error(_pickle_message(Path(path), what, names))
+
+
 def load_torch_file(
     path: str | os.PathLike, *, what: str, mmap: bool = False, error: type[UsageError] = UsageError
 ) -> object:

@@ -20,6 +20,7 @@ import torch
 from wetok_bench.envvars import expand_path
 from wetok_bench.errors import MissingWeightsError, UsageError
 from wetok_bench.tokenizers.diffusers_ae.adapters import ADAPTERS, Adapter, adapter_for
+from wetok_bench.torch_files import refuse_pickled_objects
 from wetok_bench.weights import HF_PREFIX, offline, resolve_checkpoint
 
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
@@ -77,6 +78,8 @@ def load_single_file(single_file: str, config: str | None, subfolder: str | None
             f"a diffusers folder instead"
         )
     path = resolve_checkpoint(single_file, what="VAE single file")
+    if path.suffix != ".safetensors":  # a torch.save file: diffusers' own refusal says only "Unable to load"
+        refuse_pickled_objects(path, what="VAE single file")
     vae = model_class.from_single_file(str(path), config=str(config_dir), subfolder=subfolder, local_files_only=True)
     return Loaded(vae, adapter, [path], {"single_file": single_file, "config": config, "subfolder": subfolder})
 
