@@ -461,3 +461,16 @@ def test_official_aggregate_under_protocol_wetok(image_folder, tmp_path):
     # first one, each rank's single batch mean is one image, the script averages the 8 means.
     assert len(psnr) == 7
     assert report.outcomes[0].summary["metrics"]["psnr_official"] == pytest.approx((sum(psnr) + psnr[0]) / 8, rel=1e-12)
+
+
+def test_a_job_measured_again_leaves_no_files_of_the_earlier_measurement(image_folder, tmp_path):
+    """Grids and per-cycle rows of an earlier measurement do not survive one that makes none: they
+    would show pictures and numbers the summary beside them did not measure."""
+    codec = {"tokenizers": [{"type": "codec", "format": "jpeg", "quality": 40}]}
+    first = run_suite(_suite(image_folder, tmp_path / "out", grids={"count": 2}, cycles=2, **codec), progress=False)
+    assert first.exit_code == 0
+    job = tmp_path / "out" / "t" / "jpeg-q40__imgs__64"
+    assert (job / "grids" / "index.json").is_file() and (job / "per_image_cycles.csv").is_file()
+    again = run_suite(_suite(image_folder, tmp_path / "out", **codec), progress=False, force=True)
+    assert again.exit_code == 0 and not again.outcomes[0].reused
+    assert not (job / "grids").exists() and not (job / "per_image_cycles.csv").exists()

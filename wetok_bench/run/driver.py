@@ -17,6 +17,7 @@ import torch
 
 from wetok_bench import distributed as D
 from wetok_bench.envvars import expand_path
+from wetok_bench.grid_files import GRID_DIR
 from wetok_bench.errors import UsageError
 from wetok_bench.lock import FolderLock
 from wetok_bench.metrics.evaluator import clamp_warning
@@ -30,7 +31,7 @@ from wetok_bench.run.grids import GridSpec, save_grids
 from wetok_bench.run.job import JobFailed, JobRunner
 from wetok_bench.run.records import add_label_columns, build_manifest, build_summary, failure_summary, metric_columns
 from wetok_bench.run.reference import ReferenceStore
-from wetok_bench.run.reuse import clear_failure, finished_summary, has_good_result, job_fingerprint
+from wetok_bench.run.reuse import clear_earlier_outputs, clear_failure, finished_summary, has_good_result, job_fingerprint
 from wetok_bench.run.selection import load_dataset_records, select_jobs
 from wetok_bench.run.setup import PassSettings, build_evaluator, resolve_device, resolve_metric_weights
 from wetok_bench.run.shards import ShardStore
@@ -226,6 +227,7 @@ def _run_one(suite, job, tokenizer, evaluator, setup, missing, dataset_fp, recor
         cycle_columns = ["key", "cycle", *(c for c in metric_columns(rows) if c in (extra["cycle_rows"] or [{}])[0])]
         by_cycle = sorted(extra["cycle_rows"], key=lambda r: r["cycle"])  # stable: image order within a cycle
         atomic_write_text(folder / CYCLES_FILE, rows_to_csv(by_cycle, cycle_columns))
+    clear_earlier_outputs(folder, [GRID_DIR] + ([] if settings.cycles > 1 else [CYCLES_FILE]))  # rewritten or gone
     clear_failure(folder)
     runner.store.discard()
     if runner.grids.enabled:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +151,16 @@ def clear_failure(folder: Path) -> None:
     """Remove ``last_failure.json`` once the job has finished again."""
     with contextlib.suppress(FileNotFoundError):
         (folder / LAST_FAILURE_FILE).unlink()
+
+
+def clear_earlier_outputs(folder: Path, names: list[str]) -> None:
+    """Remove the files or folders ``names`` an earlier measurement of the job left in ``folder``
+    (its ``grids/``, its ``per_image_cycles.csv``), once the new results are written: this
+    measurement writes them afresh or not at all, so none shows what the summary did not measure."""
+    for name in names:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
