@@ -287,6 +287,9 @@ def test_list_shows_the_alias_as_an_alias_not_a_second_family():
     # the parameters are listed once, under the family's own name
     declared = [i for i, line in enumerate(lines) if line.split()[:1] == ["single_file"]]
     assert len(declared) == 1 and lines.index("  diffusers-vae") < declared[0]
+    # the card table's columns line up, also after the longest card name (open-magvit2-pretrain256-262144)
+    cards = lines[lines.index("model cards:") + 1:]
+    assert len({line.index(line.split()[1], len(line.split()[0]) + 2) for line in cards}) == 1
 
 
 # Architecture fields of released configs (copies of each vae/config.json found on the Hub; see

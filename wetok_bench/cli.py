@@ -209,8 +209,10 @@ def list_tokenizers() -> None:
             lines = [f"(cannot load: {error})"]
         click.echo("".join(f"      {line}\n" for line in lines or ["(no parameters)"]), nl=False)
     click.echo("model cards:")
-    for card in sorted(known_cards().values(), key=lambda c: (c.type, c.name)):
-        click.echo(f"  {card.name:24s} {card.type:14s} {_card_state(card):9s} {card.source}")
+    cards = sorted(known_cards().values(), key=lambda c: (c.type, c.name))
+    width = max((len(card.name) for card in cards), default=0)
+    for card in cards:
+        click.echo(f"  {card.name:{width}s} {card.type:14s} {_card_state(card):9s} {card.source}")
 
 
 def _card_state(card) -> str:
