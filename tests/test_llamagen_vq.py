@@ -112,7 +112,7 @@ def test_ema_then_model_then_state_dict(expected, official_sd, tmp_path):
 def test_checkpoint_needing_code_is_refused_without_running_it(official_sd, tmp_path):
     marker = tmp_path / "ran"
     path = _save({"model": official_sd, "extra": CodePayload(marker)}, tmp_path / "code.pt")
-    with pytest.raises(VQCheckpointError, match=r"needs code to load: it pickles .*pathlib"):
+    with pytest.raises(VQCheckpointError, match=r"is not a tensor-only file: it pickles .*pathlib"):
         create_llamagen_vq(checkpoint=path, **TINY)
     assert not marker.exists()
 

@@ -10,6 +10,7 @@ re-save the state dict alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -37,7 +38,12 @@ def refuse_pickled_objects(path: str | os.PathLike, *, what: str, error: type[Us
 
 
 def load_torch_file(
-    path: str | os.PathLike, *, what: str, mmap: bool = False, error: type[UsageError] = UsageError
+    path: str | os.PathLike,
+    *,
+    what: str,
+    mmap: bool = False,
+    error: type[UsageError] = UsageError,
+    allow: Sequence[tuple[type, str]] = (),
 ) -> object:
     """The object stored in ``path`` by ``torch.save``, read with ``weights_only=True`` on the CPU.
 
@@ -46,6 +52,8 @@ def load_torch_file(
         what: what the file is, for messages (``"WeTok checkpoint"``, ``"Inception weights"``).
         mmap: memory-map zip-format files (multi-GB checkpoints); legacy files are read normally.
         error: the :class:`UsageError` subclass raised.
+        allow: ``(stand-in class, pickled global name)`` pairs a family allows (a training
+            checkpoint's callback state): unpickled as the stand-in, which holds data and runs nothing.
 
     Raises:
         error: the file is missing, is not a ``torch.save`` file, is damaged, or pickles objects
@@ -55,15 +63,17 @@ def load_torch_file(
     if not path.is_file():
         raise error(f"{what} not found: {path}")
     try:
-        if mmap:
-            try:
-                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            except RuntimeError as err:
-                if "mmap" not in str(err):
-                    raise
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(list(allow)):
+            if mmap:
+                try:
+                    return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+                except RuntimeError as err:
+                    if "mmap" not in str(err):
+                        raise
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - a truncated or foreign file fails in many ways
-        names = unsafe_globals(path)
+        allowed = {name for _, name in allow}
+        names = [name for name in unsafe_globals(path) if name not in allowed]
         if names:
             raise error(_pickle_message(path, what, names)) from None
         # torch's unpickling errors advise weights_only=False whatever the cause: not passed on

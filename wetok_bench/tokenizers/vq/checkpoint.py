@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import pickle
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 
 import torch
 from torch import nn
 
 from wetok_bench.errors import UsageError
+from wetok_bench.torch_files import load_torch_file
 
 _LISTED = 8  # names shown in an error before "... and N more"
 
@@ -54,42 +53,11 @@ def listing(names: Sequence[str]) -> str:
 def read_checkpoint(path: str | os.PathLike, *, what: str, allow: Sequence[tuple[type, str]] = ()) -> object:
     """The unpickled object of a ``torch.save`` file, read with ``weights_only=True``.
 
-    ``allow`` maps pickled global names to stand-ins. Raises :class:`VQCheckpointError` for a
-    missing or unreadable file and, naming them, for pickled objects outside the allow-list.
+    ``allow`` maps pickled global names to stand-ins (:func:`wetok_bench.torch_files.load_torch_file`).
+    Raises :class:`VQCheckpointError` for a missing or unreadable file and, naming them, for
+    pickled objects outside the allow-list.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise VQCheckpointError(f"{what} not found: {path}")
-    with torch.serialization.safe_globals(list(allow)):
-        try:
-            try:
-                return torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            except RuntimeError as err:
-                if "mmap" not in str(err):
-                    raise
-                # files written with the legacy (non-zip) serialization cannot be memory-mapped
-                return torch.load(path, map_location="cpu", weights_only=True)
-        except pickle.UnpicklingError:
-            needs = _unsafe_globals(path)
-            if not needs:  # torch's own text advises weights_only=False: not passed on
-                raise VQCheckpointError(f"cannot read {what} {path}: not a torch.save file of tensors, or damaged") from None
-            raise VQCheckpointError(
-                f"{what} {path} needs code to load: it pickles {listing(needs)}, which is not on the "
-                f"allow-list of this family (files are read with weights_only=True and never run code; "
-                f"re-save the state dict alone with torch.save)"
-            ) from None
-        except Exception as err:  # noqa: BLE001 - any other failure to unpickle means an unusable file
-            raise VQCheckpointError(
-                f"cannot read {what} {path}: {type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-            ) from None
-
-
-def _unsafe_globals(path: Path) -> list[str]:
-    """Pickled globals of a zip-format file that are not allowed (empty when it cannot tell)."""
-    try:
-        return sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
-    except Exception:  # noqa: BLE001 - legacy files cannot be inspected; the load error is shown then
-        return []
+    return load_torch_file(path, what=what, mmap=True, error=VQCheckpointError, allow=allow)
 
 
 def pick_state_dict(obj: object, keys: Sequence[str], *, what: str, path: str | os.PathLike) -> tuple[Mapping, str]:
