@@ -20,6 +20,12 @@ from wetok_bench.errors import UsageError
 _LISTED = 8  # pickled names shown before "... and N more"
 
 
+def listing(names: Sequence[str]) -> str:
+    """``a, b, c, ... and N more``: the first few of ``names`` for an error message."""
+    shown = ", ".join(names[:_LISTED])
+    return shown + (f", ... and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+
+
 def unsafe_globals(path: Path) -> list[str]:
     """Pickled globals of a zip-format file outside torch's tensor-only allow-list (empty when it cannot tell)."""
     try:
@@ -84,7 +90,7 @@ def load_torch_file(
 
 def _pickle_message(path: Path, what: str, names: list[str]) -> str:
     """The refusal of a file that pickles objects other than tensors, naming them."""
-    pickled = ", ".join(names[:_LISTED]) + (f", ... and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
+    pickled = listing(names)
     return (
         f"{what} {path} is not a tensor-only file: it pickles {pickled}; files are read with "
         "weights_only=True, which never runs code from a file: re-save the state dict alone "

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from wetok_bench.errors import UsageError
-from wetok_bench.torch_files import load_torch_file
+from wetok_bench.torch_files import listing, load_torch_file
 
 _LISTED = 8  # names shown in an error before "... and N more"
 
@@ -42,12 +42,6 @@ LIGHTNING_ALLOW: tuple[tuple[type, str], ...] = (
 #: LlamaGen training checkpoints store their ``argparse.Namespace`` under ``"args"``; a Namespace
 #: only holds attributes, so unpickling one runs nothing.
 NAMESPACE_ALLOW: tuple[tuple[type, str], ...] = ((argparse.Namespace, "argparse.Namespace"),)
-
-
-def listing(names: Sequence[str]) -> str:
-    """``a, b, c, ... and N more``."""
-    shown = ", ".join(names[:_LISTED])
-    return shown + (f", ... and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
 
 
 def read_checkpoint(path: str | os.PathLike, *, what: str, allow: Sequence[tuple[type, str]] = ()) -> object:

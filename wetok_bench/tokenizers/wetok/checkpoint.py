@@ -31,13 +31,12 @@ import torch
 from torch import nn
 
 from wetok_bench.errors import UsageError
-from wetok_bench.torch_files import load_torch_file
+from wetok_bench.torch_files import listing, load_torch_file
 
 EMA_PREFIX = "model_ema."
 #: Parts whose EMA weights may be absent (frozen during stage-2 training): raw weights are used.
 RAW_FALLBACK_PARTS = ("encoder",)
 _PARTS = ("encoder", "decoder")
-_LISTED = 8  # names shown in an error before "... and N more"
 
 
 class CheckpointError(UsageError):
@@ -60,11 +59,6 @@ def read_state_dict(
     if isinstance(obj, Mapping) and any(str(k).startswith(parts) for k in obj):
         return obj  # a bare state dict
     raise CheckpointError(f"{what} checkpoint {path} holds no 'state_dict' mapping")
-
-
-def _listing(names: list[str]) -> str:
-    shown = ", ".join(names[:_LISTED])
-    return shown + (f", ... and {len(names) - _LISTED} more" if len(names) > _LISTED else "")
 
 
 def _choose_keys(
@@ -94,7 +88,7 @@ def _choose_keys(
         if missing:
             hint = " (nor EMA copies)" if source == "raw" and use_ema else ""
             raise CheckpointError(
-                f"{what} checkpoint lacks {len(missing)} {source} {part} weights{hint}: {_listing(missing)}; "
+                f"{what} checkpoint lacks {len(missing)} {source} {part} weights{hint}: {listing(missing)}; "
                 f"is it the checkpoint this config describes?"
             )
         keys.update(chosen)
@@ -116,12 +110,12 @@ def _check_against_config(
         if tuple(state_dict[keys[name]].shape) != tuple(p.shape)
     ]
     if mismatched:
-        problems.append(f"shape mismatch for {_listing(mismatched)}")
+        problems.append(f"shape mismatch for {listing(mismatched)}")
     used = set(keys.values())
     prefixes = tuple(EMA_PREFIX + part if src == "ema" else part + "." for part, src in sources.items())
     extra = sorted(k for k in state_dict if k.startswith(prefixes) and k not in used)
     if extra:
-        problems.append(f"weights the config does not build: {_listing(extra)}")
+        problems.append(f"weights the config does not build: {listing(extra)}")
     if problems:
         raise CheckpointError(f"{what} checkpoint does not match its config: " + "; ".join(problems))
 
@@ -152,7 +146,7 @@ def load_weights(
     keys, sources = _choose_keys(list(params), state_dict, use_ema, parts, raw_fallback, what)
     unowned = [n for n in params if n not in keys]
     if unowned:  # a programming error: the caller's parts do not cover the model
-        raise ValueError(f"parameters outside the parts {parts}: {_listing(unowned)}")
+        raise ValueError(f"parameters outside the parts {parts}: {listing(unowned)}")
     _check_against_config(params, keys, sources, state_dict, what)
     if any(p.is_meta for p in params.values()):
         # Built without storage (torch.device("meta")): every parameter is overwritten below.
