@@ -56,11 +56,14 @@ def fidelity_kid(folders, fidelity_inception_weights):
     import torch_fidelity
 
     orig, rec = folders
-    out = torch_fidelity.calculate_metrics(
-        input1=str(rec), input2=str(orig), kid=True, kid_subset_size=SUBSET,
-        feature_extractor="inception-v3-compat", feature_extractor_weights_path=str(fidelity_inception_weights),
-        cuda=False, cache=False, verbose=False, batch_size=BATCH, save_cpu_ram=True,
-    )
+    # one intra-op thread, as for our side: float32 convolutions round differently with another
+    # thread count, and KID's float32 estimator turns that into ~5e-6 relative
+    with one_thread():
+        out = torch_fidelity.calculate_metrics(
+            input1=str(rec), input2=str(orig), kid=True, kid_subset_size=SUBSET,
+            feature_extractor="inception-v3-compat", feature_extractor_weights_path=str(fidelity_inception_weights),
+            cuda=False, cache=False, verbose=False, batch_size=BATCH, save_cpu_ram=True,
+        )
     return out[torch_fidelity.KEY_METRIC_KID_MEAN], out[torch_fidelity.KEY_METRIC_KID_STD]
 
 

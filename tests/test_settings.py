@@ -60,3 +60,22 @@ def test_run_help_and_score_defaults_come_from_the_table():
     parameters = inspect.signature(score_folders).parameters
     assert {k: parameters[k].default for k in ("protocol", "device", "batch_size")} == {
         "protocol": "standard", "device": "auto", "batch_size": 16}
+
+
+def test_metric_settings_blocks_come_from_the_registry():
+    """A metric's settings block is the top-level key named after it; the table has no line per metric."""
+    from wetok_bench.settings import check_values
+
+    assert check_values({"kid": {"subset_size": 10}})[1] == []
+    assert ("psnr", "metric 'psnr' takes no settings") in check_values({"psnr": {"window": 3}})[1]
+    assert any(path == "kid" for path, _ in check_values({"kid": {"subset_size": 1}})[1])  # KID refuses it
+
+
+def test_a_metric_settings_block_must_be_named_after_the_metric():
+    from wetok_bench.errors import UsageError
+    from wetok_bench.metrics.defs.kid import METRIC as KID
+    from wetok_bench.metrics.registry import register_metric
+
+    odd = type("OddKid", (KID,), {"name": "odd_kid", "settings_key": "kid"})
+    with pytest.raises(UsageError, match="named after it"):
+        register_metric(odd)

@@ -22,13 +22,13 @@ from types import MappingProxyType
 from typing import Any, Mapping
 
 from wetok_bench.errors import UsageError
-from wetok_bench.metrics.registry import CLASSIC, KNOWN_METRICS  # names only: imports no metric (no torch)
+from wetok_bench.metrics.registry import CLASSIC, KNOWN_METRICS, available_names  # names only: imports no metric (no torch)
 from wetok_bench.params import Declaration, Param, choice_message
 
 _CHOICES_ERROR_SKIP = ("error", "skip")
 
 #: Top-level suite keys: type, default, choices or range (the README's suite reference mirrors it).
-SETTINGS = Declaration((
+_BASE = (
     Param("name", object, None, doc="required; folder name of the results"),
     Param("description", str, ""),
     Param("version", int, 1, doc="the suite's own version, recorded in results"),
@@ -52,12 +52,17 @@ SETTINGS = Declaration((
     Param("output", str, "results", doc="results folder"),
     Param("weights", dict, {}, doc="explicit metric weights: inception, lpips_alex, lpips_vgg"),
     Param("grids", dict, None, doc="{count: N, keys: [...], worst_k: K}"),
-    Param("kid", dict, None, doc="KID: {subsets: 100, subset_size: 1000, seed: 2020} (torch-fidelity's defaults)"),
     # Images per resumable shard. Each finished shard keeps its rows and a float64 d x d sum
     # (32 MiB at d = 2048) until the job ends; 1024 bounds that at 50k images to 1.6 GB.
     Param("shard_size", int, 1024, range=(1, None), doc="images per resumable shard"),
     Param("cycles", int, 1, range=(1, None),
           doc="re-encoding cycles: each reconstruction is encoded again K-1 times, every cycle scored"),
+)
+# Every metric's own settings block sits under its name (``kid: {subsets: ...}``) and is checked
+# by the metric (``Metric.parse_settings``): registering a metric needs no line here.
+SETTINGS = Declaration(_BASE + tuple(
+    Param(name, dict, None, doc=f"settings block of metric {name!r} (`wetok-bench list metrics`)")
+    for name in available_names() if name not in {p.name for p in _BASE}
 ))
 #: Every top-level key and its default (read-only).
 DEFAULTS: Mapping[str, Any] = MappingProxyType({p.name: p.default for p in SETTINGS.params})

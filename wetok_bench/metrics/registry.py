@@ -72,6 +72,8 @@ def register_metric(cls: type[Metric], *, overwrite: bool = False) -> type[Metri
         raise UsageError(f"metric {cls.__name__}: name must be a lower-case identifier, got {name!r}")
     if cls.level not in LEVELS:
         raise UsageError(f"metric {name!r}: level must be one of {LEVELS}, got {cls.level!r}")
+    if cls.settings_key not in (None, name):
+        raise UsageError(f"metric {name!r}: its settings block must be named after it ({name!r}), got {cls.settings_key!r}")
     if not isinstance(cls.higher_is_better, bool):
         raise UsageError(f"metric {name!r}: higher_is_better must be True or False")
     if name in _REGISTRY and _REGISTRY[name] is not cls and not overwrite:
@@ -216,6 +218,8 @@ def settings_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     problems = []
     for name in metric_names():
         key = get_metric(name).settings_key
+        if key is None and values.get(name) is not None:
+            problems.append((name, f"metric {name!r} takes no settings"))
         if key is not None and values.get(key) is not None:
             try:
                 get_metric(name).parse_settings(values[key])
