@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from wetok_bench.errors import UsageError
 from wetok_bench.metrics import ref_cache
 from wetok_bench.metrics.fid import FeatureStats
 from wetok_bench.metrics.ref_cache import cache_path, cached_reference_stats, default_cache_dir
@@ -157,3 +158,89 @@ def test_unusable_file_is_reported_once_when_probed_then_stored(tmp_path):
             cached_reference_stats(KEY, probe, tmp_path)
         stats, hit = cached_reference_stats(KEY, compute, tmp_path)
     assert hit is False and same_stats(stats, compute.stats)
+
+
+# --- the Frechet reference's covariance factor, cached next to the statistics ---------------
+
+def _rank_deficient(seed: int, n: int = 6, dim: int = 10) -> FeatureStats:
+    """Fewer images than dimensions: Cholesky fails and the factor comes from ``eigh``."""
+    rng = np.random.default_rng(seed)
+    return FeatureStats(dim).update(torch.from_numpy(rng.normal(size=(n, dim)) * 3.0 + 1.0))
+
+
+def _scipy_fid(ref: FeatureStats, other: FeatureStats) -> float:
+    """The textbook formula with scipy's sqrtm (independent of our factorisation)."""
+    from scipy import linalg
+
+    mu1, mu2 = ref.mean().numpy(), other.mean().numpy()
+    s1, s2 = ref.covariance().numpy(), other.covariance().numpy()
+    covmean = linalg.sqrtm(s1 @ s2).real
+    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean))
+
+
+def test_cached_factor_gives_exactly_the_computed_rfid_and_skips_the_factorisation(tmp_path, monkeypatch):
+    from wetok_bench.metrics import fid
+    from wetok_bench.metrics.fid import FrechetReference
+    from wetok_bench.metrics.ref_cache import cached_frechet_reference, factor_path
+
+    ref, other = _rank_deficient(0), _rank_deficient(1, n=40)
+    computed = FrechetReference(ref).distance(other)
+    assert computed == pytest.approx(_scipy_fid(ref, other), rel=1e-6)
+
+    first, hit = cached_frechet_reference(KEY, ref, tmp_path)
+    assert hit is False and factor_path(KEY, tmp_path).is_file()
+    assert first.distance(other) == computed
+
+    def no_factorisation(matrix):
+        raise AssertionError("the cached factor should have been used")
+
+    monkeypatch.setattr(fid, "_psd_factor", no_factorisation)
+    # statistics as a warm run has them: read back from the statistics cache file
+    cached_reference_stats(KEY, lambda: ref, tmp_path)
+    reloaded, _ = cached_reference_stats(KEY, Counting(), tmp_path)
+    second, hit = cached_frechet_reference(KEY, reloaded, tmp_path)
+    assert hit is True
+    assert torch.equal(second.cov_factor, first.cov_factor)
+    assert second.distance(other) == computed  # bit-identical
+    assert second.n == ref.n
+
+
+def test_factor_of_other_statistics_is_not_used(tmp_path):
+    from wetok_bench.metrics.fid import FrechetReference
+    from wetok_bench.metrics.ref_cache import cached_frechet_reference
+
+    other = _rank_deficient(2, n=40)
+    cached_frechet_reference(KEY, _rank_deficient(0), tmp_path)
+    changed = _rank_deficient(3)  # same key, different statistics (e.g. recomputed elsewhere)
+    reference, hit = cached_frechet_reference(KEY, changed, tmp_path)
+    assert hit is False
+    assert reference.distance(other) == FrechetReference(changed).distance(other)
+    assert reference.distance(other) == pytest.approx(_scipy_fid(changed, other), rel=1e-6)
+    assert cached_frechet_reference(KEY, changed, tmp_path)[1] is True  # stored for the new ones
+
+
+def test_old_cache_without_factor_stays_valid_and_gains_one(tmp_path):
+    from wetok_bench.metrics.ref_cache import cached_frechet_reference, factor_path
+
+    compute = Counting()
+    cached_reference_stats(KEY, compute, tmp_path)  # a cache as written before factors existed
+    assert not factor_path(KEY, tmp_path).exists()
+    stats, hit = cached_reference_stats(KEY, compute, tmp_path)
+    assert hit is True and compute.calls == 1
+    _, hit = cached_frechet_reference(KEY, stats, tmp_path)
+    assert hit is False and factor_path(KEY, tmp_path).is_file()
+    assert cached_frechet_reference(KEY, stats, tmp_path)[1] is True
+
+
+def test_corrupt_or_misshapen_factor_file_is_reported_and_recomputed(tmp_path):
+    from wetok_bench.metrics.fid import FrechetReference
+    from wetok_bench.metrics.ref_cache import cached_frechet_reference, factor_path
+
+    ref, other = _rank_deficient(0), _rank_deficient(1, n=40)
+    cached_frechet_reference(KEY, ref, tmp_path)
+    factor_path(KEY, tmp_path).write_bytes(b"garbage")
+    with _one_log_line("is unusable (cannot be read"):
+        reference, hit = cached_frechet_reference(KEY, ref, tmp_path)
+    assert hit is False and reference.distance(other) == FrechetReference(ref).distance(other)
+    with pytest.raises(UsageError, match="float64 10 x 10"):
+        FrechetReference(ref, cov_factor=torch.zeros(9, 9, dtype=torch.float64))

@@ -249,15 +249,26 @@ class FrechetReference:
 
     ``FrechetReference(stats).distance(other)`` equals ``frechet_distance(stats, other)``;
     reuse the object to compare many sets with the same reference.
+
+    ``cov_factor``: a factor computed earlier for exactly these statistics (the reference cache
+    keeps it, :func:`~wetok_bench.metrics.ref_cache.cached_frechet_reference`), so that a later
+    run skips the factorisation (a 2048 x 2048 ``eigh`` below 2,048 reference images); float64
+    d x d, else a :class:`UsageError`. Default: computed here.
     """
 
-    def __init__(self, stats: Moments) -> None:
+    def __init__(self, stats: Moments, *, cov_factor: torch.Tensor | None = None) -> None:
         self.mu, self.cov = _moments(stats)
         #: number of reference images when known (FeatureStats input), else None
         self.n: int | None = stats.n if isinstance(stats, FeatureStats) else None
         self.dim = int(self.mu.shape[0])
         self.trace = float(torch.trace(self.cov))
-        self.cov_factor = _psd_factor(self.cov)
+        if cov_factor is None:
+            self.cov_factor = _psd_factor(self.cov)
+        elif cov_factor.dtype != _F64 or tuple(cov_factor.shape) != (self.dim, self.dim):
+            raise UsageError(f"covariance factor must be float64 {self.dim} x {self.dim}, "
+                             f"got {cov_factor.dtype} {tuple(cov_factor.shape)}")
+        else:
+            self.cov_factor = cov_factor.cpu()
 
     def distance(self, other: Moments) -> float:
         """Frechet distance ``|mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2)`` (float64)."""
