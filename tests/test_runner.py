@@ -474,3 +474,25 @@ def test_a_job_measured_again_leaves_no_files_of_the_earlier_measurement(image_f
     again = run_suite(_suite(image_folder, tmp_path / "out", **codec), progress=False, force=True)
     assert again.exit_code == 0 and not again.outcomes[0].reused
     assert not (job / "grids").exists() and not (job / "per_image_cycles.csv").exists()
+
+
+@pytest.mark.slow
+def test_warm_run_takes_the_frechet_factor_from_the_cache(image_folder, tmp_path, fidelity_inception_weights, monkeypatch):
+    """The reference covariance's factor (an ``eigh`` below 2,048 images) is cached with the
+    reference statistics: a warm run does not factorise again and gives the same rFID bits."""
+    from wetok_bench.metrics import fid
+    from wetok_bench.metrics.ref_cache import default_cache_dir
+
+    def suite(out: str):
+        return _suite(image_folder, tmp_path / out, tokenizers=[{"type": "identity"}], metrics=["rfid"],
+                      weights={"inception": str(fidelity_inception_weights)})
+
+    cold = run_suite(suite("cold"), progress=False).outcomes[0].summary
+    assert len(list(default_cache_dir().glob("*.frechet.pt"))) == 1
+
+    def no_factorisation(matrix):
+        raise AssertionError("a warm run factorised the reference covariance again")
+
+    monkeypatch.setattr(fid, "_psd_factor", no_factorisation)
+    warm = run_suite(suite("warm"), progress=False).outcomes[0].summary
+    assert warm["metrics"]["rfid"] == cold["metrics"]["rfid"]  # bit-identical, not approximately

@@ -23,14 +23,22 @@ class ReferenceStore:
         self.protocol, self.settings, self.evaluator, self.ctx, self.progress = protocol, settings, evaluator, ctx, progress
         self._memo: dict[tuple[str, Any], Any] = {}
         self._frechet: dict[int, Any] = {}
+        #: cache key of each rFID reference state handed out by :meth:`get` (by id)
+        self._keys: dict[int, dict] = {}
 
     def frechet(self, stats) -> Any:
         """The Frechet reference (factorised covariance) of ``stats``, built once per reference:
-        every tokenizer measured on the same dataset reuses it."""
+        every tokenizer measured on the same dataset reuses it. For statistics from :meth:`get`
+        the factor is cached on disk with them (a warm run does not factorise again)."""
         from wetok_bench.metrics.fid import FrechetReference
+        from wetok_bench.metrics.ref_cache import cached_frechet_reference
 
         if id(stats) not in self._frechet:
-            self._frechet[id(stats)] = FrechetReference(stats)
+            key = self._keys.get(id(stats))
+            if key is not None and self.ctx.is_main:
+                self._frechet[id(stats)], _ = cached_frechet_reference(key, stats)
+            else:
+                self._frechet[id(stats)] = FrechetReference(stats)
         return self._frechet[id(stats)]
 
     def get(self, dataset_name: str, dataset_fp: dict, records: Sequence, resolution) -> Any:
@@ -63,6 +71,8 @@ class ReferenceStore:
             if self.ctx.is_main:
                 cached_reference_stats(key, lambda: stats, **codec)
         self._memo[memo_key] = stats
+        if stats.get("rfid") is not None:
+            self._keys[id(stats["rfid"])] = key
         return stats
 
     def _compute(self, records: Sequence, resolution, label: str):
