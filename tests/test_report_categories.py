@@ -24,8 +24,8 @@ IMAGES = {
 CATEGORIES = {"person": (1, "person"), "car": (3, "vehicle"), "cat": (17, "animal"), "dog": (18, "animal")}
 
 
-@pytest.fixture
-def coco_run(tmp_path, photos):
+def coco_files(tmp_path, photos):
+    """The five images of :data:`IMAGES` (72 x 48 crops of real photos) and their annotation file."""
     images = tmp_path / "val2017"
     images.mkdir()
     entries, annotations = [], []
@@ -41,6 +41,12 @@ def coco_run(tmp_path, photos):
         "images": entries, "annotations": annotations,
         "categories": [{"id": cid, "name": name, "supercategory": sup} for name, (cid, sup) in CATEGORIES.items()],
     }))
+    return images, ann
+
+
+@pytest.fixture
+def coco_run(tmp_path, photos):
+    images, ann = coco_files(tmp_path, photos)
     suite = parse_suite({
         "name": "c", "resolution": 32, "batch_size": 2, "num_workers": 0, "device": "cpu", "metrics": ["psnr", "ssim"],
         "datasets": [{"type": "coco-val2017", "name": "coco", "root": str(images), "annotations": str(ann), "expected_count": 5}],
@@ -77,7 +83,8 @@ def test_report_means_per_supercategory_and_category(coco_run, tmp_path):
     dog = written[(written.tokenizer == "jpeg-q20") & (written.level == "category") & (written.label == "dog")]
     assert dog["psnr"].item() == pytest.approx(per_image.loc[["000000000139.jpg", "000000000724.jpg"], "psnr"].mean(), rel=1e-12)
     page = index.read_text()
-    assert 'id="categories-coco_32_standard-psnr"' in page and "rFID per supercategory is not shown" in page
+    assert 'id="categories-coco_32_standard-psnr"' in page
+    assert 'id="categories-coco_32_standard-rfid"' not in page  # no rFID measured: no rFID table
     # rows: most images first
     section = page.split('id="categories-coco_32_standard-psnr"')[1].split("</table>")[0]
     order = [label for label in ("animal", "vehicle", "(none)", "person") if f">{label}<" in section]

@@ -123,6 +123,7 @@ class ReconstructionEvaluator:
                          for name in self.metrics if registry.get_metric(name).settings_key is not None}
         self._clamped = 0
         self._values = 0
+        self.last_recon_features: torch.Tensor | None = None  # set by update (rFID's extractor)
         #: feature extractors by name, built once and shared by every set metric naming them
         self.extractors: dict[str, object] = {}
         self.image_metrics: dict[str, ImageMetric] = {}
@@ -220,6 +221,10 @@ class ReconstructionEvaluator:
             out.update(metric.update(batch))
         for metric in self.set_metrics.values():
             metric.update(batch)
+        rfid = self.set_metrics.get("rfid")
+        #: this batch's reconstruction features of rFID's extractor (None without rFID): the
+        #: runner's per-supercategory statistics read them (computed once, above)
+        self.last_recon_features = batch.features(type(rfid).extractor(self.protocol)) if rfid is not None else None
         return {key: value.detach().to("cpu", torch.float64) for key, value in out.items()}
 
     # --- set level -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ from wetok_bench.run.console import error as print_error
 from wetok_bench.run.console import warn
 from wetok_bench.run.cost import cost_summary, merge_cost, parameter_count
 from wetok_bench.run.cycles import CYCLES_FILE, cycle_set_values, cycle_summary
+from wetok_bench.run.groups import add_group_block
 from wetok_bench.run.grids import GridSpec, save_grids
 from wetok_bench.run.job import JobFailed, JobRunner
 from wetok_bench.run.records import add_label_columns, build_manifest, build_summary, failure_summary, metric_columns
@@ -215,6 +216,7 @@ def _run_one(suite, job, tokenizer, evaluator, setup, missing, dataset_fp, recor
     summary = build_summary(suite.name, job, suite.protocol, tokenizer, setup, rows, skipped, stats, ref_stats, reference,
                             n_selected, clamp, sets=sets)
     _add_blocks(summary, extra, merged, tokenizer, evaluator, refs, ref_states, settings, setup.metrics, wall, len(rows))
+    add_group_block(summary, merged.get("groups"), refs.groups(job.dataset.name, job.resolution))  # COCO
     images_per_s = len(rows) / wall if wall > 0 else 0.0
     manifest = build_manifest(suite, job, tokenizer, evaluator, dataset_fp, ctx.world_size, wall, images_per_s, compute_s,
                               len(rows), num_images=num_images, job_fingerprint=job_fp)

@@ -17,6 +17,7 @@ from wetok_bench.run.cost import CostMeter
 from wetok_bench.run.cycles import CycleRunner
 from wetok_bench.run.fold import OrderedFold
 from wetok_bench.run.grids import GridPicker, GridSpec, merge_states
+from wetok_bench.run.groups import OLD_SHARD_GROUPS, GroupStats, decode_groups, group_labels
 from wetok_bench.run.setup import PassSettings, loader_kwargs
 from wetok_bench.run.shards import ShardStore
 from wetok_bench.run.tokens import TokenCounter, is_discrete
@@ -51,6 +52,8 @@ class JobRunner:
         self.name, self.label, self.tokenizer, self.evaluator = name, label, tokenizer, evaluator
         self.protocol, self.resolution, self.settings = protocol, resolution, settings
         self.store, self.ctx, self.progress, self.grids = store, ctx, progress, grids
+        #: record key -> supercategories (COCO), when rFID runs and the records carry them
+        self.labels: dict[str, list[str]] | None = None
 
     def _load(self, index: int, keys: list[str]) -> dict | None:
         """A finished shard, when it also holds the grid candidates of this job's grid settings
@@ -66,9 +69,12 @@ class JobRunner:
 
         self.store.prepare()
         settings = self.settings
+        self.labels = group_labels(records) if "rfid" in self.evaluator.set_metrics else None
         plan = D.ShardPlan.build(len(records), settings.batch_size, settings.shard_size, self.ctx.world_size)
         mine = list(plan.shards_of(self.ctx.rank))
         fold = OrderedFold(plan, self.ctx, decode=self.evaluator.decode_states)
+        # per-supercategory reconstruction statistics, folded in shard order like the main ones
+        group_fold, groups_missing = OrderedFold(plan, self.ctx, decode=decode_groups), False
         # each re-encoding cycle's set states, folded like the main ones (cycle -> fold)
         cycle_folds = {k: OrderedFold(plan, self.ctx, decode=self.evaluator.decode_states)
                        for k in range(2, settings.cycles + 1)}
@@ -119,12 +125,19 @@ class JobRunner:
             merged["cycle_rows"].extend((shard.get("cycles") or {}).get("rows", []))
             if index is not None:
                 fold.add(index, shard["stats"])
+                groups_missing |= self.labels is not None and "groups" not in shard
+                group_fold.add(index, shard.get("groups"))
                 for cycle, cycle_fold in cycle_folds.items():
                     cycle_fold.add(index, ((shard.get("cycles") or {}).get("sets") or {}).get(cycle))
         bar.close()
         if failure is not None:
             raise JobFailed(failure)
         merged["stats"] = fold.result()
+        groups = group_fold.result()
+        if self.ctx.enabled:
+            groups_missing = any(D.gather_objects(groups_missing, self.ctx))
+        merged["groups"] = ({"skipped": OLD_SHARD_GROUPS} if groups_missing
+                            else groups if self.labels is not None else None)
         merged["cycle_stats"] = {cycle: cycle_fold.result() for cycle, cycle_fold in cycle_folds.items()}
         return merged
 
@@ -139,6 +152,7 @@ class JobRunner:
         meter = CostMeter(device)
         counter = TokenCounter(self.tokenizer.codebook_size) if is_discrete(self.tokenizer) else None
         cycles = CycleRunner(settings.cycles, self.tokenizer, self.evaluator, protocol, seed)
+        groups = GroupStats(self.labels, self.evaluator.recon_stats.dim, device) if self.labels is not None else None
         for batch in iterate_batches(shard_records, self.resolution, settings.batch_size, resize=protocol.resize,
                                      **loader_kwargs(settings, device)):
             skipped.extend({"key": k, "reason": r} for k, r in batch.skipped)
@@ -173,6 +187,8 @@ class JobRunner:
                     kept_original, kept_recon = original.index_select(0, index), recon.index_select(0, index)
                     values = self.evaluator.update(kept_original, kept_recon)
                     picker.add([batch.keys[i] for i in keep], kept_original, kept_recon, values)
+                    if groups is not None:
+                        groups.add([batch.keys[i] for i in keep], self.evaluator.last_recon_features)
                     if counter is not None:
                         counter.add(tokens[0], keep)
                     if cycles.enabled:
@@ -198,6 +214,7 @@ class JobRunner:
             "tokens": counter.state() if counter is not None else None,
             "cost": meter.state(),
             "cycles": cycles.state() if cycles.enabled else None,
+            "groups": groups.state() if groups is not None else None,
         }
 
     def _cycles(self, cycles: CycleRunner, keys: list[str], original, recon) -> None:
