@@ -8,10 +8,10 @@ images makes the mean ``inf``). The report shows one table per metric with a row
 supercategory and a column per tokenizer; the per-category (80 COCO categories) and
 per-supercategory numbers of every tokenizer go to ``categories/<group>.csv``.
 
-rFID per supercategory is not given: it needs each image's Inception features, which the runner
-does not keep (only their running sums over the whole job). An rFID over one supercategory's
-images would also be over fewer images than the 2,048 feature dimensions for every
-supercategory of COCO val2017 but ``person`` (2,693 images), and so unreliable.
+rFID per supercategory comes from the summary's ``rfid_by_supercategory`` (the runner keeps
+float64 Inception statistics per supercategory, :mod:`wetok_bench.run.groups`): one table, a
+row per supercategory, ``†`` where it is unreliable (fewer images than the feature dimension,
+the main rFID's rule: every supercategory of COCO val2017 but ``person``, 2,693 images).
 """
 
 from __future__ import annotations
@@ -92,9 +92,40 @@ def supercategory_tables(board: Leaderboard, frame: pd.DataFrame) -> list[Table]
             notes=[
                 "Mean over the images that show the supercategory (an image counts in each it shows; "
                 f"{NONE_LABEL}: no annotation). Per category: categories/{board.slug}.csv.",
-                "rFID per supercategory is not shown: it needs per-image Inception features, which are not kept "
-                "(and under 2,048 images per supercategory it would be unreliable).",
             ],
             table_id=f"categories-{board.slug}-{metric}",
         ))
-    return tables
+    rfid = rfid_table(board)
+    return tables + ([rfid] if rfid is not None else [])
+
+
+def rfid_table(board: Leaderboard) -> Table | None:
+    """rFID per supercategory (the summaries' ``rfid_by_supercategory``), ``†`` where unreliable;
+    None when no job of the board has it."""
+    blocks = {r.tokenizer: r.job.summary.get("rfid_by_supercategory") for r in board.rows}
+    blocks = {name: block for name, block in blocks.items() if block}
+    if not blocks:
+        return None
+    images: dict[str, int] = {}
+    for block in blocks.values():
+        for label, entry in block.items():
+            images[label] = max(images.get(label, 0), int(entry.get("images") or 0))
+    rows = []
+    for label in sorted(images, key=lambda lab: (-images[lab], lab)):
+        cells = [Cell(label, label), Cell(format_number(float(images[label]), 0), images[label])]
+        for block in blocks.values():
+            entry = block.get(label) or {}
+            value = entry.get("rfid")
+            cells.append(Cell(format_number(value, 2), value, mark="†" if entry.get("unreliable") else ""))
+        rows.append(cells)
+    return Table(
+        title=f"{board.title}: rFID per COCO supercategory",
+        headers=["Supercategory", "Images", *blocks],
+        numeric=[False, True, *([True] * len(blocks))],
+        rows=rows,
+        notes=["rFID of the reconstructions of the images that show the supercategory against the same "
+               "images' originals (an image counts in each it shows; images without annotation in none).",
+               "† unreliable: fewer images than the feature dimension (covariance rank-deficient; rFID is biased); "
+               "- : fewer than 2 images."],
+        table_id=f"categories-{board.slug}-rfid",
+    )
