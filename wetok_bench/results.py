@@ -34,6 +34,7 @@ Layout (``<out>/<suite>/<tokenizer>__<dataset>__<resolution>/``):
     metric_info     {metric: {higher_is_better, unit, description}}
     skipped_metrics {metric: reason}             (e.g. weights missing with on_missing_weights: skip)
     rfid            {rfid, n, n_ref, feature_dim, unreliable, reason} or absent
+    rfid_by_supercategory  {label: {rfid, images, unreliable}} (COCO with rFID) or absent
     compression     {bits_per_image (mean), ratio (mean of per-image ratios), tokens, bits_per_token,
                      latent_shape, codebook, per_image: bool (codecs: sizes vary per image)}
     counts          {images, skipped, selected, reference_images}
