@@ -113,3 +113,37 @@ def test_rfid_per_supercategory_equals_frechet_of_the_labels_images(tmp_path, ph
         keys = expected[label]
         want = _frechet(np.stack([originals[k] for k in keys]), np.stack([recons[k] for k in keys]))
         assert again[label]["rfid"] == pytest.approx(want, rel=1e-5)
+
+
+@pytest.mark.slow
+def test_resumed_job_gives_the_same_bits_and_old_shards_say_why_not(tmp_path, photos, monkeypatch,
+                                                                    fidelity_inception_weights):  # noqa: F811
+    from wetok_bench.run.groups import OLD_SHARD_GROUPS
+    from wetok_bench.run.shards import ShardStore
+
+    images, ann = coco_files(tmp_path, photos)
+    monkeypatch.setattr(ShardStore, "discard", lambda self: None)  # keep .partial/ to resume from
+    out = tmp_path / "out"
+    job = out / "c" / "jpeg-q20__coco__32"
+    assert run_suite(_suite(images, ann, out, fidelity_inception_weights, shard_size=2), progress=False).exit_code == 0
+    first = json.loads((job / "summary.json").read_text())
+    shards = sorted((job / ".partial").glob("shard*.pt"))
+    assert len(shards) == 3
+    # an interrupted job: its middle shard lost, no summary; the run resumes from shards 0 and 2
+    shards[1].unlink()
+    (job / "summary.json").unlink()
+    assert run_suite(_suite(images, ann, out, fidelity_inception_weights, shard_size=2), progress=False).exit_code == 0
+    resumed = json.loads((job / "summary.json").read_text())
+    assert resumed["rfid_by_supercategory"] == first["rfid_by_supercategory"]  # bit for bit
+    # a shard written before per-supercategory statistics existed: the block is left out, and why is said
+    import torch
+
+    shard = torch.load(shards[0], weights_only=True)
+    del shard["groups"]
+    torch.save(shard, shards[0])
+    (job / "summary.json").unlink()
+    assert run_suite(_suite(images, ann, out, fidelity_inception_weights, shard_size=2), progress=False).exit_code == 0
+    old = json.loads((job / "summary.json").read_text())
+    assert "rfid_by_supercategory" not in old
+    assert old["skipped_metrics"]["rfid_by_supercategory"] == OLD_SHARD_GROUPS
+    assert old["metrics"]["rfid"] == first["metrics"]["rfid"]
