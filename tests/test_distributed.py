@@ -41,7 +41,8 @@ def _reference_stats(home: Path):
     """The reference-statistics cache file a run left in ``home`` (exactly one dataset)."""
     from wetok_bench.metrics.fid import FeatureStats
 
-    (path,) = (home / "cache" / "reference_stats").glob("*.pt")
+    # the statistics file, not the Frechet factor cached beside it (<file>.frechet.pt)
+    (path,) = [p for p in (home / "cache" / "reference_stats").glob("*.pt") if not p.name.endswith(".frechet.pt")]
     return FeatureStats.from_state_dict(torch.load(path, weights_only=True)["state"])
 
 
