@@ -163,7 +163,7 @@ def test_unusable_file_is_reported_once_when_probed_then_stored(tmp_path):
 # --- the Frechet reference's covariance factor, cached next to the statistics ---------------
 
 def _rank_deficient(seed: int, n: int = 6, dim: int = 10) -> FeatureStats:
-    """Fewer images than dimensions: Cholesky fails and the factor comes from ``eigh``."""
+    """Fewer images than dimensions: the factor comes from a pivoted Cholesky (rank n - 1)."""
     rng = np.random.default_rng(seed)
     return FeatureStats(dim).update(torch.from_numpy(rng.normal(size=(n, dim)) * 3.0 + 1.0))
 
@@ -242,5 +242,22 @@ def test_corrupt_or_misshapen_factor_file_is_reported_and_recomputed(tmp_path):
     with _one_log_line("is unusable (cannot be read"):
         reference, hit = cached_frechet_reference(KEY, ref, tmp_path)
     assert hit is False and reference.distance(other) == FrechetReference(ref).distance(other)
-    with pytest.raises(UsageError, match="float64 10 x 10"):
+    with pytest.raises(UsageError, match=r"float64 10 x r \(1 <= r <= 10\)"):
         FrechetReference(ref, cov_factor=torch.zeros(9, 9, dtype=torch.float64))
+    with pytest.raises(UsageError, match="float64 10 x r"):
+        FrechetReference(ref, cov_factor=torch.zeros(10, 11, dtype=torch.float64))
+
+
+def test_factor_made_another_way_is_not_used(tmp_path, monkeypatch):
+    # a factor file from another factorisation method (e.g. the eigh factor of earlier
+    # versions) is valid but would not give today's bits: it is recomputed, not loaded
+    from wetok_bench.metrics.ref_cache import cached_frechet_reference
+
+    ref = _rank_deficient(3)
+    monkeypatch.setattr(ref_cache, "FACTOR_METHOD", "eigh (v1)")
+    cached_frechet_reference(KEY, ref, tmp_path)
+    monkeypatch.undo()
+    with _one_log_line("stored key differs"):
+        _, hit = cached_frechet_reference(KEY, ref, tmp_path)
+    assert hit is False
+    assert cached_frechet_reference(KEY, ref, tmp_path)[1] is True

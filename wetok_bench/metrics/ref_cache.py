@@ -15,9 +15,10 @@ runner's hit-only probe and then its store), recomputed and overwritten.
 
 Next to a statistics file, ``<same name>.frechet.pt`` (same record layout) keeps the factor
 ``F`` of the rFID reference covariance (:class:`~wetok_bench.metrics.fid.FrechetReference`),
-so that a warm run does not factorise again (below 2,048 images that is a 2048 x 2048
-``eigh``, about a second on a CPU). Its key is the statistics' key plus the sha256 of the
-statistics' payload, so a factor is used only with the very statistics it was computed from;
+so that a warm run does not factorise again (a 2048 x 2048 Cholesky or, below 2,049 images,
+a pivoted Cholesky). Its key is the statistics' key plus the sha256 of the statistics' payload
+and the factorisation method (:data:`~wetok_bench.metrics.fid.FACTOR_METHOD`), so a factor is
+used only with the very statistics it was computed from, made the way it is made now;
 a missing or unusable factor file is computed and stored (statistics files written before it
 existed stay valid). The loaded factor is the stored bytes: the same rFID as computing it.
 """
@@ -35,7 +36,7 @@ import torch
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import canonical_json, sha256_json
-from wetok_bench.metrics.fid import FeatureStats, FrechetReference
+from wetok_bench.metrics.fid import FACTOR_METHOD, FeatureStats, FrechetReference
 
 #: Bumped when the file layout or the meaning of the stored states changes.
 CACHE_FORMAT = 1
@@ -122,7 +123,8 @@ def cached_frechet_reference(key: dict, stats: FeatureStats, cache_dir: Path | N
     path = factor_path(key, cache_dir)
     # bound to the statistics' bits: recomputed statistics (another machine, another thread
     # count) never meet a factor of their predecessors
-    key_text = canonical_json({"reference": key, "stats_sha256": payload_sha256(stats.state_dict())})
+    key_text = canonical_json({"reference": key, "stats_sha256": payload_sha256(stats.state_dict()),
+                               "factor": FACTOR_METHOD})
     if path.exists():
         reference, problem = _read(path, key_text, lambda state: FrechetReference(stats, cov_factor=state["cov_factor"]))
         if reference is not None:
