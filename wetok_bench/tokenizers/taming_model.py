@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
@@ -111,6 +111,10 @@ def _norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(NORM_GROUPS, channels, eps=_EPS, affine=True)
 
 
+#: The normalisation of every block here (GroupNorm, 32 groups, eps 1e-6), for blocks built elsewhere.
+group_norm = _norm
+
+
 class ResnetBlock(nn.Module):
     """Pre-activation residual block (convs with bias); no time embedding."""
 
@@ -188,10 +192,14 @@ def _level(blocks: list[nn.Module], attn: list[nn.Module], **resample: nn.Module
     return level
 
 
-def _middle(width: int) -> nn.Module:
+#: Builds an attention block of a given width (VAR's VQVAE uses one with a fused qkv conv).
+AttentionFactory = Callable[[int], nn.Module]
+
+
+def _middle(width: int, attn_block: AttentionFactory) -> nn.Module:
     mid = nn.Module()
     mid.block_1 = ResnetBlock(width, width)
-    mid.attn_1 = AttnBlock(width)
+    mid.attn_1 = attn_block(width)
     mid.block_2 = ResnetBlock(width, width)
     return mid
 
@@ -209,9 +217,12 @@ def _run_middle(mid: nn.Module, h: torch.Tensor) -> torch.Tensor:
 
 
 class Encoder(nn.Module):
-    """Images (B x in_channels x H x W) -> latent (B x z_channels (x2) x H/f x W/f)."""
+    """Images (B x in_channels x H x W) -> latent (B x z_channels (x2) x H/f x W/f).
 
-    def __init__(self, config: TamingConfig) -> None:
+    ``attn_block`` builds each attention block (taming's separate q/k/v convs by default).
+    """
+
+    def __init__(self, config: TamingConfig, attn_block: AttentionFactory = AttnBlock) -> None:
         super().__init__()
         ch, mult = config.ch, config.ch_mult
         self.conv_in = nn.Conv2d(config.in_channels, ch, 3, padding=1)
@@ -223,13 +234,13 @@ class Encoder(nn.Module):
                 blocks.append(ResnetBlock(width, ch * m))
                 width = ch * m
                 if res in config.attn_resolutions:
-                    attn.append(AttnBlock(width))
+                    attn.append(attn_block(width))
             resample = {}
             if i != len(mult) - 1:
                 resample["downsample"] = Downsample(width, config.resamp_with_conv)
                 res //= 2
             self.down.append(_level(blocks, attn, **resample))
-        self.mid = _middle(width)
+        self.mid = _middle(width, attn_block)
         self.norm_out = _norm(width)
         out = 2 * config.z_channels if config.double_z else config.z_channels
         self.conv_out = nn.Conv2d(width, out, 3, padding=1)
@@ -245,15 +256,18 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Latent (B x z_channels x h x w) -> images (B x out_ch x h*f x w*f), not clamped."""
+    """Latent (B x z_channels x h x w) -> images (B x out_ch x h*f x w*f), not clamped.
 
-    def __init__(self, config: TamingConfig) -> None:
+    ``attn_block`` as for :class:`Encoder`.
+    """
+
+    def __init__(self, config: TamingConfig, attn_block: AttentionFactory = AttnBlock) -> None:
         super().__init__()
         ch, mult = config.ch, config.ch_mult
         width = ch * mult[-1]
         res = config.resolution // config.downsample
         self.conv_in = nn.Conv2d(config.z_channels, width, 3, padding=1)
-        self.mid = _middle(width)
+        self.mid = _middle(width, attn_block)
         levels: list[nn.Module] = []
         for i in reversed(range(len(mult))):
             blocks, attn = [], []
@@ -261,7 +275,7 @@ class Decoder(nn.Module):
                 blocks.append(ResnetBlock(width, ch * mult[i]))
                 width = ch * mult[i]
                 if res in config.attn_resolutions:
-                    attn.append(AttnBlock(width))
+                    attn.append(attn_block(width))
             resample = {}
             if i != 0:
                 resample["upsample"] = Upsample(width, config.resamp_with_conv)
