@@ -41,6 +41,16 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.fixture
+def fresh_plugins():
+    """Every registry reads its entry points afresh (the test installs plug-ins), and again after it."""
+    from wetok_bench import plugins
+
+    plugins.reset()
+    yield plugins
+    plugins.reset()
+
+
 @pytest.fixture(scope="session")
 def photos() -> dict[str, np.ndarray]:
     """Real RGB photos (uint8 H x W x 3) that ship with scikit-image, of odd sizes."""

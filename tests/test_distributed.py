@@ -46,14 +46,10 @@ def _reference_stats(home: Path):
     return FeatureStats.from_state_dict(torch.load(path, weights_only=True)["state"])
 
 
-def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home, monkeypatch):
+def test_torchrun_two_ranks_equals_one_process(tmp_path, photos, _isolated_home, monkeypatch, fresh_plugins):
     # A plug-in tokenizer that draws noise per image: 1 and 2 ranks give each image the same draw.
     site = plugin_tokenizers.install_plugin(tmp_path / "site")
     monkeypatch.syspath_prepend(str(site))
-    from wetok_bench.tokenizers import registry
-
-    monkeypatch.setattr(registry, "_entry_points_loaded", False)
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._BUILTIN))
     # 8 photos + 1 corrupt file = 9 records: an odd count, so the ranks' slices differ in size
     # (with batch_size 2 they are cut at batch boundaries: 4 and 5 records).
     images = photo_folder(tmp_path / "images", photos, count=8)

@@ -16,12 +16,10 @@ import plugin_metrics  # noqa: E402
 
 
 @pytest.fixture
-def mae_plugin(tmp_path, monkeypatch):
+def mae_plugin(tmp_path, monkeypatch, fresh_plugins):
     from wetok_bench.metrics import registry
 
     monkeypatch.syspath_prepend(str(plugin_metrics.install_plugin(tmp_path / "site")))
-    monkeypatch.setattr(registry, "_loaded", False)
-    monkeypatch.setattr(registry, "_REGISTRY", {})
     return registry
 
 

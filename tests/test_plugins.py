@@ -29,20 +29,10 @@ import plugin_examples  # noqa: E402
 
 
 @pytest.fixture
-def examples(tmp_path, monkeypatch):
+def examples(tmp_path, monkeypatch, fresh_plugins):
     """The example package installed; every registry reads its entry points afresh."""
-    from wetok_bench.data import registry as datasets
-    from wetok_bench.metrics import registry as metrics
-    from wetok_bench.tokenizers import registry as tokenizers
-
     site = plugin_examples.install_examples(tmp_path / "site")
     monkeypatch.syspath_prepend(str(site))
-    monkeypatch.setattr(tokenizers, "_entry_points_loaded", False)
-    monkeypatch.setattr(tokenizers, "_REGISTRY", dict(tokenizers._BUILTIN))
-    monkeypatch.setattr(datasets, "_entry_points_loaded", False)
-    monkeypatch.setattr(datasets, "_REGISTRY", {k: v for k, v in datasets._REGISTRY.items() if not isinstance(v, str)})
-    monkeypatch.setattr(metrics, "_loaded", False)
-    monkeypatch.setattr(metrics, "_REGISTRY", {})
     return site
 
 

@@ -43,13 +43,9 @@ def image_folder(tmp_path, photos) -> Path:
 
 
 @pytest.fixture
-def plugins(tmp_path, monkeypatch):
+def plugins(tmp_path, monkeypatch, fresh_plugins):
     site = plugin_tokenizers.install_plugin(tmp_path / "site")
     monkeypatch.syspath_prepend(str(site))
-    from wetok_bench.tokenizers import registry
-
-    monkeypatch.setattr(registry, "_entry_points_loaded", False)
-    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._BUILTIN))
     return site
 
 

@@ -3,9 +3,9 @@ output checks and the registry (suggestions, refusals, entry-point plug-ins)."""
 
 from __future__ import annotations
 
+import logging
 import math
 import sys
-from importlib.metadata import EntryPoint
 
 import numpy as np
 import pytest
@@ -179,11 +179,9 @@ def test_find_non_finite_names_the_bad_images():
 
 
 @pytest.fixture
-def clean_registry(monkeypatch):
-    """A private copy of the registry, with entry points not yet read."""
+def clean_registry(monkeypatch, fresh_plugins):
+    """A private copy of the registry (what a test registers stays in it), entry points read afresh."""
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._BUILTIN))
-    monkeypatch.setattr(registry, "_entry_points_loaded", False)
-    monkeypatch.setattr(registry, "entry_points", lambda group: [])
     return registry
 
 
@@ -228,7 +226,7 @@ def test_factory_must_return_a_tokenizer(clean_registry):
         registry.create_tokenizer({"type": "not-a-tokenizer"})
 
 
-def test_entry_point_plugin_is_found_lazily_and_cannot_shadow_builtins(clean_registry, tmp_path, monkeypatch):
+def test_entry_point_plugin_is_found_lazily_and_cannot_shadow_builtins(clean_registry, tmp_path, monkeypatch, caplog):
     (tmp_path / "wb_plugin_pool.py").write_text(
         "import torch.nn.functional as F\n"
         "from wetok_bench.tokenizers.base import Tokenizer, continuous_compression\n"
@@ -241,14 +239,17 @@ def test_entry_point_plugin_is_found_lazily_and_cannot_shadow_builtins(clean_reg
         "def create(*, name='pool2', size_policy='error'):\n"
         "    return Pool2(name, size_policy=size_policy)\n"
     )
+    info = tmp_path / "wb_plugin_pool-0.1.dist-info"  # what `pip install` leaves behind
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: wb-plugin-pool\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        f"[{registry.ENTRY_POINT_GROUP}]\npool2 = wb_plugin_pool:create\nidentity = wb_plugin_pool:create\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    group = registry.ENTRY_POINT_GROUP
-    points = [
-        EntryPoint(name="pool2", value="wb_plugin_pool:create", group=group),
-        EntryPoint(name="identity", value="wb_plugin_pool:create", group=group),
-    ]
-    monkeypatch.setattr(registry, "entry_points", lambda group: points if group == registry.ENTRY_POINT_GROUP else [])
-    assert "pool2" in registry.tokenizer_types()
+    with caplog.at_level(logging.WARNING, logger="wetok_bench.plugins"):
+        assert "pool2" in registry.tokenizer_types()
+    assert [r.getMessage() for r in caplog.records] == [
+        "tokenizer type plug-in 'identity' (wb_plugin_pool:create, distribution 'wb-plugin-pool 0.1') is ignored: "
+        "a built-in has that name"]
     assert "wb_plugin_pool" not in sys.modules  # listed, not imported
     tok = registry.create_tokenizer({"type": "pool2", "size_policy": "pad"})
     recon, bits = tok.reconstruct(torch.zeros(1, 3, 5, 6))

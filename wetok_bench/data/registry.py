@@ -8,16 +8,15 @@ passed in by the suite, never built in (paths expand ``~`` and ``${VAR}``).
 
 Third-party dataset kinds register through the entry-point group ``wetok_bench.datasets``
 (name = suite ``type``, value = ``"module:Class"``, a :class:`Dataset` subclass), read on first
-use and imported only when a suite names the type; a plug-in cannot shadow a built-in kind.
+use and imported only when a suite names the type (:class:`wetok_bench.plugins.PluginGroup`); a
+plug-in cannot shadow a built-in kind, and one that cannot be loaded is a
+:class:`~wetok_bench.plugins.PluginError` where it is used.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
-import re
-from importlib.metadata import entry_points
 from typing import Any
 
 from wetok_bench.data.base import Dataset
@@ -27,22 +26,33 @@ from wetok_bench.data.imagenet import ImageNetValDataset
 from wetok_bench.data.samples import SamplesDataset
 from wetok_bench.errors import UsageError
 from wetok_bench.params import Declaration, declaration_of
+from wetok_bench.plugins import NAME_RE, PluginGroup
 
 ENTRY_POINT_GROUP = "wetok_bench.datasets"
 
-_REGISTRY: dict[str, type[Dataset] | str] = {
+_BUILTIN: dict[str, type[Dataset]] = {
     "imagenet-val": ImageNetValDataset,
     "coco-val2017": CocoVal2017Dataset,
     "folder": FolderDataset,
     "samples": SamplesDataset,
 }
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_entry_points_loaded = False
+
+#: Built-ins and kinds registered in this process (``register_dataset``); entry points are in _PLUGINS.
+_REGISTRY: dict[str, type[Dataset]] = dict(_BUILTIN)
+
+
+def _dataset_subclass(type_name: str, obj: Any) -> type[Dataset]:
+    if not (isinstance(obj, type) and issubclass(obj, Dataset)):
+        raise UsageError(f"{obj!r} is not a Dataset subclass")
+    return obj
+
+
+_PLUGINS = PluginGroup(ENTRY_POINT_GROUP, "dataset type", reserved=lambda: _BUILTIN, check=_dataset_subclass)
 
 
 def register_dataset(type_name: str, cls: type[Dataset], *, overwrite: bool = False) -> type[Dataset]:
     """Add a dataset kind; names are letters, digits, ``.``, ``_``, ``-``; duplicates refused."""
-    if not _NAME_RE.match(type_name):
+    if not NAME_RE.match(type_name):
         raise ValueError(f"invalid dataset type name {type_name!r}")
     if not (isinstance(cls, type) and issubclass(cls, Dataset)):
         raise TypeError(f"dataset class for {type_name!r} must subclass wetok_bench.data.base.Dataset")
@@ -52,39 +62,19 @@ def register_dataset(type_name: str, cls: type[Dataset], *, overwrite: bool = Fa
     return cls
 
 
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in _REGISTRY and _NAME_RE.match(ep.name):
-            _REGISTRY[ep.name] = ep.value
-
-
 def dataset_types() -> list[str]:
     """Every registered dataset ``type`` (built-in and plug-in), sorted."""
-    _load_entry_points()
-    return sorted(_REGISTRY)
+    return sorted({*_REGISTRY, *_PLUGINS.names()})
 
 
 def _dataset_class(type_name: Any) -> type[Dataset]:
-    _load_entry_points()
-    if type_name not in _REGISTRY:
-        close = difflib.get_close_matches(str(type_name), dataset_types(), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise UsageError(f"unknown dataset type {type_name!r}{hint} (known: {', '.join(dataset_types())})")
-    entry = _REGISTRY[type_name]
-    if isinstance(entry, str):
-        module_name, _, attr = entry.partition(":")
-        try:
-            entry = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as error:
-            raise UsageError(f"dataset type {type_name!r}: cannot load plug-in {entry!r} ({error})") from None
-        if not (isinstance(entry, type) and issubclass(entry, Dataset)):
-            raise UsageError(f"dataset type {type_name!r}: plug-in {_REGISTRY[type_name]!r} is not a Dataset subclass")
-        _REGISTRY[type_name] = entry
-    return entry
+    if type_name in _REGISTRY:
+        return _REGISTRY[type_name]
+    if type_name in _PLUGINS:
+        return _PLUGINS.load(type_name)
+    close = difflib.get_close_matches(str(type_name), dataset_types(), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    raise UsageError(f"unknown dataset type {type_name!r}{hint} (known: {', '.join(dataset_types())})")
 
 
 def dataset_declaration(type_name: str) -> Declaration:

@@ -10,7 +10,9 @@ subclass, or a module whose ``METRIC`` is one)::
     [project.entry-points."wetok_bench.metrics"]
     my_metric = "my_package.my_metric:MyMetric"
 
-or call :func:`register_metric` directly. Adding a built-in metric is its module under
+or call :func:`register_metric` directly. Entry points are read by
+:class:`wetok_bench.plugins.PluginGroup`: a plug-in that cannot be loaded is left out of
+:func:`metric_names` with one warning, and naming it is its :class:`~wetok_bench.plugins.PluginError`. Adding a built-in metric is its module under
 ``wetok_bench/metrics/defs/`` plus one line in :data:`_BUILTIN`.
 
 Protocol fingerprints: :func:`protocol_fingerprint` covers the protocol's settings (which the
@@ -23,11 +25,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-from importlib import metadata
+import re
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import sha256_json
+from wetok_bench.plugins import PluginError, PluginGroup
 
 if TYPE_CHECKING:  # the metric classes import torch; names and lookups here must not
     from wetok_bench.metrics.base import Metric, ResultKey
@@ -54,8 +57,8 @@ EXTRA_KEYS: dict[str, tuple[bool, str, str]] = {
     "bits_per_image": (False, "bits", "mean coded size per image"),
 }
 
+#: Built-ins (once imported) and metrics registered in this process; entry points are in _PLUGINS.
 _REGISTRY: dict[str, type[Metric]] = {}
-_loaded = False
 
 
 def register_metric(cls: type[Metric], *, overwrite: bool = False) -> type[Metric]:
@@ -64,9 +67,18 @@ def register_metric(cls: type[Metric], *, overwrite: bool = False) -> type[Metri
     Checked: a :class:`Metric` subclass, a lower-case identifier name not taken (unless
     ``overwrite``), ``level`` one of ``image`` / ``set``, a boolean ``higher_is_better``.
     """
+    name = _checked_metric(cls).name
+    if name in _REGISTRY and _REGISTRY[name] is not cls and not overwrite:
+        raise UsageError(f"metric {name!r} is already registered ({_REGISTRY[name].__module__}); pass overwrite=True")
+    _REGISTRY[name] = cls
+    return cls
+
+
+def _checked_metric(cls: Any) -> type[Metric]:
+    """``cls`` if it is a usable metric class (see :func:`register_metric`), else UsageError."""
     from wetok_bench.metrics.base import LEVELS, Metric
     if not (isinstance(cls, type) and issubclass(cls, Metric)):
-        raise UsageError(f"register_metric needs a Metric subclass, got {cls!r}")
+        raise UsageError(f"a metric must be a Metric subclass, got {cls!r}")
     name = getattr(cls, "name", "")
     if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
         raise UsageError(f"metric {cls.__name__}: name must be a lower-case identifier, got {name!r}")
@@ -76,9 +88,6 @@ def register_metric(cls: type[Metric], *, overwrite: bool = False) -> type[Metri
         raise UsageError(f"metric {name!r}: its settings block must be named after it ({name!r}), got {cls.settings_key!r}")
     if not isinstance(cls.higher_is_better, bool):
         raise UsageError(f"metric {name!r}: higher_is_better must be True or False")
-    if name in _REGISTRY and _REGISTRY[name] is not cls and not overwrite:
-        raise UsageError(f"metric {name!r} is already registered ({_REGISTRY[name].__module__}); pass overwrite=True")
-    _REGISTRY[name] = cls
     return cls
 
 
@@ -87,31 +96,29 @@ def _load_builtin(name: str) -> None:
     register_metric(module.METRIC)
 
 
-def _load_plugins() -> None:
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            obj = ep.load()
-            obj = getattr(obj, "METRIC", obj)
-            register_metric(obj)
-        except Exception as error:  # noqa: BLE001 - a broken plug-in must not hide the built-ins
-            log.warning("metric plug-in %r (%s) could not be registered: %s", ep.name, ep.value, error)
+def _plugin_metric(name: str, obj: Any) -> type[Metric]:
+    """The metric class of entry point ``name`` (the class, or a module's ``METRIC``), checked;
+    its ``name`` must be the entry point's, the name suites use."""
+    cls = _checked_metric(getattr(obj, "METRIC", obj))
+    if cls.name != name:
+        raise UsageError(f"its class {cls.__name__} is named {cls.name!r}, not {name!r} as the entry point")
+    return cls
+
+
+_PLUGINS = PluginGroup(ENTRY_POINT_GROUP, "metric", reserved=lambda: _BUILTIN, check=_plugin_metric,
+                       name_re=re.compile(r"^[a-z_][a-z0-9_]*$"))
 
 
 def _ensure_loaded() -> None:
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        for name in _BUILTIN:
-            if name not in _REGISTRY:
-                _load_builtin(name)
-        _load_plugins()
+    for name in _BUILTIN:
+        if name not in _REGISTRY:
+            _load_builtin(name)
 
 
 def available_names() -> tuple[str, ...]:
     """Metric names a suite may request, without importing any metric (built-ins, plug-in
     entry points, and classes registered in this process); for validation that must not load torch."""
-    names = dict.fromkeys([*_BUILTIN, *(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)), *_REGISTRY])
-    return tuple(names)
+    return tuple(dict.fromkeys([*_BUILTIN, *_PLUGINS.names(), *_REGISTRY]))
 
 
 class _AvailableNames(Sequence):
@@ -135,18 +142,21 @@ KNOWN_METRICS: Sequence[str] = _AvailableNames()
 
 
 def metric_names() -> tuple[str, ...]:
-    """Every registered metric name: built-ins in :data:`_BUILTIN` order, then plug-ins."""
+    """Every usable metric name: built-ins in :data:`_BUILTIN` order, those registered in this
+    process, then the plug-ins that load (a broken one is logged once and left out; asking for
+    it by name, :func:`get_metric`, raises its :class:`~wetok_bench.plugins.PluginError`)."""
     _ensure_loaded()
-    return tuple(_REGISTRY)
+    return (*_REGISTRY, *_PLUGINS.load_all(skip=_REGISTRY))
 
 
 def get_metric(name: str) -> type[Metric]:
     """The metric class registered under ``name``; unknown names are a :class:`UsageError`."""
     _ensure_loaded()
-    try:
+    if name in _REGISTRY:
         return _REGISTRY[name]
-    except KeyError:
-        raise UsageError(f"unknown metric {name!r} (known: {', '.join(_REGISTRY)})") from None
+    if name in _PLUGINS:
+        return _PLUGINS.load(name)
+    raise UsageError(f"unknown metric {name!r} (known: {', '.join(metric_names())})")
 
 
 def check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
@@ -154,6 +164,9 @@ def check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
     if isinstance(metrics, str):
         metrics = [metrics]
     names = metric_names()
+    for name in metrics:
+        if name not in names and name in _PLUGINS:
+            _PLUGINS.load(name)  # a plug-in that fails: its PluginError, not "unknown metric"
     unknown = [m for m in metrics if m not in names]
     if unknown or not metrics:
         raise UsageError(f"unknown metric(s) {unknown} (valid: {', '.join(names)})")
@@ -214,8 +227,17 @@ DIRECTIONS: Mapping[str, bool] = _Directions()
 
 def settings_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     """``(key, message)`` for each registered metric's settings block in ``values`` that its
-    metric refuses (:meth:`Metric.parse_settings`); absent or null blocks are its defaults."""
+    metric refuses (:meth:`Metric.parse_settings`); absent or null blocks are its defaults. A
+    requested plug-in metric that cannot be loaded is a problem of ``metrics``."""
     problems = []
+    requested = values.get("metrics")
+    loaded = metric_names()
+    for name in requested if isinstance(requested, list) else []:
+        if isinstance(name, str) and name not in loaded and name in _PLUGINS:
+            try:
+                _PLUGINS.load(name)
+            except PluginError as error:
+                problems.append(("metrics", str(error)))
     for name in metric_names():
         key = get_metric(name).settings_key
         if key is None and values.get(name) is not None:

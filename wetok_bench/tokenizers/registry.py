@@ -2,7 +2,9 @@
 
 Built-in families are lazy ``"module:attr"`` entries so that heavy backends (diffusers,
 TorchScript) are imported only when a suite uses them. Third-party tokenizers register through
-the entry-point group ``wetok_bench.tokenizers`` (name = suite ``type``, value = a factory).
+the entry-point group ``wetok_bench.tokenizers`` (name = suite ``type``, value = a factory),
+read and loaded by :class:`wetok_bench.plugins.PluginGroup`; a broken one is a
+:class:`~wetok_bench.plugins.PluginError` where it is used.
 
 A factory is called with the suite entry's parameters as keyword arguments (everything but
 ``type``) plus ``name`` and returns a :class:`~wetok_bench.tokenizers.base.Tokenizer`. Its
@@ -16,12 +18,11 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
-import re
-from importlib.metadata import entry_points
 from typing import Any, Callable
 
 from wetok_bench.errors import UsageError
 from wetok_bench.params import Declaration, declaration_of
+from wetok_bench.plugins import NAME_RE, PluginGroup
 from wetok_bench.tokenizers.base import Tokenizer
 
 Factory = Callable[..., Tokenizer]
@@ -40,14 +41,23 @@ _BUILTIN: dict[str, str] = {
     "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
     "llamagen-vq": "wetok_bench.tokenizers.vq.llamagen:create_llamagen_vq",
     "vqgan": "wetok_bench.tokenizers.vq.taming:create_vqgan",
+    "var-vqvae": "wetok_bench.tokenizers.var:create_var_vqvae",
 }
 
 #: Suite types that are other names of a family (same factory): alias -> the family's own name.
 ALIASES: dict[str, str] = {"diffusers": "diffusers-vae"}
 
+#: Built-ins and families registered in this process (``register_tokenizer``); entry points are in _PLUGINS.
 _REGISTRY: dict[str, Factory | str] = dict(_BUILTIN)
-_entry_points_loaded = False
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def _callable_factory(type_name: str, obj: Any) -> Factory:
+    if not callable(obj):
+        raise UsageError(f"{obj!r} is not callable (a tokenizer factory is)")
+    return obj
+
+
+_PLUGINS = PluginGroup(ENTRY_POINT_GROUP, "tokenizer type", reserved=lambda: _BUILTIN, check=_callable_factory)
 
 
 def register_tokenizer(type_name: str, factory: Factory | str | None = None, *, overwrite: bool = False):
@@ -58,7 +68,7 @@ def register_tokenizer(type_name: str, factory: Factory | str | None = None, *, 
     """
 
     def _register(obj: Factory | str) -> Factory | str:
-        if not _NAME_RE.match(type_name):
+        if not NAME_RE.match(type_name):
             raise ValueError(f"invalid tokenizer type name {type_name!r}")
         if type_name in _REGISTRY and not overwrite and _REGISTRY[type_name] != obj:
             raise ValueError(f"tokenizer type {type_name!r} is already registered")
@@ -70,23 +80,12 @@ def register_tokenizer(type_name: str, factory: Factory | str | None = None, *, 
     return _register(factory) if factory is not None else _register
 
 
-def _load_entry_points() -> None:
-    global _entry_points_loaded
-    if _entry_points_loaded:
-        return
-    _entry_points_loaded = True
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name not in _REGISTRY:
-            _REGISTRY[ep.name] = ep.value
-
-
 def plugin_modules() -> list[str]:
     """Modules of the plug-in factories (entry points and ``register_tokenizer`` calls), in order.
 
     :func:`wetok_bench.tokenizers.cards.known_cards` reads a ``CARDS`` list from each, as it does
     from the built-in family modules. Nothing is imported here.
     """
-    _load_entry_points()
     modules: dict[str, None] = {}
     for type_name, entry in _REGISTRY.items():
         if _BUILTIN.get(type_name) == entry:
@@ -94,13 +93,15 @@ def plugin_modules() -> list[str]:
         module = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", None)
         if module and not module.startswith("wetok_bench.tokenizers."):
             modules[module] = None
+    for type_name in _PLUGINS.names():
+        if type_name not in _REGISTRY:
+            modules[_PLUGINS.module_of(type_name)] = None
     return list(modules)
 
 
 def tokenizer_types() -> list[str]:
     """Every registered suite ``type``, built-in and plug-in."""
-    _load_entry_points()
-    return sorted(_REGISTRY)
+    return sorted({*_REGISTRY, *_PLUGINS.names()})
 
 
 def alias_of(type_name: str) -> str | None:
@@ -109,9 +110,13 @@ def alias_of(type_name: str) -> str | None:
 
 
 def get_factory(type_name: str) -> Factory:
-    """The factory for ``type_name`` (imported on first use); unknown types suggest the closest."""
-    _load_entry_points()
+    """The factory for ``type_name`` (imported on first use); unknown types suggest the closest.
+
+    A plug-in that cannot be loaded is a :class:`~wetok_bench.plugins.PluginError`.
+    """
     if type_name not in _REGISTRY:
+        if type_name in _PLUGINS:
+            return _PLUGINS.load(type_name)
         raise UsageError(unknown_type_message(type_name))
     entry = _REGISTRY[type_name]
     if isinstance(entry, str):
