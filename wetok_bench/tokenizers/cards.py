@@ -29,6 +29,7 @@ _FAMILY_MODULES = (
     "wetok_bench.tokenizers.taesd",
     "wetok_bench.tokenizers.seed_voken",
     "wetok_bench.tokenizers.vq",
+    "wetok_bench.tokenizers.var",
 )
 
 
