@@ -82,3 +82,27 @@ def test_bad_inputs_are_usage_errors(photos):
         ssim(a[0], a[0], window="gaussian")
     with pytest.raises(UsageError, match="unknown SSIM window"):
         ssim(a, a, window="box")
+
+
+def test_uint8_squared_error_is_exact(photos):
+    # the integer path (uint8 differences, float32 partial sums of 256 squares) gives skimage's
+    # float64 mean squared error bit for bit, also where the pixel count is not a multiple of
+    # 256 and at the largest possible error (every difference 255)
+    from skimage.metrics import mean_squared_error
+
+    from wetok_bench.metrics.psnr import squared_error_sum_u8
+
+    coffee = photos["coffee"][:301, :299]
+    rng = np.random.default_rng(1)
+    pairs = [
+        (coffee, distortions(coffee)[2]),
+        (np.zeros((301, 299, 3), np.uint8), np.full((301, 299, 3), 255, np.uint8)),
+        (rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)),
+    ]
+    for ref, rec in pairs:
+        total = squared_error_sum_u8(as_batch([ref, rec]), as_batch([rec, ref]))
+        expected = mean_squared_error(ref, rec)
+        assert (total / ref.size).tolist() == [expected, expected]
+        got = psnr(as_batch([ref]), as_batch([rec])).item()
+        assert got == pytest.approx(peak_signal_noise_ratio(ref, rec, data_range=255), rel=1e-14, abs=1e-14)
+    assert psnr(as_batch([pairs[1][0]]), as_batch([pairs[1][1]])).item() == 0.0

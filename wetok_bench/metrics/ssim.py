@@ -35,9 +35,11 @@ GAUSSIAN_TRUNCATE = 3.5
 UNIFORM_SIZE = 7
 
 # Filtered planes held at once are bounded so large images do not exhaust memory: the batch is
-# processed in chunks of at most this many input values (five filtered quantities each). A GPU
-# takes bigger chunks: fewer, larger kernels (about 1.3 GiB of float64 temporaries at most).
-_MAX_VALUES_PER_CHUNK = {"cpu": 1 << 20, "cuda": 1 << 24}
+# processed in chunks of at most this many input values (four filtered quantities each), at
+# least one image. On a CPU one 256 x 256 image per chunk was fastest (its float64 planes stay
+# in cache: 16 images at 256 px took 0.10 s against 0.15-0.19 s at 2^20 values, one thread).
+# A GPU takes bigger chunks: fewer, larger kernels (about 1 GiB of float64 temporaries at most).
+_MAX_VALUES_PER_CHUNK = {"cpu": 1 << 18, "cuda": 1 << 24}
 # Outputs per band-matrix product (see _ssim_chunk): 32-64 were fastest on CPU at 256 px
 # (fewer multiplications by the band's zeros than whole rows, few enough Python-level products).
 _BLOCK = 64
@@ -98,7 +100,9 @@ def _ssim_chunk(x: torch.Tensor, y: torch.Tensor, taps: torch.Tensor, band: torc
     k = taps.numel()
     valid_h, valid_w = h - k + 1, w - k + 1
     x, y = x.reshape(-1, h, w), y.reshape(-1, h, w)
-    filtered_rows = [_filter_rows(q, band, k) for q in (x, y, x * x, y * y, x * y)]
+    # SSIM needs var(x) + var(y) only as a sum, so x^2 + y^2 is filtered once (four filtered
+    # planes instead of five; the same value up to float64 rounding)
+    filtered_rows = [_filter_rows(q, band, k) for q in (x, y, x * x + y * y, x * y)]
     norm = k * k
     cov_norm = norm / (norm - 1) if sample_cov else 1.0
     c1 = (K1 * data_range) ** 2
@@ -107,12 +111,12 @@ def _ssim_chunk(x: torch.Tensor, y: torch.Tensor, taps: torch.Tensor, band: torc
     for start in range(0, valid_w, _BLOCK):
         n = min(_BLOCK, valid_w - start)
         sub = band[: n + k - 1, :n]
-        ux, uy, uxx, uyy, uxy = (q[..., start : start + n + k - 1] @ sub for q in filtered_rows)
-        vx = cov_norm * (uxx - ux * ux)
-        vy = cov_norm * (uyy - uy * uy)
-        vxy = cov_norm * (uxy - ux * uy)
-        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-        total += s.sum(dim=(1, 2))
+        ux, uy, u_squares, uxy = (q[..., start : start + n + k - 1] @ sub for q in filtered_rows)
+        mean_product = ux * uy
+        mean_squares = ux.square_().add_(uy.square_())  # ux^2 + uy^2 (ux, uy not needed again)
+        numerator = (2 * mean_product + c1).mul_((uxy - mean_product).mul_(2 * cov_norm).add_(c2))
+        denominator = (mean_squares + c1).mul_((u_squares - mean_squares).mul_(cov_norm).add_(c2))
+        total += numerator.div_(denominator).sum(dim=(1, 2))
     return (total / (valid_h * valid_w)).view(n_img, c).mean(dim=1)
 
 
