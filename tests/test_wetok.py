@@ -219,7 +219,7 @@ def test_fingerprint_hashes_the_checkpoint(tmp_path):
     assert fp["weights"] == {"encoder": "ema", "decoder": "ema"} and fp["noise"] is None
     # cached for the next process under the tool's own folder, nothing beside the checkpoint
     assert sorted(p.name for p in tmp_path.iterdir()) == ["WeTok.ckpt"]
-    assert len(list(sha256_cache_dir().glob("*.json"))) == 1
+    assert len(list(sha256_cache_dir().rglob("*.json"))) == 1
 
 
 # --- the generative decoder ---------------------------------------------------------------------
