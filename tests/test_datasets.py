@@ -19,6 +19,8 @@ from wetok_bench.data.loader import iterate_batches, select_subset
 from wetok_bench.data.registry import create_dataset, dataset_parameters, dataset_types
 from wetok_bench.errors import UsageError
 
+from helpers_files import edit_middle_keep_mtime
+
 
 def _save(array: np.ndarray, path: Path, **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -279,12 +281,53 @@ def test_fingerprint_rule_by_hand(tmp_path):
     small = tmp_path / "a.bin"
     small.write_bytes(b"abc")
     big = tmp_path / "b.bin"
-    payload = bytes(range(256)) * 1024  # 256 KiB: head and tail samples differ from the whole
+    payload = bytes(range(256)) * 1024  # 256 KiB: the whole file, not a head + tail sample
     big.write_bytes(payload)
-    head_tail = hashlib.sha256(payload[: 64 * 1024] + payload[-64 * 1024:]).hexdigest()
-    lines = f"a.bin\t3\t{hashlib.sha256(b'abc').hexdigest()}\nb.bin\t{len(payload)}\t{head_tail}\n"
+    lines = (f"a.bin\t3\t{hashlib.sha256(b'abc').hexdigest()}\n"
+             f"b.bin\t{len(payload)}\t{hashlib.sha256(payload).hexdigest()}\n")
     records = [ImageRecord("b.bin", big), ImageRecord("a.bin", small)]
     assert records_fingerprint(records) == hashlib.sha256(lines.encode()).hexdigest()
+
+
+def test_files_up_to_128_kib_keep_the_sampled_rules_fingerprint(tmp_path):
+    # The rule before 2026-12-02 hashed the first and last 64 KiB of each file; up to 128 KiB
+    # that is the whole file, so such datasets keep their fingerprint (and their results).
+    payload = os.urandom(128 * 1024)
+    (tmp_path / "a.bin").write_bytes(payload)
+    sampled = hashlib.sha256(payload[: 64 * 1024] + payload[64 * 1024:]).hexdigest()
+    expected = hashlib.sha256(f"a.bin\t{len(payload)}\t{sampled}\n".encode()).hexdigest()
+    assert records_fingerprint([ImageRecord("a.bin", tmp_path / "a.bin")]) == expected
+
+
+def test_edit_in_the_middle_of_a_large_image_changes_the_fingerprint(tmp_path, photos):
+    root = tmp_path / "imgs"
+    _save(photos["astronaut"][:200, :256], root / "big.bmp")  # uncompressed: 153,654 bytes > 2 x 64 KiB
+    _save(photos["chelsea"][:40, :40], root / "small.png")
+    assert (root / "big.bmp").stat().st_size > 128 * 1024
+    before = create_dataset({"type": "folder", "root": str(root)}).fingerprint()
+    edited = edit_middle_keep_mtime(root / "big.bmp")
+    after = create_dataset({"type": "folder", "root": str(root)}).fingerprint()
+    lines = "".join(f"{key}\t{len(data)}\t{hashlib.sha256(data).hexdigest()}\n"
+                    for key, data in (("big.bmp", edited), ("small.png", (root / "small.png").read_bytes())))
+    assert after["sha256"] == hashlib.sha256(lines.encode()).hexdigest() != before["sha256"]
+    assert after["rule"] == "sha256 of 'key\\tsize\\tsha256(whole file)' lines in key order"
+
+
+def test_unchanged_images_are_not_read_again(tmp_path, crops, monkeypatch):
+    from wetok_bench import hashing
+
+    root = tmp_path / "imgs"
+    for i, crop in enumerate(crops[:3]):
+        _save(crop, root / f"{i}.png")
+    first = create_dataset({"type": "folder", "root": str(root)}).fingerprint()
+    monkeypatch.setattr(hashing, "_SHA_MEMO", {})  # a new process: only the records under the home remain
+    hashed = []
+    real = hashing.sha256_file
+    monkeypatch.setattr(hashing, "sha256_file", lambda path: hashed.append(Path(path).name) or real(path))
+    assert create_dataset({"type": "folder", "root": str(root)}).fingerprint() == first and hashed == []
+    _save(crops[4], root / "1.png")  # one image replaced: only it is read
+    again = create_dataset({"type": "folder", "root": str(root)}).fingerprint()
+    assert hashed == ["1.png"] and again["sha256"] != first["sha256"]
 
 
 def test_fingerprint_follows_content_not_location_or_mtime(tmp_path, crops):

@@ -5,12 +5,16 @@ Every kind (``imagenet-val``, ``coco-val2017``, ``folder``, ``samples``) subclas
 :class:`Dataset` and implements :meth:`Dataset._scan`.
 
 Fingerprint rule (``FINGERPRINT_RULE``): sha256 over the records in key order, one line per
-record ``key \\t size-in-bytes \\t sha256(first 64 KiB + last 64 KiB)``. Modification times are
-left out because copying a dataset changes them; the size plus the sampled content hash catch a
-replaced or re-encoded file (for files up to 128 KiB, most ImageNet val images, the sample is
-the whole file). The dataset's name and its root folder are reported beside the hash but are
-not part of it, so the same images moved to another folder or machine keep their ``sha256``;
-cache keys should use ``kind``, ``count`` and ``sha256``.
+record ``key \\t size-in-bytes \\t sha256(whole file)``: every byte of every image counts, so an
+edit anywhere in a file (same size, mtime restored) gives another fingerprint. Each file's digest
+comes from :func:`wetok_bench.hashing.cached_sha256_many`, cached per file version under
+``$WETOK_BENCH_HOME/cache/sha256``: only new or changed files are read. Modification times are
+left out of the hash because copying a dataset changes them. Up to 2026-12-02 the per-file digest
+was that of the first and last 64 KiB; for files up to 128 KiB that sample was the whole file, so
+a dataset of such files keeps its ``sha256`` (it meant the same bytes), and any dataset with a
+larger file gets a new one. The dataset's name and its root folder are reported beside the hash
+but are not part of it, so the same images moved to another folder or machine keep their
+``sha256``; cache keys should use ``kind``, ``count`` and ``sha256``.
 """
 
 from __future__ import annotations
@@ -23,10 +27,9 @@ from typing import Any, Iterable, Sequence
 
 from wetok_bench import envvars
 from wetok_bench.errors import UsageError
+from wetok_bench.hashing import cached_sha256_many
 
-FINGERPRINT_RULE = "sha256 of 'key\\tsize\\tsha256(head 64KiB + tail 64KiB)' lines in key order"
-
-_SAMPLE_BYTES = 64 * 1024
+FINGERPRINT_RULE = "sha256 of 'key\\tsize\\tsha256(whole file)' lines in key order"
 
 
 @dataclass(frozen=True)
@@ -68,28 +71,17 @@ def require_file(path: Path, *, what: str, expected: str) -> Path:
     return path
 
 
-def sampled_sha256(path: Path) -> tuple[int, str]:
-    """(size in bytes, sha256 of the first and last 64 KiB) of a file: the fingerprint's sample."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        digest.update(handle.read(_SAMPLE_BYTES))
-        if size > _SAMPLE_BYTES:
-            handle.seek(max(_SAMPLE_BYTES, size - _SAMPLE_BYTES))
-            digest.update(handle.read())
-    return size, digest.hexdigest()
-
-
-def records_fingerprint(records: Iterable[ImageRecord]) -> str:
-    """Hex sha256 identifying the files of ``records`` (see ``FINGERPRINT_RULE``).
+def records_fingerprint(records: Iterable[ImageRecord], *, what: str = "dataset") -> str:
+    """Hex sha256 identifying the files of ``records`` (see ``FINGERPRINT_RULE``); ``what``
+    names them in the one message a large first hash logs.
 
     Usable for any subset (for example a rank's slice or ``select_subset``'s pick); the order
     of ``records`` does not matter.
     """
+    ordered = sorted(records, key=lambda r: r.key)
     digest = hashlib.sha256()
-    for record in sorted(records, key=lambda r: r.key):
-        size, sample = sampled_sha256(record.path)
-        digest.update(f"{record.key}\t{size}\t{sample}\n".encode("utf-8"))
+    for record, (size, file_sha) in zip(ordered, cached_sha256_many([r.path for r in ordered], what=what)):
+        digest.update(f"{record.key}\t{size}\t{file_sha}\n".encode("utf-8"))
     return digest.hexdigest()
 
 
@@ -154,7 +146,7 @@ class Dataset:
     def fingerprint(self) -> dict[str, Any]:
         """``{"kind", "root", "count", "sha256", "rule", ...}``; ``sha256`` identifies the files.
 
-        Computed once per object (it reads up to 128 KiB of every file).
+        Computed once per object; reads only the files whose digest is not cached yet.
         """
         if self._fingerprint is None:
             records = self.records()
@@ -163,7 +155,7 @@ class Dataset:
                 "root": str(self.root),
                 "count": len(records),
                 "missing": len(self._missing),
-                "sha256": records_fingerprint(records),
+                "sha256": records_fingerprint(records, what=f"dataset {self.name!r}"),
                 "rule": FINGERPRINT_RULE,
                 **self._fingerprint_extra(),
             }

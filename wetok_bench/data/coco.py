@@ -33,7 +33,7 @@ from wetok_bench.data.base import (
 )
 from wetok_bench.errors import UsageError
 from wetok_bench.params import Param, declare
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256
 
 COCO_VAL2017_COUNT = 5_000
 
@@ -142,4 +142,4 @@ class CocoVal2017Dataset(Dataset):
         return records
 
     def _fingerprint_extra(self) -> dict:
-        return {"annotations_sha256": sha256_file(self.annotations), "categories": self.categories, "image_ids": self.image_ids}
+        return {"annotations_sha256": cached_sha256(self.annotations), "categories": self.categories, "image_ids": self.image_ids}

@@ -3,7 +3,9 @@
 A job's fingerprint is what decides its numbers: the tokenizer entry (with the size and mtime of
 every file it names, and of the local weights behind it: the weights-registry files its family
 declares, else its ``model:`` card's: :func:`card_files`),
-protocol, metric set and metric weights, dataset and image selection, resolution, seed,
+protocol, metric set and metric weights, dataset (its ``kind``, ``count`` and ``sha256``, which
+covers every byte of every image: :data:`wetok_bench.data.base.FINGERPRINT_RULE`) and image
+selection, resolution, seed,
 ``on_nonfinite``, re-encoding ``cycles`` and the wetok-bench version. Settings that only change
 speed or where files go (``num_workers``, ``output``, ``device`` spelling, the suite's name of other
 jobs) are not in it. A finished job (``summary.json`` ok, ``per_image.csv`` present) whose manifest
