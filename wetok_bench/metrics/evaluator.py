@@ -209,11 +209,9 @@ class ReconstructionEvaluator:
         check_image_pair(original_u8, recon, "reconstruction")
         if not recon.is_floating_point():
             raise UsageError(f"reconstructions must be float in [-1, 1], got {recon.dtype} (uint8 files: u8 / 127.5 - 1)")
-        if not torch.isfinite(recon).all():
-            raise TokenizerOutputError("the reconstruction contains NaN or Inf values")
         original_u8 = original_u8.to(self.device)
         recon = recon.to(self.device)
-        self._clamped += int((recon.abs() > CLAMP_THRESHOLD).sum())
+        self._clamped += _count_beyond_threshold(recon)
         self._values += recon.numel()
         batch = Batch(self.protocol, original_u8, recon, self.extractors)
         out: dict[str, torch.Tensor] = {}
@@ -327,6 +325,20 @@ def clamp_warning(name: str, clamped: int, total: int) -> str | None:
         f"{name}: {clamped / total:.2%} of reconstruction values ({clamped:,} of {total:,}) were beyond "
         f"+-{CLAMP_THRESHOLD:.4f} and clamped to [-1, 1]: is the output in [-1, 1] (not [0, 1] or [0, 255])?"
     )
+
+
+def _count_beyond_threshold(recon: torch.Tensor) -> int:
+    """Values of ``recon`` with ``|x| > CLAMP_THRESHOLD``; a :class:`TokenizerOutputError` for NaN or Inf.
+
+    One pass (``aminmax``, which propagates NaN) decides both; the values are counted only when an
+    extreme lies beyond the threshold, with the same comparisons in ``recon``'s dtype.
+    """
+    low, high = torch.aminmax(recon)
+    finite, beyond = torch.stack([torch.isfinite(low) & torch.isfinite(high),
+                                  (high > CLAMP_THRESHOLD) | (low < -CLAMP_THRESHOLD)]).tolist()
+    if not finite:
+        raise TokenizerOutputError("the reconstruction contains NaN or Inf values")
+    return int(torch.count_nonzero(recon.abs() > CLAMP_THRESHOLD)) if beyond else 0
 
 
 def _check_originals(original_u8: torch.Tensor) -> None:
