@@ -198,6 +198,43 @@ def test_unknown_parameter_suggests_the_closest(clean_registry):
     assert registry.factory_parameters("identity") == ["name"]
 
 
+def _message(spec: dict) -> str:
+    with pytest.raises(UsageError) as caught:
+        registry.create_tokenizer(spec)
+    return str(caught.value)
+
+
+def test_create_tokenizer_checks_types_ranges_and_choices_like_a_suite(clean_registry):
+    from wetok_bench.suite import SuiteError, parse_suite
+
+    # codec's declaration: quality an int in 0..100 (a suite may give a list), format a choice
+    assert _message({"type": "codec", "quality": "50"}) == (
+        "tokenizer type 'codec': quality: expected an integer from 0 to 100 (or a list of them), got str '50'")
+    assert _message({"type": "codec", "quality": 150}) == (
+        "tokenizer type 'codec': quality: expected an integer from 0 to 100 (or a list of them), got 150")
+    assert _message({"type": "codec", "format": "jpeg2000"}) == (
+        "tokenizer type 'codec': format: 'jpeg2000' is not one of jpeg, webp, jpg; did you mean 'jpeg'?")
+    assert _message({"type": "codec", "quality": [10, 50]}) == (
+        "tokenizer type 'codec': quality: expected one value (a list expands into several entries only in a suite)")
+    assert _message({"type": "codec", "qualty": 3, "quality": -1}) == (
+        "tokenizer type 'codec' has 2 problems:\n  qualty: unknown key; did you mean 'quality'?\n"
+        "  quality: expected an integer from 0 to 100 (or a list of them), got -1")
+    # the same words as suite validation: one declaration, one check
+    with pytest.raises(SuiteError) as suite:
+        parse_suite({"name": "s", "datasets": [{"type": "samples"}], "tokenizers": [{"type": "codec", "quality": 150}]})
+    assert suite.value.problems == [("tokenizers[0].quality", "expected an integer from 0 to 100 (or a list of them), got 150")]
+    assert registry.create_tokenizer({"type": "codec", "quality": 100}).name == "codec"
+
+
+def test_create_tokenizer_checks_an_undeclared_factory_by_its_type_hints(clean_registry):
+    def create_scaled(*, name: str = "scaled", factor: int = 2) -> IdentityTokenizer:
+        return IdentityTokenizer(name)
+
+    registry.register_tokenizer("scaled", create_scaled)
+    assert _message({"type": "scaled", "factor": 2.5}) == "tokenizer type 'scaled': factor: expected an integer, got float 2.5"
+    assert registry.create_tokenizer({"type": "scaled", "factor": 4}).name == "scaled"
+
+
 def test_register_tokenizer_refuses_bad_names_and_duplicates(clean_registry):
     def factory(*, name="x"):
         return IdentityTokenizer(name)

@@ -39,6 +39,8 @@ ATTRIBUTE = "__wetok_params__"
 HF_PREFIX = "hf://"
 
 Problems = list[tuple[str, str]]
+#: The problem message of a key a declaration does not have (then the closest valid key).
+UNKNOWN_KEY = "unknown key"
 Check = Callable[[dict[str, Any]], "Iterable[tuple[str, str]] | None"]
 
 _TYPE_WORDS = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
@@ -183,7 +185,7 @@ class Declaration:
         problems: Problems = []
         if not self.open:
             valid = common | set(self.by_name)
-            problems += [(_join(where, key), f"unknown key{closest(key, valid)}") for key in entry if key not in valid]
+            problems += [(_join(where, key), f"{UNKNOWN_KEY}{closest(key, valid)}") for key in entry if key not in valid]
         spec = {key: relative_path(value, base_dir) if self._is_path(key) else value for key, value in entry.items()}
         for param in self.params:
             key = _join(where, param.name)
@@ -258,6 +260,33 @@ def declaration_of(obj: Any, *, skip: Iterable[str] = ("self", "name")) -> Decla
     from wetok_bench.param_hints import from_signature
 
     return from_signature(obj, skip=skip)
+
+
+def check_entry(declaration: Declaration, entry: dict[str, Any], what: str, *, common: Iterable[str]) -> None:
+    """Check one entry built outside a suite (``create_tokenizer``, ``create_dataset``) by the
+    suite's rules (:meth:`Declaration.validate`: unknown keys, types, ranges, choices, required
+    keys, the family's ``check``), files not looked at (the factory opens them and says so).
+
+    A list for an ``expands`` parameter is refused: only a suite expands it into entries.
+    ``what`` names the entry in the message (``tokenizer type 'codec'``). Raises one
+    :class:`UsageError`: for one problem ``<what> has no parameter 'k'; did you mean 'x'?`` (an
+    unknown key) or ``<what>: <key>: <message>``; for several, ``<what> has N problems:`` and one
+    ``<key>: <message>`` line each, as a suite lists them.
+    """
+    spec, problems = declaration.validate(entry, "", common=common, check_files=False)
+    seen = {key for key, _ in problems}
+    problems += [(p.name, "expected one value (a list expands into several entries only in a suite)")
+                 for p in declaration.params
+                 if p.expands and isinstance(spec.get(p.name), list) and list not in p.types and p.name not in seen]
+    if not problems:
+        return
+    if len(problems) > 1:
+        raise UsageError(f"{what} has {len(problems)} problems:\n" + "\n".join(
+            f"  {key}: {message}" if key else f"  {message}" for key, message in problems))
+    key, message = problems[0]
+    if message.startswith(UNKNOWN_KEY):
+        raise UsageError(f"{what} has no parameter {key!r}{message[len(UNKNOWN_KEY):]}")
+    raise UsageError(f"{what}: {key}: {message}" if key else f"{what}: {message}")
 
 
 # --- messages and helpers ------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import inspect
 from typing import Any, Callable
 
 from wetok_bench.errors import UsageError
-from wetok_bench.params import Declaration, declaration_of
+from wetok_bench.params import Declaration, check_entry, declaration_of
 from wetok_bench.plugins import NAME_RE, PluginGroup
 from wetok_bench.tokenizers.base import Tokenizer
 
@@ -150,7 +150,10 @@ def factory_parameters(type_name: str) -> list[str] | None:
 def create_tokenizer(spec: dict[str, Any]) -> Tokenizer:
     """Build a tokenizer from a suite entry: ``{"type": ..., "name": ..., **parameters}``.
 
-    Unknown parameters are a :class:`UsageError` naming the closest valid one.
+    The entry is checked against the family's declaration by the rules suite validation applies
+    (:func:`wetok_bench.params.check_entry`): an unknown parameter (naming the closest valid one),
+    a wrong type, a value out of range or not among the choices is a :class:`UsageError`
+    before the factory runs.
     """
     spec = dict(spec)
     try:
@@ -158,13 +161,7 @@ def create_tokenizer(spec: dict[str, Any]) -> Tokenizer:
     except KeyError:
         raise UsageError("tokenizer entry has no 'type'") from None
     spec.setdefault("name", type_name)
-    accepted = factory_parameters(type_name)
-    if accepted is not None:
-        for key in spec:
-            if key not in accepted:
-                close = difflib.get_close_matches(key, accepted, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise UsageError(f"tokenizer type {type_name!r} has no parameter {key!r}{hint}")
+    check_entry(tokenizer_declaration(type_name), spec, f"tokenizer type {type_name!r}", common=("name",))
     tokenizer = get_factory(type_name)(**spec)
     if not isinstance(tokenizer, Tokenizer):
         raise UsageError(f"factory for tokenizer type {type_name!r} did not return a Tokenizer")
