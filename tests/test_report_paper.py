@@ -112,3 +112,28 @@ def test_a_job_of_a_model_card_at_original_resolution_sits_beside_its_published_
     assert row["rFID published"].text.startswith("0.78 [")
     assert row["PSNR diff"].value == pytest.approx(per_image["psnr"].mean() - 22.24, rel=1e-12)
     assert not any(r[0].text == "Open-MAGVIT2 (2^18)" for r in table.rows)  # one row, not a second "not run" one
+
+
+def test_columns_are_the_registry_metrics_the_rows_have_and_a_plugin_metric_follows_lpips(tmp_path, monkeypatch, fresh_plugins):
+    import plugin_metrics
+
+    monkeypatch.syspath_prepend(str(plugin_metrics.install_plugin(tmp_path / "site")))  # metric "mae"
+    suite = write_synthetic_suite(tmp_path / "results")
+    job = suite / "sd-vae-ft-mse__coco-sample__256"
+    summary = json.loads((job / SUMMARY_FILE).read_text())
+    summary["metrics"]["mae"] = 3.14159  # the plug-in measured in this job only
+    (job / SUMMARY_FILE).write_text(json.dumps(summary))
+    per_image = pd.read_csv(job / "per_image.csv")
+    rows = [r for b in build_leaderboards(load_results([suite])) for r in b.rows]
+    tables = {t.dataset: paper_table(t) for t in build_paper_tables(rows, load_published(REPO / "baselines")) if t.resolution == 256}
+    coco = tables["coco-val2017"]
+    # the papers' order for the four, then the plug-in; its label is its name, its decimals the default 4
+    assert coco.headers[2::3] == ["rFID ours", "PSNR ours", "SSIM ours", "LPIPS ours", "mae ours"]
+    row = _row(coco, "SD-VAE ft-MSE")
+    assert row["mae ours"].text == "3.1416" and row["mae ours"].value == 3.14159
+    assert row["mae published"].text == NOT_PUBLISHED and row["mae diff"].text == "–"
+    assert _row(coco, "JPEG q50")["mae ours"].text == "–"  # not measured there
+    # decimals from the registry: PSNR 2, SSIM 4
+    assert row["PSNR ours"].text == f"{per_image['psnr'].mean():.2f}"
+    assert row["SSIM ours"].text == f"{per_image['ssim'].mean():.4f}"
+    assert "mae ours" not in tables["imagenet-val"].headers  # no row there has it

@@ -3,7 +3,10 @@
 The WeTok paper reports zero-shot reconstruction on ImageNet-1k val (50k) and MS-COCO val2017
 (5k) at 256x256: one row per tokenizer with its compression ratio and rFID, PSNR, SSIM and
 LPIPS. Here every metric gets three columns: ours, published (with a numbered source cited
-under the table) and the difference ``ours - published``. A cell with no published value says
+under the table) and the difference ``ours - published``. The metrics are the metric
+registry's (label and decimals from there): each one that a row of the table has, measured or
+published, in the papers' order (:data:`PAPER_ORDER`) and then the registry's, so a plug-in
+metric's columns follow LPIPS. A cell with no published value says
 "not published"; a published model we have not run says "not run".
 
 Results are matched to published records by model name and dataset (rule in
@@ -16,10 +19,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wetok_bench.baselines import PAPER_DATASETS, PublishedRecord, PublishedSet, match_model, result_paper_dataset
+from wetok_bench.metrics.base import ResultKey
+from wetok_bench.metrics.registry import metric_names, result_keys
 from wetok_bench.report.leaderboard import Row
 from wetok_bench.report.tables import Cell, Table, format_number
+from wetok_bench.results import json_float
 
-PAPER_METRICS = {"rfid": ("rFID", 2), "psnr": ("PSNR", 2), "ssim": ("SSIM", 3), "lpips": ("LPIPS", 3)}
+#: The column order of the published papers' tables (WeTok, Open-MAGVIT2, IBQ, ...); the
+#: registry's other metrics follow in registry order. Labels and decimals are the registry's.
+PAPER_ORDER = ("rfid", "psnr", "ssim", "lpips")
 NOT_PUBLISHED = "not published"
 NOT_RUN = "not run"
 
@@ -47,12 +55,25 @@ class PaperTable:
     measured_on: list[str] = field(default_factory=list)  # "dataset (N images)" of the measured rows
 
 
+def paper_keys() -> list[ResultKey]:
+    """The headline result key of every registered metric, in :data:`PAPER_ORDER`, then the
+    registry's order: the columns a paper table may have."""
+    keys = result_keys()
+    names = [name for name in metric_names() if name in keys]
+    ordered = [name for name in PAPER_ORDER if name in names] + [name for name in names if name not in PAPER_ORDER]
+    return [keys[name] for name in ordered]
+
+
 def _measured(row: Row) -> dict[str, float | None]:
-    values: dict[str, float | None] = {"rfid": row.rfid}
-    for metric in PAPER_METRICS:
-        if metric in row.stats:
-            stat = row.stats[metric]
-            values[metric] = None if stat is None else stat.mean
+    """Each metric's value in the job: the leaderboard row's (mean over images, rFID), else the
+    summary's mean (a metric the leaderboard has no column for); None when not measured."""
+    metrics = row.job.summary.get("metrics") or {}
+    values: dict[str, float | None] = {}
+    for key in paper_keys():
+        if key.name in row.stats or key.name in vars(row):
+            values[key.name] = row.value(key.name)
+        else:
+            values[key.name] = json_float(metrics[key.name]) if metrics.get(key.name) is not None else None
     return values
 
 
@@ -147,13 +168,17 @@ def paper_table(table: PaperTable, *, with_pending: bool = True) -> Table:
     source_text: dict[str, str] = {}
     headers = ["Method", "Ratio"]
     numeric = [False, True]
-    for label, _ in PAPER_METRICS.values():
+    shown = [key for key in paper_keys() if any(
+        key.name in row.published or (row.measured or {}).get(key.name) is not None for row in table.rows)]
+    for key in shown:
+        label = key.label or key.name
         headers += [f"{label} ours", f"{label} published", f"{label} diff"]
         numeric += [True, True, True]
     body: list[list[Cell]] = []
     for row in table.rows:
         cells = [Cell(row.label, row.label), Cell(format_number(row.ratio, 1), row.ratio)]
-        for metric, (_, decimals) in PAPER_METRICS.items():
+        for key in shown:
+            metric, decimals = key.name, key.decimals
             ours = None if row.measured is None else row.measured.get(metric)
             record = row.published.get(metric)
             if row.measured is None:

@@ -1,8 +1,9 @@
 """Grid images of a job: the scored reconstructions of the grid images, kept during the pass.
 
 The grid images are the suite's fixed set (``grids.keys``, else the first ``grids.count``
-images; known before the pass) and the ``grids.worst_k`` images with the highest LPIPS (lowest
-PSNR when LPIPS is off). While a shard is measured, :class:`GridPicker` keeps the uint8
+images; known before the pass) and the ``grids.worst_k`` images worst by the rank metric:
+LPIPS, else PSNR, else the first other per-image metric measured (:data:`RANK_PREFERENCE`),
+"worst" in the direction the metric registry gives it. While a shard is measured, :class:`GridPicker` keeps the uint8
 originals and reconstructions of its fixed images and of its current worst k (a bounded running
 selection), so the images saved are the very reconstructions that were scored, with no second
 reconstruction. Every global worst-k image is among its shard's worst k, so selecting again
@@ -16,6 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import torch
+
+from wetok_bench.metrics.registry import higher_is_better, result_keys
+
+#: The metrics the worst images are chosen by, in order of preference: LPIPS (closest to what a
+#: viewer sees), else PSNR; without either, the first per-image metric measured.
+RANK_PREFERENCE = ("lpips", "psnr")
 
 
 @dataclass(frozen=True)
@@ -41,13 +48,17 @@ class GridSpec:
 
 
 def rank_metric(metrics: Sequence[str]) -> str:
-    """The metric the worst images are chosen by: LPIPS when measured, else PSNR."""
-    return "lpips" if "lpips" in metrics else "psnr"
+    """The metric the worst images are chosen by, of ``metrics`` (metric names or per-image
+    result keys): the first of :data:`RANK_PREFERENCE` there, else the first per-image metric
+    there, else PSNR (no per-image metric: every image scores alike)."""
+    per_image = {name for name, key in result_keys().items() if key.per_image}
+    found = [m for m in RANK_PREFERENCE if m in metrics] + [m for m in metrics if m in per_image]
+    return found[0] if found else RANK_PREFERENCE[-1]
 
 
 def _badness(metric: str, value: float) -> float:
-    """Smaller is worse: -LPIPS (higher LPIPS is worse), PSNR as is."""
-    return -value if metric == "lpips" else value
+    """Smaller is worse: the value where higher is better (PSNR), its negative where lower is (LPIPS)."""
+    return value if higher_is_better(metric) is not False else -value
 
 
 class GridPicker:
@@ -115,9 +126,10 @@ def save_grids(folder, spec: GridSpec, states: Sequence[dict], metrics: Sequence
     if len({tuple(e["original"].shape) for e in chosen}) > 1:
         return  # "original" resolution with mixed sizes: no common grid
     row_by_key = {r["key"]: r for r in rows}
+    shown = [name for name, key in result_keys().items() if key.per_image and any(name in r for r in rows)]
     fixed_keys, worst_keys = {e["key"] for e in fixed}, {e["key"] for e in worst}
     keys = [e["key"] for e in chosen]
     save_grid(folder, torch.stack([e["original"] for e in chosen]), torch.stack([e["recon"] for e in chosen]), keys,
               fixed=[k in fixed_keys for k in keys], worst=[k in worst_keys for k in keys],
-              values=[{m: row_by_key.get(k, {}).get(m) for m in ("psnr", "ssim", "lpips")} for k in keys],
+              values=[{m: row_by_key.get(k, {}).get(m) for m in shown} for k in keys],
               rank_metric=rank_metric(metrics))
