@@ -86,32 +86,38 @@ def _filter_rows(plane: torch.Tensor, band: torch.Tensor, k: int) -> torch.Tenso
     return torch.cat(parts, dim=1)
 
 
-def _ssim_chunk(x: torch.Tensor, y: torch.Tensor, taps: torch.Tensor, band: torch.Tensor, sample_cov: bool,
+def _ssim_chunk(ref_u8: torch.Tensor, rec_u8: torch.Tensor, taps: torch.Tensor, band: torch.Tensor, sample_cov: bool,
                 data_range: float) -> torch.Tensor:
-    """Mean SSIM of float64 N x C x H x W images, per image.
+    """Mean SSIM of N x C x H x W images (any real dtype, computed in float64), per image.
 
     The separable filter is a band matrix applied by matrix products to strided row and column
     ranges, never copying the input: several times faster in float64 than a grouped ``conv2d``
-    on CPU (which has no fast double path), and plain FP64 matrix products on GPU. The SSIM map
-    is reduced block by block of columns, so it is never held whole. Only rounding differs from
-    a direct convolution.
+    on CPU (which has no fast double path), and plain FP64 matrix products on GPU. The four
+    filtered quantities (x, y, x^2 + y^2, xy) are stacked so that each product serves all of
+    them. The SSIM map is reduced block by block of columns, so it is never held whole. Only
+    rounding differs from a direct convolution.
     """
-    n_img, c, h, w = x.shape
+    n_img, c, h, w = ref_u8.shape
     k = taps.numel()
     valid_h, valid_w = h - k + 1, w - k + 1
-    x, y = x.reshape(-1, h, w), y.reshape(-1, h, w)
+    planes = torch.empty(4, n_img * c, h, w, dtype=torch.float64, device=ref_u8.device)
+    x, y = planes[0], planes[1]
+    x.copy_(ref_u8.reshape(-1, h, w))
+    y.copy_(rec_u8.reshape(-1, h, w))
     # SSIM needs var(x) + var(y) only as a sum, so x^2 + y^2 is filtered once (four filtered
     # planes instead of five; the same value up to float64 rounding)
-    filtered_rows = [_filter_rows(q, band, k) for q in (x, y, x * x + y * y, x * y)]
+    torch.mul(x, x, out=planes[2]).addcmul_(y, y)
+    torch.mul(x, y, out=planes[3])
+    rows = _filter_rows(planes.view(-1, h, w), band, k)
     norm = k * k
     cov_norm = norm / (norm - 1) if sample_cov else 1.0
     c1 = (K1 * data_range) ** 2
     c2 = (K2 * data_range) ** 2
-    total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
+    total = torch.zeros(n_img * c, dtype=torch.float64, device=ref_u8.device)
     for start in range(0, valid_w, _BLOCK):
         n = min(_BLOCK, valid_w - start)
-        sub = band[: n + k - 1, :n]
-        ux, uy, u_squares, uxy = (q[..., start : start + n + k - 1] @ sub for q in filtered_rows)
+        filtered = rows[..., start : start + n + k - 1] @ band[: n + k - 1, :n]
+        ux, uy, u_squares, uxy = filtered.view(4, n_img * c, valid_h, n).unbind(0)
         mean_product = ux * uy
         mean_squares = ux.square_().add_(uy.square_())  # ux^2 + uy^2 (ux, uy not needed again)
         numerator = (2 * mean_product + c1).mul_((uxy - mean_product).mul_(2 * cov_norm).add_(c2))
@@ -145,7 +151,6 @@ def ssim(
     per_chunk = max(1, budget // (c * h * w))
     out = []
     for start in range(0, b, per_chunk):
-        x = ref_u8[start : start + per_chunk].to(torch.float64)
-        y = rec_u8[start : start + per_chunk].to(torch.float64)
-        out.append(_ssim_chunk(x, y, taps, band, sample_cov, float(data_range)))
+        out.append(_ssim_chunk(ref_u8[start : start + per_chunk], rec_u8[start : start + per_chunk], taps, band,
+                               sample_cov, float(data_range)))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device=ref_u8.device)
