@@ -61,8 +61,6 @@ class PluginGroup:
 
     def __init__(self, group: str, what: str, *, reserved: Callable[[], Iterable[str]] = tuple,
                  check: Callable[[str, Any], Any] | None = None, name_re: re.Pattern = NAME_RE) -> None:
-        if group in _GROUPS:
-            raise ValueError(f"entry-point group {group!r} already has a PluginGroup")
         self.group = group
         self.what = what
         self._reserved = reserved
@@ -71,7 +69,7 @@ class PluginGroup:
         self._points: dict[str, EntryPoint] | None = None
         self._loaded: dict[str, Any] = {}
         self._errors: dict[str, PluginError] = {}
-        _GROUPS[group] = self
+        _GROUPS[group] = self  # a registry module imported again replaces its group
 
     def points(self) -> dict[str, EntryPoint]:
         """Usable entry points by name, in the order found (read once; nothing imported)."""
