@@ -273,3 +273,19 @@ def test_frechet_of_identical_images_is_zero():
     # every vector equal: zero covariance, pivoted Cholesky of rank 0
     stats = stats_of(np.tile(np.linspace(0, 1, 32), (10, 1)))
     assert frechet_distance(stats, stats) == 0.0
+
+
+def test_trace_and_projected_covariance_from_the_sums_equal_numpy():
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(70, 48)) @ rng.normal(size=(48, 48)) * 0.3 + 4.0
+    stats = stats_of(x, batch=9)
+    cov = np.cov(x, rowvar=False)
+    assert stats.covariance_trace() == pytest.approx(np.trace(cov), rel=1e-12)
+    factor = rng.normal(size=(48, 5))
+    np.testing.assert_allclose(stats.projected_covariance(torch.from_numpy(factor)).numpy(), factor.T @ cov @ factor,
+                               rtol=1e-10, atol=1e-10)
+    # a (mean, covariance) pair and the statistics themselves give the same distance
+    other = stats_of(rng.normal(size=(90, 48)) + 1.0)
+    pair = (other.mean(), other.covariance())
+    reference = FrechetReference(stats)
+    assert reference.distance(other) == pytest.approx(reference.distance(pair), rel=1e-12)

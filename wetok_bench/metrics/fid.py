@@ -147,6 +147,21 @@ class FeatureStats:
         cov = (self.outer - self.n * torch.outer(centered_sum, centered_sum)) / (self.n - 1)
         return (cov + cov.T) / 2
 
+    def covariance_trace(self) -> float:
+        """``tr`` of :meth:`covariance` from the diagonal of the sums alone (O(d))."""
+        self._require(2)
+        centered_mean = self.sum / self.n
+        return float((torch.diagonal(self.outer).sum() - self.n * (centered_mean @ centered_mean)) / (self.n - 1))
+
+    def projected_covariance(self, factor: torch.Tensor) -> torch.Tensor:
+        """``F^T S F`` (float64 r x r, on the CPU) for a d x r matrix ``F``, from the sums,
+        without forming the d x d covariance ``S`` (same subtraction, in the projected space)."""
+        self._require(2)
+        factor = factor.to(dtype=_F64).cpu()
+        outer, centered_mean = self.outer.cpu(), (self.sum / self.n).cpu()
+        projected_mean = factor.T @ centered_mean
+        return (factor.T @ outer @ factor - self.n * torch.outer(projected_mean, projected_mean)) / (self.n - 1)
+
     def _require(self, minimum: int) -> None:
         if self.n < minimum:
             raise UsageError(
@@ -300,13 +315,18 @@ class FrechetReference:
     """
 
     def __init__(self, stats: Moments, *, cov_factor: torch.Tensor | None = None) -> None:
-        self.mu, self.cov = _moments(stats)
         #: number of reference images when known (FeatureStats input), else None
         self.n: int | None = stats.n if isinstance(stats, FeatureStats) else None
+        if isinstance(stats, FeatureStats):
+            # with a cached factor the d x d covariance is never needed: mean and trace suffice
+            self.mu, self.trace = stats.mean().cpu(), stats.covariance_trace()
+            cov = stats.covariance().cpu() if cov_factor is None else None
+        else:
+            self.mu, cov = _moments(stats)
+            self.trace = float(torch.trace(cov))
         self.dim = int(self.mu.shape[0])
-        self.trace = float(torch.trace(self.cov))
         if cov_factor is None:
-            self.cov_factor = _psd_factor(self.cov, _rank_bound(self.n))
+            self.cov_factor = _psd_factor(cov, _rank_bound(self.n))
         elif (cov_factor.dtype != _F64 or cov_factor.dim() != 2 or cov_factor.shape[0] != self.dim
               or not 1 <= cov_factor.shape[1] <= self.dim):
             raise UsageError(f"covariance factor must be float64 {self.dim} x r (1 <= r <= {self.dim}), "
@@ -316,17 +336,22 @@ class FrechetReference:
 
     def distance(self, other: Moments) -> float:
         """Frechet distance ``|mu1 - mu2|^2 + tr S1 + tr S2 - 2 tr sqrt(S1 S2)`` (float64)."""
-        mu, cov = _moments(other)
-        if mu.shape[0] != self.dim:
-            raise UsageError(f"feature dimensions differ: reference {self.dim}, other {mu.shape[0]}")
-        inner = self.cov_factor.T @ cov @ self.cov_factor
+        if isinstance(other, FeatureStats):
+            if other.dim != self.dim:
+                raise UsageError(f"feature dimensions differ: reference {self.dim}, other {other.dim}")
+            mu, trace, inner = other.mean().cpu(), other.covariance_trace(), other.projected_covariance(self.cov_factor)
+        else:
+            mu, cov = _moments(other)
+            if mu.shape[0] != self.dim:
+                raise UsageError(f"feature dimensions differ: reference {self.dim}, other {mu.shape[0]}")
+            trace, inner = float(torch.trace(cov)), self.cov_factor.T @ cov @ self.cov_factor
         eigenvalues = torch.linalg.eigvalsh((inner + inner.T) / 2)  # ascending
         # only the rank of S1 S2 can be nonzero: the rest is rounding (module docstring)
         bounds = [_rank_bound(self.n), _rank_bound(other.n if isinstance(other, FeatureStats) else None)]
         rank = min([eigenvalues.numel()] + [b for b in bounds if b is not None])
         trace_sqrt = float(eigenvalues[eigenvalues.numel() - rank:].clamp(min=0).sqrt().sum())
         diff = self.mu - mu
-        return float(diff @ diff) + self.trace + float(torch.trace(cov)) - 2.0 * trace_sqrt
+        return float(diff @ diff) + self.trace + trace - 2.0 * trace_sqrt
 
 
 def frechet_distance(ref: Moments | FrechetReference, other: Moments) -> float:
