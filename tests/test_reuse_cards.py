@@ -1,11 +1,13 @@
-"""Job reuse covers the weights behind a ``model:`` card: a replaced local weights file
-changes the job fingerprint (reference: the file's own ``os.stat``)."""
+"""Job reuse covers the weights behind a ``model:`` card: a replaced or edited local weights file
+changes the job fingerprint (reference: the file's size and its sha256 from hashlib)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 
-from wetok_bench.run.reuse import card_files, job_fingerprint
+from helpers_files import edit_middle_keep_mtime
+from wetok_bench.run.reuse import FILES_RULE, card_files, job_fingerprint
 from wetok_bench.tokenizers import cards
 from wetok_bench.tokenizers.cards import ModelCard
 
@@ -28,15 +30,19 @@ def test_fake_card_with_a_local_source_file_is_in_the_fingerprint(tmp_path, monk
     spec = {"type": "identity", "name": "fake", "model": "fake-card"}
 
     stat = os.stat(weights)
-    assert card_files(spec) == [[str(weights), stat.st_size, stat.st_mtime_ns]]
+    assert card_files(spec) == [[str(weights), 13, hashlib.sha256(b"first weights").hexdigest()]]
     before = _fingerprint(spec)
     assert before == _fingerprint(spec)  # nothing changed: reused
+    assert before["tokenizer"]["files_rule"] == FILES_RULE
 
     weights.write_bytes(b"other weights, longer")  # replaced at the same path
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     after = _fingerprint(spec)
     assert after != before
-    assert after["tokenizer"]["card_files"][0][1] == len(b"other weights, longer")
+    assert after["tokenizer"]["card_files"][0][1:] == [21, hashlib.sha256(b"other weights, longer").hexdigest()]
+
+    edited = edit_middle_keep_mtime(weights)  # same size, same mtime, same inode
+    assert _fingerprint(spec)["tokenizer"]["card_files"] == [[str(weights), 21, hashlib.sha256(edited).hexdigest()]]
 
 
 def test_no_card_or_an_unresolvable_source_adds_nothing(tmp_path, monkeypatch):
@@ -47,6 +53,7 @@ def test_no_card_or_an_unresolvable_source_adds_nothing(tmp_path, monkeypatch):
     assert card_files({"type": "identity", "model": "remote-card"}) is None
     plain = _fingerprint({"type": "identity", "name": "plain"})
     assert "card_files" not in plain["tokenizer"]
+    assert "files_rule" not in plain["tokenizer"]  # no file: a fingerprint recorded before the rule stays equal
 
 
 def test_weights_registry_files_a_family_declares_are_in_the_fingerprint(tmp_path, monkeypatch):
@@ -65,7 +72,8 @@ def test_weights_registry_files_a_family_declares_are_in_the_fingerprint(tmp_pat
     spec = {"type": "taesd", "name": "taef2", "model": "taef2"}
 
     encoder = os.stat(folder / "taef2_encoder.pth")
-    assert card_files(spec)[0] == [str(folder / "taef2_encoder.pth"), encoder.st_size, encoder.st_mtime_ns]
+    good = hashlib.sha256(b"good weights").hexdigest()
+    assert card_files(spec) == [[str(folder / f"taef2_{part}.pth"), 12, good] for part in ("encoder", "decoder")]
     before = _fingerprint(spec)
     assert before == _fingerprint(spec)
 

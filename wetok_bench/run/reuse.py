@@ -1,7 +1,7 @@
 """Finished work kept: a job's fingerprint, reuse of a finished job, failures beside results.
 
-A job's fingerprint is what decides its numbers: the tokenizer entry (with the size and mtime of
-every file it names, and of the local weights behind it: the weights-registry files its family
+A job's fingerprint is what decides its numbers: the tokenizer entry (with the size and full
+sha256 of every file it names, and of the local weights behind it: the weights-registry files its family
 declares, else its ``model:`` card's: :func:`card_files`),
 protocol, metric set and metric weights, dataset (its ``kind``, ``count`` and ``sha256``, which
 covers every byte of every image: :data:`wetok_bench.data.base.FINGERPRINT_RULE`) and image
@@ -27,28 +27,40 @@ from pathlib import Path
 from typing import Any
 
 from wetok_bench import __version__
-from wetok_bench.hashing import sha256_json
+from wetok_bench.hashing import cached_sha256_many, sha256_json
 from wetok_bench.results import LAST_FAILURE_FILE, MANIFEST_FILE, PER_IMAGE_FILE, SUMMARY_FILE
 
 
+#: How the files a tokenizer entry names and the local weights it loads enter its fingerprint
+#: (``tokenizer.files_rule``, present whenever there is such a file): size and full sha256, so an
+#: edit of the same size with its mtime set back is seen. Fingerprints recorded before 2026-12-02
+#: have no rule and hold ``[size, mtime_ns]``: never equal to one of today's, so those jobs are
+#: measured again once.
+FILES_RULE = "size, sha256(whole file)"
+
+
+def _digests(path: Path) -> list:
+    """``[path, size, sha256]`` of a file, or of every file under a folder (sorted): full digests
+    through the shared cache (:func:`wetok_bench.hashing.cached_sha256_many`; a file is read again
+    only when it changed), so a changed checkpoint changes the fingerprint whatever its stamps."""
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    # cached_sha256_many follows the Hugging Face cache's symlinks to the blob itself
+    sized = cached_sha256_many(files, what=f"weights {path}")
+    return [[str(file), size, digest] for file, (size, digest) in zip(files, sized)]
+
+
 def _file_stats(spec: dict) -> dict[str, Any]:
-    """Size and mtime of every existing file or folder a tokenizer entry names (a replaced
-    checkpoint at the same path changes the fingerprint)."""
-    out = {}
+    """``[size, sha256]`` of every existing file a tokenizer entry names (a checkpoint edited or
+    replaced at the same path changes the fingerprint), :func:`_digests` of every folder; None for
+    one that cannot be read (its job is measured again, and loading it fails loudly there)."""
+    out: dict[str, Any] = {}
     for key, value in sorted(spec.items()):
         if isinstance(value, str) and value and os.path.exists(value):
-            stat = os.stat(value)
-            out[key] = [stat.st_size, stat.st_mtime_ns]
-    return out
-
-
-def _path_stats(path: Path) -> list:
-    """``[path, size, mtime_ns]`` of a file, or of every file under a folder (sorted)."""
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    out = []
-    for file in files:
-        stat = os.stat(file)  # follows the Hugging Face cache's symlinks to the blob itself
-        out.append([str(file), stat.st_size, stat.st_mtime_ns])
+            path = Path(value)
+            try:
+                out[key] = _digests(path) if path.is_dir() else _digests(path)[0][1:]
+            except OSError:
+                out[key] = None
     return out
 
 
@@ -56,7 +68,7 @@ _WEIGHTS = "weights:"
 
 
 def _declared_weights(spec: dict) -> list | None:
-    """``[path, size, mtime_ns]`` of each weights-registry file the entry's family declares it
+    """``[path, size, sha256]`` of each weights-registry file the entry's family declares it
     loads (``needs``: ``weights:NAME``, e.g. TAEF2's two ``.pth`` files from the weights folder),
     ``["weights:NAME", None, None]`` for one that is missing or corrupt here (so the job is measured
     again and a failure is recorded beside the good result, never a silent reuse). None when the
@@ -73,14 +85,14 @@ def _declared_weights(spec: dict) -> list | None:
     out = []
     for name in needs:
         try:
-            out.extend(_path_stats(resolve_weights(name, download=False)))
+            out.extend(_digests(resolve_weights(name, download=False)))
         except (WetokBenchError, OSError):
             out.append([_WEIGHTS + name, None, None])
     return out or None
 
 
 def card_files(spec: dict) -> list | None:
-    """``[path, size, mtime_ns]`` of the local weights behind an entry: the weights-registry
+    """``[path, size, sha256]`` of the local weights behind an entry: the weights-registry
     files its family declares (:func:`_declared_weights`), else those of its ``model:`` card when
     the card's source resolves locally (a path, or an ``hf://`` file in the cache / weights folder),
     so a replaced weights file changes the fingerprint. None without either, or when a card's source
@@ -98,7 +110,7 @@ def card_files(spec: dict) -> list | None:
         return None
     try:
         source = cards.get_card(name).source
-        return _path_stats(resolve_checkpoint(source, download=False)) if source else None
+        return _digests(resolve_checkpoint(source, download=False)) if source else None
     except (UsageError, MissingWeightsError, OSError):
         return None
 
@@ -110,6 +122,8 @@ def job_fingerprint(*, entry_spec: dict, protocol, metrics: list[str], metric_we
     weights = card_files(entry_spec)
     if weights is not None:  # absent without a card: earlier fingerprints stay equal
         tokenizer["card_files"] = weights
+    if tokenizer["files"] or weights:  # absent without files: those fingerprints stay equal
+        tokenizer["files_rule"] = FILES_RULE
     out = {
         "tokenizer": tokenizer,
         "protocol": protocol.fingerprint,
