@@ -146,3 +146,36 @@ def test_file_written_while_hashed_gets_no_record(tmp_path, monkeypatch):
     monkeypatch.setattr(hashing, "sha256_file", real)
     assert list(sha256_cache_dir().rglob("*.json")) == []
     assert cached_sha256(path) == hashlib.sha256(b"first and more").hexdigest()
+
+
+def test_score_reference_key_uses_the_cache_and_sees_every_byte(tmp_path, monkeypatch):
+    # `score` keys the originals' Inception statistics on the sha256 of every reference file: the
+    # same cache as a dataset's, so scoring against the folder again reads none of its files.
+    from types import SimpleNamespace
+
+    from wetok_bench.scoring import _reference_key
+
+    ref = tmp_path / "ref"
+    (ref / "sub").mkdir(parents=True)
+    files = {"a.png": os.urandom(3000), "sub/b.png": os.urandom(200_000)}
+    for name, data in files.items():
+        (ref / name).write_bytes(data)
+    evaluator = SimpleNamespace(protocol=SimpleNamespace(fingerprint="p"),
+                                inception=SimpleNamespace(fingerprint=lambda: "i"), reference_cache_key=lambda: {})
+    pairs = [("a.png", "a.png"), ("sub/b.png", "sub/b.png")]
+
+    def expected(contents) -> str:
+        lines = "".join(f"{name}\0{hashlib.sha256(data).hexdigest()}\n" for name, data in contents.items())
+        return hashlib.sha256(lines.encode()).hexdigest()
+
+    calls = _count_hashing(monkeypatch)
+    assert _reference_key(ref, pairs, evaluator, [])["images"] == expected(files)
+    assert sorted(p.name for p in calls) == ["a.png", "b.png"]
+    calls.clear()
+    assert _reference_key(ref, pairs, evaluator, [])["images"] == expected(files) and calls == []
+    # a skipped original is left out of the key
+    assert _reference_key(ref, pairs, evaluator, [{"key": "a.png"}])["images"] == expected({"sub/b.png": files["sub/b.png"]})
+
+    files["sub/b.png"] = edit_middle_keep_mtime(ref / "sub" / "b.png")  # same size, mtime set back
+    assert _reference_key(ref, pairs, evaluator, [])["images"] == expected(files)
+    assert [p.name for p in calls] == ["b.png"]

@@ -34,7 +34,7 @@ from PIL import Image
 from wetok_bench import __version__
 from wetok_bench.data.images import ImageError, is_image_file, load_u8
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256_many
 from wetok_bench.metrics.aggregate import METRICS, jsonable, protocol_aggregates, summarize
 from wetok_bench.metrics import registry
 from wetok_bench.metrics.evaluator import ReconstructionEvaluator, CLAMP_THRESHOLD, _lpips_paths, clamp_warning
@@ -163,8 +163,11 @@ def _reference_key(ref_dir: Path, pairs: list[tuple[str, str]], evaluator: Recon
     left_out = {s["key"] for s in skipped}
     used = [ref for ref, _ in pairs if ref not in left_out]
     digest = hashlib.sha256()
-    for ref in used:
-        digest.update(f"{ref}\0{sha256_file(ref_dir / ref)}\n".encode())
+    # through the digest cache the dataset fingerprint and weights use: scoring against the same
+    # reference folder again reads none of its unchanged files
+    digests = cached_sha256_many([ref_dir / ref for ref in used], what=f"reference folder {ref_dir}")
+    for ref, (_, file_sha) in zip(used, digests):
+        digest.update(f"{ref}\0{file_sha}\n".encode())
     return {
         "source": "score-folder",
         "images": digest.hexdigest(),
