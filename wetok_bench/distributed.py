@@ -10,11 +10,14 @@ no-op on one process.
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,37 @@ def broadcast_object(obj: Any, ctx: DistContext, src: int = 0) -> Any:
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def computed_on_main(compute: Callable[[], T], ctx: DistContext) -> T:
+    """``compute()`` run on rank 0 alone, its value sent to every rank (a collective call).
+
+    For work every rank needs the result of but one rank should do: hashing a dataset or a
+    checkpoint for a fingerprint (N ranks would read the same files N times at once, racing on
+    the digest cache). An exception ``compute`` raises on rank 0 is raised on every rank (the same
+    type and message; a plain ``RuntimeError`` with its text when it cannot be sent), so no rank is
+    left waiting in a later collective. One process: just ``compute()``.
+    """
+    if not ctx.enabled:
+        return compute()
+    value, error = None, None
+    if ctx.is_main:
+        try:
+            value = compute()
+        except Exception as raised:  # noqa: BLE001 - sent to the other ranks, then raised here
+            error = raised
+    sent = error
+    if error is not None:
+        try:
+            pickle.loads(pickle.dumps(error))
+        except Exception:  # noqa: BLE001 - an exception type that does not survive pickling
+            sent = RuntimeError(f"{type(error).__name__}: {error}")
+    value, sent = broadcast_object((value, sent), ctx)
+    if error is not None:
+        raise error  # rank 0: the original, with its traceback
+    if sent is not None:
+        raise sent
+    return value
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,9 @@ def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force=False)
     evaluator = build_evaluator(suite.protocol, setup, dev)
     datasets = load_dataset_records(suite, num_images)
     limit = num_images if num_images is not None else settings.num_images
-    dataset_fps = {name: chosen.dataset.fingerprint() for name, chosen in datasets.items()}
+    # Rank 0 hashes the images (once, not once per rank racing on the digest cache); all get its fingerprints.
+    dataset_fps = D.computed_on_main(lambda: {name: chosen.dataset.fingerprint() for name, chosen in datasets.items()},
+                                     ctx)
     refs = ReferenceStore(suite.protocol, PassSettings.from_settings(settings), evaluator, ctx, progress)
     outcomes: dict[str, JobOutcome] = {}
     by_tokenizer: dict[str, list[Job]] = {}
@@ -128,13 +130,15 @@ def _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force=False)
     for name, tok_jobs in by_tokenizer.items():
         pending = []
         for job in tok_jobs:
-            fingerprint = job_fingerprint(
-                entry_spec=job.tokenizer.spec, protocol=suite.protocol, metrics=setup.metrics,
-                metric_weights=evaluator.fingerprint(), dataset_fp=dataset_fps[job.dataset.name],
-                keys=[r.key for r in datasets[job.dataset.name].records], resolution=job.resolution,
-                seed=settings.seed, on_nonfinite=settings.on_nonfinite, cycles=settings.cycles)
-            reused = finished_summary(out_dir / job.id, fingerprint) if ctx.is_main and not force else None
-            reused = D.broadcast_object(reused, ctx)
+            def fingerprint_and_reuse(job=job):  # rank 0: it hashes the checkpoints once and decides reuse
+                fingerprint = job_fingerprint(
+                    entry_spec=job.tokenizer.spec, protocol=suite.protocol, metrics=setup.metrics,
+                    metric_weights=evaluator.fingerprint(), dataset_fp=dataset_fps[job.dataset.name],
+                    keys=[r.key for r in datasets[job.dataset.name].records], resolution=job.resolution,
+                    seed=settings.seed, on_nonfinite=settings.on_nonfinite, cycles=settings.cycles)
+                return fingerprint, None if force else finished_summary(out_dir / job.id, fingerprint)
+
+            fingerprint, reused = D.computed_on_main(fingerprint_and_reuse, ctx)
             if reused is not None:
                 outcomes[job.id] = JobOutcome(job=job, status="ok", folder=out_dir / job.id, summary=reused, reused=True)
             else:
