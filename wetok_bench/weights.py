@@ -14,8 +14,9 @@ Resolution order for a weights file (design.md, "Weights and data: offline first
 A file whose full sha256 is recorded is verified once and its digest cached under
 ``$WETOK_BENCH_HOME/cache/sha256`` (keyed by absolute path, size, mtime, ctime and inode:
 :func:`wetok_bench.hashing.file_stamp`; nothing is written beside the file); a mismatch is
-never trusted: a cached copy is re-fetched, and when none can be had the error says the file is present but corrupt, with both hashes; an explicit path that
-fails is an error with both hashes too.
+never trusted: a cached copy is re-fetched, and when none can be had the error says the file
+is present but corrupt, with both hashes; an explicit path that fails is an error with both
+hashes too.
 """
 
 from __future__ import annotations
