@@ -28,7 +28,7 @@ import torch
 
 from wetok_bench.envvars import expand_path
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256
 from wetok_bench.params import BITS_PER_VALUE, PRECISION, SIZE_POLICY, Param, declare, with_default
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
@@ -151,7 +151,7 @@ class CosmosTokenizer(Tokenizer):
 
     def fingerprint(self) -> dict[str, Any]:
         if self._sha256 is None:
-            self._sha256 = {name: sha256_file(path) for name, path in self.files.items()}
+            self._sha256 = {name: cached_sha256(path) for name, path in self.files.items()}
         code = (
             {"fsq_levels": list(FSQ_LEVELS), "codebook_size": CODEBOOK_SIZE}
             if self.kind == "discrete"

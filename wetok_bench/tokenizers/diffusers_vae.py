@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from wetok_bench.errors import TokenizerOutputError, UsageError
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256
 from wetok_bench.params import BITS_PER_VALUE, PRECISION, SEED, SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
@@ -167,7 +167,7 @@ class DiffusersVAE(Tokenizer):
     def weights_sha256(self) -> dict[str, str]:
         """sha256 of each weight file, by file name (computed once)."""
         if self._weights_sha256 is None:
-            self._weights_sha256 = {p.name: sha256_file(p) for p in self.weights}
+            self._weights_sha256 = {p.name: cached_sha256(p) for p in self.weights}
         return self._weights_sha256
 
     def fingerprint(self) -> dict[str, Any]:

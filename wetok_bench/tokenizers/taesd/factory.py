@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_file
+from wetok_bench.hashing import cached_sha256
 from wetok_bench.params import PRECISION, SIZE_POLICY, Param, declare
 from wetok_bench.tokenizers.base import SizePolicy, parse_precision
 from wetok_bench.tokenizers.taesd.loading import (
@@ -143,7 +143,7 @@ def _from_original(
         model=spec,
         encoder=encoder,
         decoder=decoder,
-        weights={"encoder": sha256_file(encoder_path), "decoder": sha256_file(decoder_path)},
+        weights={"encoder": cached_sha256(encoder_path), "decoder": cached_sha256(decoder_path)},
         weights_format="original",
         **options,
     )
@@ -169,7 +169,7 @@ def _from_diffusers(
         model=spec,
         encoder=encoder,
         decoder=decoder,
-        weights={"diffusers": sha256_file(weights_path)},
+        weights={"diffusers": cached_sha256(weights_path)},
         weights_format="diffusers",
         latent_magnitude=float(config.get("latent_magnitude", LATENT_MAGNITUDE)),
         latent_shift=float(config.get("latent_shift", LATENT_SHIFT)),
