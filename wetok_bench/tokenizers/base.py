@@ -156,6 +156,15 @@ def parse_precision(precision: str) -> torch.dtype:
         raise UsageError(f"unknown precision {precision!r} (use one of {', '.join(table)})") from None
 
 
+def check_precision(precision: str, allowed: Sequence[str], family: str) -> str:
+    """``precision`` when ``family`` runs in it (one of ``allowed``), else a :class:`UsageError`
+    (an unknown name gets :func:`parse_precision`'s generic message)."""
+    if precision not in allowed:
+        parse_precision(precision)
+        raise UsageError(f"{family} runs in {' or '.join(allowed)}, not {precision!r}")
+    return precision
+
+
 def autocast_to(precision: str, device: torch.device) -> ContextManager[None]:
     """Autocast on ``device``'s type to ``precision`` (``bf16`` / ``fp16``); nothing for ``fp32``."""
     if precision == "fp32":

@@ -20,7 +20,7 @@ import torch
 
 from wetok_bench.errors import UsageError
 from wetok_bench.hashing import file_record
-from wetok_bench.tokenizers.base import Compression, ImageNoise, SizePolicy, Tokenizer, autocast_to, parse_precision
+from wetok_bench.tokenizers.base import Compression, ImageNoise, SizePolicy, Tokenizer, autocast_to, check_precision
 from wetok_bench.tokenizers.var.model import VarVQVAE
 from wetok_bench.tokenizers.var.quantizer import codes_to_latent, encode_scales
 
@@ -50,9 +50,7 @@ class VarTokenizer(Tokenizer):
         card: str | None = None,
     ) -> None:
         super().__init__(name, size_policy=size_policy)
-        if precision not in PRECISIONS:
-            parse_precision(precision)  # an unknown name gets the generic message
-            raise UsageError(f"{FAMILY} runs in {' or '.join(PRECISIONS)}, not {precision!r}")
+        check_precision(precision, PRECISIONS, FAMILY)
         self.model = model.eval().requires_grad_(False)
         self.arch = model.arch
         self.patch_nums = tuple(self.arch.patch_nums)

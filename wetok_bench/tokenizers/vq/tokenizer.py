@@ -24,7 +24,7 @@ from wetok_bench.tokenizers.base import (
     Tokenizer,
     autocast_to,
     discrete_compression,
-    parse_precision,
+    check_precision,
 )
 from wetok_bench.tokenizers.vq.model import VQAutoencoder
 from wetok_bench.tokenizers.vq.quantizer import lookup, nearest_codes
@@ -58,9 +58,7 @@ class VQTokenizer(Tokenizer):
         settings: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(name, size_policy=size_policy)
-        if precision not in PRECISIONS:
-            parse_precision(precision)  # an unknown name gets the generic message
-            raise UsageError(f"{family} runs in {' or '.join(PRECISIONS)}, not {precision!r}")
+        check_precision(precision, PRECISIONS, family)
         self.model = model.eval().requires_grad_(False)
         self.arch = model.arch
         self.family = family

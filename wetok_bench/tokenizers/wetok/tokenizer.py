@@ -33,7 +33,7 @@ from wetok_bench.tokenizers.base import (
     Tokenizer,
     autocast_to,
     discrete_compression,
-    parse_precision,
+    check_precision,
 )
 from wetok_bench.tokenizers.wetok.checkpoint import load_weights
 from wetok_bench.tokenizers.wetok.config import WeTokConfig, load_config
@@ -89,9 +89,7 @@ class WeTokTokenizer(Tokenizer):
         card: str | None = None,
     ) -> None:
         super().__init__(name, size_policy=size_policy)
-        if precision not in PRECISIONS:
-            parse_precision(precision)  # an unknown name gets the generic message
-            raise UsageError(f"WeTok runs in {' or '.join(PRECISIONS)}, not {precision!r}")
+        check_precision(precision, PRECISIONS, "WeTok")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise UsageError(f"seed must be an integer, not {seed!r}")
         self.model = model.eval().requires_grad_(False)
