@@ -103,7 +103,11 @@ def run_suite(
             refused = D.broadcast_object(refused, ctx)
             if refused is not None:
                 raise UsageError(refused)
-            return RunReport(suite, _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force), out_dir)
+            outcomes = _run_jobs(suite, jobs, dev, out_dir, ctx, num_images, progress, force)
+            # no rank tears its process group down while another still uses it (gloo aborted a rank
+            # that finished first now and then: "terminate called without an active exception")
+            D.barrier(ctx)
+            return RunReport(suite, outcomes, out_dir)
     finally:
         D.shutdown(ctx)
 
