@@ -24,7 +24,7 @@ from typing import Any, Iterator
 from unittest.mock import patch
 
 REPO = Path(__file__).resolve().parents[1]
-TESTS = REPO / "tests"
+TESTS = REPO / "tests" / "helpers"
 
 # Offline, like the tests: nothing may download while a benchmark runs.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -265,7 +265,7 @@ class Stopwatch:
         return {"wall_s": self.seconds, "cpu_s": self.cpu_seconds}
 
 
-#: Stages of ``run_suite`` timed separately: (label, owner in wetok_bench.run.driver, attribute).
+#: Stages of ``run_suite`` timed separately: (label, owner in wetok_bench.engine.driver, attribute).
 RUNNER_STAGES = (
     ("build_metrics", None, "build_evaluator"),  # metric networks: load + hash weights
     ("reference_pass", "ReferenceStore", "_compute"),  # Inception on the originals (cache miss only)
@@ -327,12 +327,13 @@ def time_run_suite(data: dict) -> RunnerTiming:
     ``reconstruct``; the Inception and LPIPS networks' forward; PSNR + SSIM; ``fid_result``).
     ``decodes`` counts the images decoded during the call.
     """
+    from wetok_bench.config.suite import parse_suite
     from wetok_bench.data import loader
+    from wetok_bench.engine import driver as runner
+    from wetok_bench.engine.shards import ShardStore
     from wetok_bench.metrics import evaluator as evaluator_module
-    from wetok_bench.metrics import fid, perceptual
-    from wetok_bench.run import driver as runner
-    from wetok_bench.run.shards import ShardStore
-    from wetok_bench.suite import parse_suite
+    from wetok_bench.metrics.functional import fid
+    from wetok_bench.metrics.networks import lpips as perceptual
 
     # a fresh results folder per call: a finished job in the same folder would be skipped
     _RUN_CALLS[0] += 1
@@ -388,7 +389,7 @@ def _pixel_metric_owner(name: str, evaluator_module: Any) -> Any:
     import importlib
 
     try:
-        return importlib.import_module(f"wetok_bench.metrics.defs.{name}")
+        return importlib.import_module(f"wetok_bench.metrics.{name}")
     except ImportError:
         return evaluator_module
 
@@ -525,9 +526,9 @@ def identity_setup(root: Path, name: str, n_images: int, batch_size: int, protoc
     """Write the inputs and build the networks once, as ``run`` would, for the identity tokenizer."""
     import torch
 
+    from wetok_bench.config.suite import parse_suite
     from wetok_bench.data.registry import create_dataset
-    from wetok_bench.run.setup import build_evaluator, resolve_metric_weights
-    from wetok_bench.suite import parse_suite
+    from wetok_bench.metrics.setup import build_evaluator, resolve_metric_weights
     from wetok_bench.tokenizers.registry import create_tokenizer
 
     env = environment()

@@ -23,7 +23,7 @@ import numpy as np
 import scipy.linalg
 import torch
 
-from wetok_bench.metrics.fid import FeatureStats, FrechetReference
+from wetok_bench.metrics.functional.fid import FeatureStats, FrechetReference
 
 
 def random_stats(rng: np.random.Generator, dim: int, samples: int, scale: float) -> FeatureStats:

@@ -68,7 +68,7 @@ def write_sd_vae(folder: Path, device: str, smoke: bool) -> Path:
 
 
 def wetok_init_args(smoke: bool) -> dict:
-    from wetok_bench.tokenizers.wetok.cards import CARDS
+    from wetok_bench.tokenizers.wetok import CARDS
 
     card = next(c for c in CARDS if c.name == WETOK_CARD)
     init_args = json.loads(json.dumps(card.params["config"]["model"]["init_args"]))
@@ -81,9 +81,8 @@ def write_wetok(path: Path, init_args: dict, device: str) -> Path:
     """Random WeTok weights in the released checkpoint layout (EMA copies under ``model_ema.``)."""
     import torch
 
-    from wetok_bench.tokenizers.wetok.checkpoint import ema_key
-    from wetok_bench.tokenizers.wetok.config import WeTokConfig
-    from wetok_bench.tokenizers.wetok.model import WeTokModel
+    from wetok_bench.tokenizers.common.ema_checkpoint import ema_key
+    from wetok_bench.tokenizers.wetok.model import WeTokConfig, WeTokModel
 
     if path.is_file():
         return path
@@ -99,7 +98,7 @@ def write_wetok(path: Path, init_args: dict, device: str) -> Path:
 class GpuPeak:
     """Peak GPU memory of a whole job (reference pass, tokenizer, metric networks).
 
-    The runner's cost meter (``wetok_bench.run.cost.CostMeter``) calls
+    The runner's cost meter (``wetok_bench.engine.cost.CostMeter``) calls
     ``torch.cuda.reset_peak_memory_stats`` before every batch to measure the tokenizer's calls
     alone, so ``torch.cuda.max_memory_allocated`` read after a run covers only its last batch.
     While :meth:`track` is active every such reset first folds the peak so far into
@@ -167,8 +166,8 @@ def measure_job(data: dict, n_images: int, device: str) -> dict:
 def official_shape(paths, batch_size: int, device: str, weights: dict) -> dict:
     import torch
 
+    from wetok_bench.metrics.setup import build_evaluator, resolve_metric_weights
     from wetok_bench.protocols import get_protocol
-    from wetok_bench.run.setup import build_evaluator, resolve_metric_weights
     from wetok_bench.tokenizers.registry import create_tokenizer
 
     protocol = get_protocol("standard")

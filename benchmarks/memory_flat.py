@@ -93,8 +93,8 @@ def parent(root: Path, args) -> dict:
 
 
 def child(root: Path, n: int, batch_size: int, real_inception: bool) -> dict:
-    from wetok_bench.run import driver as runner
-    from wetok_bench.run.shards import ShardStore
+    from wetok_bench.engine import driver as runner
+    from wetok_bench.engine.shards import ShardStore
 
     C.isolate_home(root / f"home_child_{n}")
     weights = C.write_metric_weights(root / "weights")  # written by the parent; only looked up here

@@ -23,17 +23,17 @@ import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))  # random-weight builders shared with the tests
+sys.path.insert(0, str(REPO / "tests" / "helpers"))  # random-weight builders shared with the tests
 
 from helpers_inception import write_fidelity_inception_weights, write_pytorch_fid_inception_weights  # noqa: E402
 from test_lpips import random_backbone_file  # noqa: E402
 
 from wetok_bench.metrics.evaluator import ReconstructionEvaluator, resolve_device  # noqa: E402
-from wetok_bench.metrics.fid import FeatureStats  # noqa: E402
-from wetok_bench.metrics.inception import build_inception  # noqa: E402
-from wetok_bench.metrics.perceptual import LPIPSMetric  # noqa: E402
-from wetok_bench.metrics.psnr import psnr  # noqa: E402
-from wetok_bench.metrics.ssim import ssim  # noqa: E402
+from wetok_bench.metrics.functional.fid import FeatureStats  # noqa: E402
+from wetok_bench.metrics.functional.psnr import psnr  # noqa: E402
+from wetok_bench.metrics.functional.ssim import ssim  # noqa: E402
+from wetok_bench.metrics.networks.inception import build_inception  # noqa: E402
+from wetok_bench.metrics.networks.lpips import LPIPSMetric  # noqa: E402
 from wetok_bench.protocols import get_protocol, round_to_u8, u8_to_signed_float  # noqa: E402
 
 

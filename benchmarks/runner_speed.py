@@ -4,7 +4,7 @@
 
 One suite (identity tokenizer, psnr + ssim + lpips + rfid, protocol ``standard``, 256 x 256,
 one folder of real photo crops, decoding in the main process) is run twice through
-:func:`wetok_bench.run.run_suite`: first with a cold reference-statistics cache, then
+:func:`wetok_bench.engine.run_suite`: first with a cold reference-statistics cache, then
 again with the same command (the reference statistics now come from the cache). Between
 the two, the unavoidable work is measured alone (:mod:`unavoidable`): decode + preprocess,
 the tokenizer, Inception on the originals and on the reconstructions, LPIPS, each with the

@@ -8,7 +8,7 @@ Inception; ``wetok``: LPIPS alex + vgg + pytorch-fid Inception) and times, insid
 ``import_torch``
     ``import torch`` (with this CUDA build of torch most of it is loading its shared libraries).
 ``import_harness``
-    ``import wetok_bench.cli`` and the metric modules (``wetok_bench.metrics.evaluator``).
+    ``import wetok_bench.cli.main`` and the metric modules (``wetok_bench.metrics.evaluator``).
 ``import_metric_libraries``
     lpips, torchvision, torch-fidelity, clean-fid (imported lazily by the builders).
 ``build_<network>``
@@ -71,7 +71,7 @@ def child(protocol: str, files: dict[str, str]) -> dict:
     torch.set_num_threads(1)
 
     def import_harness():
-        import wetok_bench.cli  # noqa: F401
+        import wetok_bench.cli.main  # noqa: F401
         import wetok_bench.metrics.evaluator  # noqa: F401
 
     def import_libraries():
@@ -82,8 +82,8 @@ def child(protocol: str, files: dict[str, str]) -> dict:
 
     phase("import_harness", import_harness)
     phase("import_metric_libraries", import_libraries)
-    from wetok_bench.metrics.inception import build_inception
-    from wetok_bench.metrics.perceptual import LPIPSMetric
+    from wetok_bench.metrics.networks.inception import build_inception
+    from wetok_bench.metrics.networks.lpips import LPIPSMetric
 
     builders = {
         "lpips_alex": lambda: LPIPSMetric("alex", files["lpips_alex"]),
@@ -130,7 +130,7 @@ def main() -> None:
     with C.workdir(args.workdir) as root:
         files = write_full_weights(root / "weights")
         # hash sidecars written once (a first run on a new machine pays this, later runs do not)
-        from wetok_bench.hashing import cached_sha256
+        from wetok_bench.core.hashing import cached_sha256
 
         for path in files.values():
             cached_sha256(path)

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-
 from _common import Stopwatch
 
 #: Parts of the unavoidable work (the issue's definition), in the order they are timed.
@@ -38,9 +37,9 @@ def load_batches(paths: Sequence, resolution: int, batch_size: int, watch: Stopw
 def measure(paths: Sequence, resolution: int, batch_size: int, evaluator, tokenizer) -> dict[str, dict[str, float]]:
     """Wall and CPU seconds of each unavoidable part, plus ``pixel_metrics`` (PSNR + SSIM) and
     ``frechet`` (the distance between the two feature sets' statistics)."""
-    from wetok_bench.metrics.fid import FeatureStats, fid_result
-    from wetok_bench.metrics.psnr import psnr
-    from wetok_bench.metrics.ssim import ssim
+    from wetok_bench.metrics.functional.fid import FeatureStats, fid_result
+    from wetok_bench.metrics.functional.psnr import psnr
+    from wetok_bench.metrics.functional.ssim import ssim
 
     protocol = evaluator.protocol
     watches = {name: Stopwatch() for name in (*PARTS, "pixel_metrics", "frechet")}

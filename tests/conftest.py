@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+# The shared test helpers (random weights files, runs, plug-in examples) live in tests/helpers/,
+# importable by their module names from every test folder.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "helpers"))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("WETOK_BENCH_OFFLINE", "1")
@@ -44,11 +49,29 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def fresh_plugins():
     """Every registry reads its entry points afresh (the test installs plug-ins), and again after it."""
-    from wetok_bench import plugins
+    from wetok_bench.core import plugins
 
     plugins.reset()
     yield plugins
     plugins.reset()
+
+
+@pytest.fixture
+def registries(fresh_plugins):
+    """Every registry as it is now, restored after the test (which may register its own entries
+    through the public API, ``overwrite=True`` included); entry points read afresh."""
+    from wetok_bench.data.preprocess import RESIZE_RULES
+    from wetok_bench.data.registry import DATASETS
+    from wetok_bench.metrics.extractors import EXTRACTORS
+    from wetok_bench.metrics.registry import METRICS
+    from wetok_bench.protocols import PROTOCOLS
+    from wetok_bench.tokenizers.registry import TOKENIZERS
+
+    kept = [(registry, registry.snapshot()) for registry in (TOKENIZERS, METRICS, DATASETS, EXTRACTORS, RESIZE_RULES,
+                                                             PROTOCOLS)]
+    yield
+    for registry, snapshot in kept:
+        registry.restore(snapshot)
 
 
 @pytest.fixture(scope="session")

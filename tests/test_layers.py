@@ -1,8 +1,15 @@
-"""The layer order of design.md's data flow, read from the source (every import, also the ones
-inside functions): the building blocks (data/, tokenizers/, metrics/) never import the runner,
-the report or the CLI; the runner never imports the report or the CLI; the report never imports
-the runner or the CLI; nothing but the CLI's own entry points imports the CLI. And no module is
-over about 400 lines."""
+"""The package's shape, read from the source (every import, also the ones inside functions).
+
+Every module lives in a folder that names its layer, and layers import downwards only:
+
+    core < protocols < {data, tokenizers, metrics} < {config, results} < engine < {commands, report} < cli
+
+A module may import its own layer and any layer below it; layers on the same level do not import
+each other. No import cycle between modules either, counting imports inside functions (a deferred
+import of a heavy optional dependency is of another package and does not count). At most three
+modules besides ``__init__`` and ``__main__`` sit at the package root, and no module is over
+about 400 lines.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +20,19 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "wetok_bench"
 
-#: package part -> parts it must never import
-FORBIDDEN = {
-    "data": ("run", "report", "cli"),
-    "tokenizers": ("run", "report", "cli"),
-    "metrics": ("run", "report", "cli"),
-    "run": ("report", "cli"),
-    "report": ("run", "cli"),
+#: layer -> level; a module may import layers of a lower level, or its own layer
+LEVELS = {
+    "core": 0,
+    "protocols": 1,
+    "data": 2, "tokenizers": 2, "metrics": 2,
+    "config": 3, "results": 3,
+    "engine": 4,
+    "commands": 5, "report": 5,
+    "cli": 6,
 }
-CLI_IMPORTERS = {"__main__"}  # `python -m wetok_bench` is the CLI's entry point
+#: root modules and what they may import: the public API (``__init__``) is read lazily and may
+#: name anything; ``__main__`` starts the CLI
+ROOT_MODULES = {"wetok_bench": 7, "wetok_bench.__main__": 7}
 
 
 def _module_name(path: Path) -> str:
@@ -31,10 +42,14 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-def imported_modules(source: str, module: str, *, is_package: bool = False) -> set[str]:
-    """Absolute names of the wetok_bench modules that ``source`` (of module ``module``) imports:
-    every ``import`` and ``from`` anywhere in it, relative imports resolved, and for
-    ``from pkg import name`` both ``pkg`` and ``pkg.name`` (``name`` may be a module)."""
+def all_modules() -> dict[str, Path]:
+    return {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def imported_modules(source: str, module: str, known: set[str], *, is_package: bool = False) -> set[str]:
+    """The wetok_bench modules that ``source`` (of module ``module``) imports, anywhere in it:
+    relative imports resolved; ``from pkg import name`` is ``pkg.name`` when that is a module
+    (in ``known``), else ``pkg``."""
     package = module if is_package else module.rpartition(".")[0]
     names: set[str] = set()
     for node in ast.walk(ast.parse(source)):
@@ -47,57 +62,122 @@ def imported_modules(source: str, module: str, *, is_package: bool = False) -> s
                 stem = ".".join(base + ([node.module] if node.module else []))
             else:
                 stem = node.module or ""
-            names.add(stem)
-            names.update(f"{stem}.{alias.name}" for alias in node.names)
+            for alias in node.names:
+                full = f"{stem}.{alias.name}"
+                names.add(full if full in known else stem)
     return {name for name in names if name == "wetok_bench" or name.startswith("wetok_bench.")}
 
 
-def _part(module: str) -> str:
-    """``wetok_bench.run.setup`` -> ``run``; ``wetok_bench.cli`` -> ``cli``; ``wetok_bench`` -> ``""``."""
-    return module.split(".")[1] if "." in module else ""
+def layer(module: str) -> str:
+    """``wetok_bench.engine.setup`` -> ``engine``; a root module -> its own name."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 or (len(parts) == 2 and parts[1] in LEVELS) else module
 
 
-def violations(modules: dict[str, set[str]]) -> list[str]:
-    """``"A imports B"`` for each import of ``modules`` (name -> imported names) against the order."""
-    found = []
-    for module, targets in sorted(modules.items()):
-        here = _part(module)
-        for target in sorted(targets):
-            there = _part(target)
-            if there in FORBIDDEN.get(here, ()) or (there == "cli" and here not in ("cli", *CLI_IMPORTERS)):
-                found.append(f"{module} imports {target}")
-    return found
+def level(module: str) -> int:
+    if module in ROOT_MODULES:
+        return ROOT_MODULES[module]
+    return LEVELS[layer(module)]
 
 
 def package_imports() -> dict[str, set[str]]:
     """Every module of wetok_bench -> the wetok_bench modules it imports."""
-    return {_module_name(path): imported_modules(path.read_text(), _module_name(path), is_package=path.name == "__init__.py")
-            for path in sorted(PACKAGE.rglob("*.py"))}
+    modules = all_modules()
+    known = set(modules)
+    return {name: imported_modules(path.read_text(), name, known, is_package=path.name == "__init__.py")
+            for name, path in modules.items()}
+
+
+def violations(imports: dict[str, set[str]]) -> list[str]:
+    """``"A imports B"`` for each import against the layer order."""
+    found = []
+    for module, targets in sorted(imports.items()):
+        here = level(module)
+        for target in sorted(targets):
+            if target == module or layer(target) == layer(module):
+                continue
+            if level(target) >= here:
+                found.append(f"{module} ({layer(module)}) imports {target} ({layer(target)})")
+    return found
+
+
+def cycles(imports: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle between modules (strongly connected components of more than one)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    counter = [0]
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(imports.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(imports):
+        if module not in index:
+            visit(module)
+    return found
 
 
 def test_import_parser_sees_every_form():
-    text = ("import wetok_bench.run.setup\nfrom wetok_bench.report import build\n"
-            "from ..cli import cli\ndef f():\n    from . import registry\n    import os\n")
-    found = imported_modules(text, "wetok_bench.metrics.probe")
-    assert found == {"wetok_bench.run.setup", "wetok_bench.report", "wetok_bench.report.build",
-                     "wetok_bench.cli", "wetok_bench.cli.cli", "wetok_bench.metrics", "wetok_bench.metrics.registry"}
-    assert imported_modules("from .. import protocols", "wetok_bench.run", is_package=True) == {
-        "wetok_bench", "wetok_bench.protocols"}
+    known = {"wetok_bench.engine.setup", "wetok_bench.report", "wetok_bench.report.build", "wetok_bench.cli",
+             "wetok_bench.cli.main", "wetok_bench.metrics", "wetok_bench.metrics.registry"}
+    text = ("import wetok_bench.engine.setup\nfrom wetok_bench.report import build\n"
+            "from ..cli import main\ndef f():\n    from . import registry\n    import os\n"
+            "from wetok_bench.metrics.registry import get_metric\n")
+    found = imported_modules(text, "wetok_bench.metrics.probe", known)
+    assert found == {"wetok_bench.engine.setup", "wetok_bench.report.build", "wetok_bench.cli.main",
+                     "wetok_bench.metrics.registry"}
     assert violations({"wetok_bench.metrics.probe": found}) == [
-        "wetok_bench.metrics.probe imports wetok_bench.cli", "wetok_bench.metrics.probe imports wetok_bench.cli.cli",
-        "wetok_bench.metrics.probe imports wetok_bench.report", "wetok_bench.metrics.probe imports wetok_bench.report.build",
-        "wetok_bench.metrics.probe imports wetok_bench.run.setup"]
-    assert violations({"wetok_bench.report.build": {"wetok_bench.results", "wetok_bench.metrics.registry"},
-                       "wetok_bench.__main__": {"wetok_bench.cli"}}) == []
+        "wetok_bench.metrics.probe (metrics) imports wetok_bench.cli.main (cli)",
+        "wetok_bench.metrics.probe (metrics) imports wetok_bench.engine.setup (engine)",
+        "wetok_bench.metrics.probe (metrics) imports wetok_bench.report.build (report)"]
+    # same level, other layer: refused; lower layer: fine
+    assert violations({"wetok_bench.data.x": {"wetok_bench.metrics.y", "wetok_bench.core.z"}}) == [
+        "wetok_bench.data.x (data) imports wetok_bench.metrics.y (metrics)"]
+    assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_every_module_is_in_a_layer():
+    strays = [name for name in all_modules() if name not in ROOT_MODULES and layer(name) not in LEVELS]
+    assert strays == []
+
+
+def test_at_most_three_modules_at_the_root():
+    root = [p.name for p in PACKAGE.glob("*.py") if p.name not in ("__init__.py", "__main__.py")]
+    assert len(root) <= 3, root
 
 
 def test_no_import_from_a_lower_layer_to_a_higher_one():
     assert violations(package_imports()) == []
 
 
-@pytest.mark.parametrize("part", sorted(FORBIDDEN))
+def test_no_import_cycle():
+    assert cycles(package_imports()) == []
+
+
+@pytest.mark.parametrize("part", sorted(LEVELS))
 def test_each_layer_exists(part):
-    assert (PACKAGE / part).is_dir() or (PACKAGE / f"{part}.py").is_file()
+    assert (PACKAGE / part / "__init__.py").is_file()
 
 
 #: "No file in wetok_bench/ over about 400 lines" (style rule): split a module by job before this.

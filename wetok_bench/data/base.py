@@ -7,7 +7,7 @@ Every kind (``imagenet-val``, ``coco-val2017``, ``folder``, ``samples``) subclas
 Fingerprint rule (``FINGERPRINT_RULE``): sha256 over the records in key order, one line per
 record ``key \\t size-in-bytes \\t sha256(whole file)``: every byte of every image counts, so an
 edit anywhere in a file (same size, mtime restored) gives another fingerprint. Each file's digest
-comes from :func:`wetok_bench.hashing.cached_sha256_many`, cached per file version under
+comes from :func:`wetok_bench.core.hashing.cached_sha256_many`, cached per file version under
 ``$WETOK_BENCH_HOME/cache/sha256``: only new or changed files are read. Modification times are
 left out of the hash because copying a dataset changes them. Up to 2026-12-02 the per-file digest
 was that of the first and last 64 KiB; for files up to 128 KiB that sample was the whole file, so
@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from wetok_bench import envvars
-from wetok_bench.errors import UsageError
-from wetok_bench.hashing import cached_sha256_many
+from wetok_bench.core import envvars
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.hashing import cached_sha256_many
 
 FINGERPRINT_RULE = "sha256 of 'key\\tsize\\tsha256(whole file)' lines in key order"
 
@@ -51,7 +51,7 @@ class ImageRecord:
 
 def expand_path(value: str | os.PathLike, *, what: str) -> Path:
     """``value`` with its environment variables and then ``~`` expanded, made absolute
-    (the rules: :mod:`wetok_bench.envvars`; an unset variable without default is a UsageError)."""
+    (the rules: :mod:`wetok_bench.core.envvars`; an unset variable without default is a UsageError)."""
     return envvars.expand_path(value, what=what).absolute()
 
 

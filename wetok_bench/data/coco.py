@@ -23,6 +23,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.hashing import cached_sha256
+from wetok_bench.core.params import Param, declare
 from wetok_bench.data.base import (
     Dataset,
     ImageRecord,
@@ -31,9 +34,6 @@ from wetok_bench.data.base import (
     require_file,
     unknown_names_message,
 )
-from wetok_bench.errors import UsageError
-from wetok_bench.params import Param, declare
-from wetok_bench.hashing import cached_sha256
 
 COCO_VAL2017_COUNT = 5_000
 

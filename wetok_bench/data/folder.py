@@ -12,10 +12,10 @@ import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.params import Param, declare
 from wetok_bench.data.base import Dataset, ImageRecord, expand_path, relative_key, require_dir
 from wetok_bench.data.images import IMAGE_EXTENSIONS
-from wetok_bench.errors import UsageError
-from wetok_bench.params import Param, declare
 
 
 def normalise_extensions(extensions: Iterable[str] | None) -> frozenset[str]:

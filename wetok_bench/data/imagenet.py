@@ -24,10 +24,10 @@ import os
 import re
 from pathlib import Path
 
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.params import Param, declare
 from wetok_bench.data.base import Dataset, ImageRecord, expand_path, relative_key, require_dir, require_file
 from wetok_bench.data.folder import check_has_images, scan_image_files
-from wetok_bench.errors import UsageError
-from wetok_bench.params import Param, declare
 
 IMAGENET_VAL_COUNT = 50_000
 

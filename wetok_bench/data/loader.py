@@ -29,10 +29,10 @@ import torch
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
+from wetok_bench.core.errors import UsageError
 from wetok_bench.data.base import ImageRecord
 from wetok_bench.data.images import ImageError, load_rgb
 from wetok_bench.data.preprocess import DEFAULT_RESIZE, ResizeRule, preprocess, resize_rule
-from wetok_bench.errors import UsageError
 
 Resolution = int | str
 

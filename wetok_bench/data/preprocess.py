@@ -17,14 +17,15 @@ papers. Images smaller than R are upscaled by the same rule.
 
 from __future__ import annotations
 
+import re
 from typing import Callable
 
 import torch
 import torchvision.transforms.functional as TF
 from PIL import Image
 
+from wetok_bench.core.registry import Registry, callable_object
 from wetok_bench.data.images import pil_to_u8_tensor
-from wetok_bench.errors import UsageError
 
 #: A resize rule: (RGB image, R) -> uint8 3 x R x R tensor.
 ResizeRule = Callable[[Image.Image, int], torch.Tensor]
@@ -40,27 +41,18 @@ def center_crop_u8(image: Image.Image, resolution: int) -> torch.Tensor:
 
 
 #: Resize rules by the name a protocol's ``resize`` field gives.
-RESIZE_RULES: dict[str, ResizeRule] = {DEFAULT_RESIZE: center_crop_u8}
+RESIZE_RULES: Registry[ResizeRule] = Registry("resize rule", check=callable_object, name_re=re.compile(r"^\S.*$"))
+RESIZE_RULES.register(DEFAULT_RESIZE, center_crop_u8)
 
 
 def register_resize_rule(name: str, rule: ResizeRule, *, overwrite: bool = False) -> ResizeRule:
     """Add a resize rule a protocol can name; a name taken by another rule is refused."""
-    if not isinstance(name, str) or not name.strip():
-        raise ValueError(f"invalid resize rule name {name!r}")
-    if not callable(rule):
-        raise TypeError(f"resize rule {name!r} must be callable (image, R) -> uint8 3 x R x R")
-    if RESIZE_RULES.get(name, rule) is not rule and not overwrite:
-        raise ValueError(f"resize rule {name!r} is already registered")
-    RESIZE_RULES[name] = rule
-    return rule
+    return RESIZE_RULES.register(name, rule, overwrite=overwrite)
 
 
 def resize_rule(name: str) -> ResizeRule:
-    """The rule called ``name`` (a protocol's ``resize``); unknown names are a UsageError."""
-    try:
-        return RESIZE_RULES[name]
-    except (KeyError, TypeError):
-        raise UsageError(f"unknown resize rule {name!r} (known: {', '.join(sorted(RESIZE_RULES))})") from None
+    """The rule called ``name`` (a protocol's ``resize``); unknown names are a RegistryError."""
+    return RESIZE_RULES.get(name)
 
 
 def preprocess(image: Image.Image, resolution: int | str, resize: str | ResizeRule = DEFAULT_RESIZE) -> torch.Tensor:

@@ -2,79 +2,55 @@
 
 A suite entry ``{"type": "folder", "name": "mine", "root": "${DATA}/imgs"}`` becomes
 ``FolderDataset(name="mine", root=...)``. A class's keyword parameters are the entry's accepted
-keys (declared on the class with :func:`wetok_bench.params.declare`, else read off its
+keys (declared on the class with :func:`wetok_bench.core.params.declare`, else read off its
 signature); unknown types and keys are :class:`UsageError` naming the closest valid one. Roots are
 passed in by the suite, never built in (paths expand ``~`` and ``${VAR}``).
 
 Third-party dataset kinds register through the entry-point group ``wetok_bench.datasets``
 (name = suite ``type``, value = ``"module:Class"``, a :class:`Dataset` subclass), read on first
-use and imported only when a suite names the type (:class:`wetok_bench.plugins.PluginGroup`); a
+use and imported only when a suite names the type (:class:`wetok_bench.core.plugins.PluginGroup`); a
 plug-in cannot shadow a built-in kind, and one that cannot be loaded is a
-:class:`~wetok_bench.plugins.PluginError` where it is used.
+:class:`~wetok_bench.core.plugins.PluginError` where it is used.
 """
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from typing import Any
 
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.param_hints import declaration_of
+from wetok_bench.core.params import Declaration
+from wetok_bench.core.registry import Registry, closest, subclass_of
 from wetok_bench.data.base import Dataset
-from wetok_bench.data.coco import CocoVal2017Dataset
-from wetok_bench.data.folder import FolderDataset
-from wetok_bench.data.imagenet import ImageNetValDataset
-from wetok_bench.data.samples import SamplesDataset
-from wetok_bench.errors import UsageError
-from wetok_bench.params import Declaration, declaration_of
-from wetok_bench.plugins import NAME_RE, PluginGroup
 
 ENTRY_POINT_GROUP = "wetok_bench.datasets"
 
-_BUILTIN: dict[str, type[Dataset]] = {
-    "imagenet-val": ImageNetValDataset,
-    "coco-val2017": CocoVal2017Dataset,
-    "folder": FolderDataset,
-    "samples": SamplesDataset,
-}
-
-#: Built-ins and kinds registered in this process (``register_dataset``); entry points are in _PLUGINS.
-_REGISTRY: dict[str, type[Dataset]] = dict(_BUILTIN)
-
-
-def _dataset_subclass(type_name: str, obj: Any) -> type[Dataset]:
-    if not (isinstance(obj, type) and issubclass(obj, Dataset)):
-        raise UsageError(f"{obj!r} is not a Dataset subclass")
-    return obj
-
-
-_PLUGINS = PluginGroup(ENTRY_POINT_GROUP, "dataset type", reserved=lambda: _BUILTIN, check=_dataset_subclass)
+#: Every dataset kind by suite ``type``: built-ins (``module:Class``, imported on first use),
+#: kinds registered in this process, plug-ins.
+DATASETS: Registry[type[Dataset]] = Registry("dataset type", check=subclass_of(Dataset), group=ENTRY_POINT_GROUP)
+for _type, _class in {
+    "imagenet-val": "imagenet:ImageNetValDataset",
+    "coco-val2017": "coco:CocoVal2017Dataset",
+    "folder": "folder:FolderDataset",
+    "samples": "samples:SamplesDataset",
+}.items():
+    DATASETS.builtin(_type, f"wetok_bench.data.{_class}")
 
 
 def register_dataset(type_name: str, cls: type[Dataset], *, overwrite: bool = False) -> type[Dataset]:
-    """Add a dataset kind; names are letters, digits, ``.``, ``_``, ``-``; duplicates refused."""
-    if not NAME_RE.match(type_name):
-        raise ValueError(f"invalid dataset type name {type_name!r}")
-    if not (isinstance(cls, type) and issubclass(cls, Dataset)):
-        raise TypeError(f"dataset class for {type_name!r} must subclass wetok_bench.data.base.Dataset")
-    if type_name in _REGISTRY and _REGISTRY[type_name] is not cls and not overwrite:
-        raise ValueError(f"dataset type {type_name!r} is already registered")
-    _REGISTRY[type_name] = cls
-    return cls
+    """Add a dataset kind; names are letters, digits, ``.``, ``_``, ``-``; a taken name is a
+    :class:`~wetok_bench.core.errors.RegistryError` unless ``overwrite``."""
+    return DATASETS.register(type_name, cls, overwrite=overwrite)
 
 
 def dataset_types() -> list[str]:
     """Every registered dataset ``type`` (built-in and plug-in), sorted."""
-    return sorted({*_REGISTRY, *_PLUGINS.names()})
+    return sorted(DATASETS.names())
 
 
 def _dataset_class(type_name: Any) -> type[Dataset]:
-    if type_name in _REGISTRY:
-        return _REGISTRY[type_name]
-    if type_name in _PLUGINS:
-        return _PLUGINS.load(type_name)
-    close = difflib.get_close_matches(str(type_name), dataset_types(), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    raise UsageError(f"unknown dataset type {type_name!r}{hint} (known: {', '.join(dataset_types())})")
+    return DATASETS.get(type_name)
 
 
 def dataset_declaration(type_name: str) -> Declaration:
@@ -108,9 +84,8 @@ def create_dataset(spec: dict[str, Any]) -> Dataset:
     accepted = dataset_parameters(type_name)
     for key in params:
         if key not in accepted:
-            close = difflib.get_close_matches(str(key), accepted, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise UsageError(f"dataset type {type_name!r} has no parameter {key!r}{hint} (accepted: {', '.join(accepted)})")
+            raise UsageError(f"dataset type {type_name!r} has no parameter {key!r}{closest(key, accepted)} "
+                             f"(accepted: {', '.join(accepted)})")
     absent = [key for key in required_parameters(type_name) if key not in params]
     if absent:
         raise UsageError(f"dataset type {type_name!r} needs the parameter(s) {', '.join(absent)}")

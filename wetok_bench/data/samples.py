@@ -25,10 +25,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.hashing import sha256_file, sha256_json
+from wetok_bench.core.params import Param, declare
 from wetok_bench.data.base import Dataset, ImageRecord, unknown_names_message
-from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_file, sha256_json
-from wetok_bench.params import Param, declare
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def source_versions() -> dict[str, str]:
 
 def samples_dir() -> Path:
     """``<WETOK_BENCH_HOME>/cache/samples/<tag of the source versions>``."""
-    from wetok_bench.weights import home_dir
+    from wetok_bench.core.paths import home_dir
 
     return home_dir() / "cache" / "samples" / sha256_json(source_versions())[:12]
 

@@ -8,7 +8,7 @@ Two levels:
     across shards and ranks by concatenation in shard order, so no state of its own.
 :class:`SetMetric`
     one value for the whole set (rFID, KID), from features of a shared feature extractor
-    (:mod:`wetok_bench.metrics.features`: one network pass per batch whatever the number of set
+    (:mod:`wetok_bench.metrics.extractors`: one network pass per batch whatever the number of set
     metrics). It keeps a state of the reconstructions' features (``new_state``) with
     ``update(features)``, ``merge(other)``, ``state_dict()`` and ``n``; states of shards and
     ranks merge exactly when merged in shard order. The originals' state is the same type
@@ -20,21 +20,39 @@ reports and the CLI read.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
 import torch
 
-from wetok_bench.devices import fp32_strict
+from wetok_bench.core.devices import fp32_strict
 
 LEVELS = ("image", "set")
 
 
 @dataclass(frozen=True)
 class ResultKey:
-    """A value a metric reports: its key in results, direction, unit and meaning; ``label``
-    and ``decimals`` are how reports show it (label default: the key)."""
+    """A value a metric reports, and everything readers need to show, compare and gate it.
+
+    Attributes:
+        name: its key in results (``psnr``, ``lpips_vgg``, ``rfid`` ...).
+        higher_is_better: direction of improvement (check, reports, rankings).
+        unit: of the value (``dB``; ``""`` for unitless).
+        description: what the value is.
+        per_image: a mean over per-image values (else one value for the set).
+        label, decimals: how reports show it (label default: the key).
+        order: position among the columns of tables and plots (the papers' order: rFID, PSNR,
+            SSIM, LPIPS; a plug-in's keys follow).
+        summary: shown as a column of the console table, leaderboards and paper tables, and
+            drawn against rate and re-encoding cycle (False: kept in the files only).
+        tolerance: ``(abs, rel)``: the worsening ``check`` allows, ``max(abs, rel * |baseline|)``
+            in the key's unit.
+        bd: a quality axis of the Bjontegaard-delta table (BD-<label> at equal rate);
+            ``bd_rate``: the quality at which BD-rate is measured.
+        grid_rank: preference for ranking a job's worst images in the grids (lower first; None:
+            not preferred, used only when no preferred key was measured).
+    """
 
     name: str
     higher_is_better: bool
@@ -43,13 +61,16 @@ class ResultKey:
     per_image: bool = True
     label: str = ""
     decimals: int = 4
+    order: int = 100
+    summary: bool = True
+    tolerance: tuple[float, float] = (0.0, 0.01)
+    bd: bool = False
+    bd_rate: bool = False
+    grid_rank: int | None = None
 
     def to_dict(self) -> dict:
-        """The result's ``metric_info`` entry (name, higher_is_better, unit, description, per_image)."""
-        data = asdict(self)
-        data.pop("label")
-        data.pop("decimals")
-        return data
+        """The result's ``metric_info`` entry: ``higher_is_better``, ``unit``, ``description``."""
+        return {"higher_is_better": self.higher_is_better, "unit": self.unit, "description": self.description}
 
     @property
     def header(self) -> str:
@@ -116,7 +137,9 @@ class Metric:
         protocol_options: the :class:`~wetok_bench.protocols.MetricProtocol` fields it reads
             (a non-classic metric's enter the fingerprint when it is enabled).
         settings_key: the suite setting block it reads (``kid``), or None.
-        label, decimals: how reports show its headline key (``PSNR``, 2).
+        label, decimals, order, summary, tolerance, bd, bd_rate, grid_rank: of its headline
+            key (:class:`ResultKey`): how reports show it (``PSNR``, 2), where its column goes,
+            what ``check`` allows, its roles in the Bjontegaard table and the grids.
 
     The constructor gets the protocol, the device, its weights files by slot (see
     :meth:`weights`; None = resolve the known file) and its parsed settings.
@@ -131,6 +154,12 @@ class Metric:
     settings_key: ClassVar[str | None] = None
     label: ClassVar[str] = ""
     decimals: ClassVar[int] = 4
+    order: ClassVar[int] = 100
+    summary: ClassVar[bool] = True
+    tolerance: ClassVar[tuple[float, float]] = (0.0, 0.01)
+    bd: ClassVar[bool] = False
+    bd_rate: ClassVar[bool] = False
+    grid_rank: ClassVar[int | None] = None
 
     def __init__(self, protocol, device: torch.device, weights: Mapping[str, "str | Path | None"] | None = None,
                  settings: Any = None) -> None:
@@ -140,8 +169,17 @@ class Metric:
     @classmethod
     def result_keys(cls, protocol=None) -> tuple[ResultKey, ...]:
         """The keys it reports under ``protocol`` (None: every key it can report)."""
-        return (ResultKey(cls.name, cls.higher_is_better, cls.unit, cls.description, cls.level == "image",
-                          cls.label, cls.decimals),)
+        return (cls.headline_key(),)
+
+    @classmethod
+    def headline_key(cls, **changes) -> ResultKey:
+        """The :class:`ResultKey` of the class attributes (``changes`` override them: a metric
+        with several keys derives the others from it)."""
+        fields = dict(name=cls.name, higher_is_better=cls.higher_is_better, unit=cls.unit, description=cls.description,
+                      per_image=cls.level == "image", label=cls.label, decimals=cls.decimals, order=cls.order,
+                      summary=cls.summary, tolerance=cls.tolerance, bd=cls.bd, bd_rate=cls.bd_rate,
+                      grid_rank=cls.grid_rank)
+        return ResultKey(**{**fields, **changes})
 
     @classmethod
     def weights(cls, protocol) -> tuple[tuple[str, str], ...]:
@@ -184,15 +222,23 @@ class SetMetric(Metric):
     """
 
     level: ClassVar[str] = "set"
+    #: also computed per image group (COCO supercategory) when the images are labelled; its
+    #: summary block is :meth:`group_block`
+    per_group: ClassVar[bool] = False
+
+    @classmethod
+    def group_block(cls) -> str:
+        """The summary key of its per-group values: ``<name>_by_supercategory``."""
+        return f"{cls.name}_by_supercategory"
 
     @classmethod
     def extractor(cls, protocol) -> str:
-        """Name of the feature extractor it reads (:mod:`wetok_bench.metrics.features`)."""
+        """Name of the feature extractor it reads (:mod:`wetok_bench.metrics.extractors`)."""
         return protocol.fid_extractor
 
     @classmethod
     def weights(cls, protocol) -> tuple[tuple[str, str], ...]:
-        from wetok_bench.metrics.features import get_extractor
+        from wetok_bench.metrics.extractors import get_extractor
 
         spec = get_extractor(cls.extractor(protocol))
         return ((spec.slot, spec.weights_name),)
@@ -227,9 +273,17 @@ class SetMetric(Metric):
         """Merge another shard's or rank's ``state_dict`` (call in shard order)."""
         self.state.merge(self.state_from_dict(state))
 
+    @classmethod
+    def prepare_reference(cls, reference: Any, cache_key: dict | None = None) -> Any:
+        """The originals' state made ready to be compared with many reconstruction sets (default:
+        the state itself); ``cache_key``: the reference cache's key of that state, for a metric
+        that keeps its preparation on disk beside it."""
+        return reference
+
     def compute(self, reference, state=None) -> dict:
-        """The summary block against the originals' ``reference`` state (``state``: the
-        reconstructions'; default this metric's own)."""
+        """The summary block against the originals' ``reference`` state (or its
+        :meth:`prepare_reference`; ``state``: the reconstructions', default this metric's own).
+        A :class:`~wetok_bench.core.errors.UsageError` when it cannot be computed (too few images)."""
         raise NotImplementedError
 
     @classmethod

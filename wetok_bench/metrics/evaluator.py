@@ -1,7 +1,7 @@
 """One object that computes every requested metric of a protocol on batches of (original, reconstruction).
 
 :class:`ReconstructionEvaluator` is what the suite runner, ``wetok-bench score`` and the Python
-API (:mod:`wetok_bench.metrics.api`) drive in their streaming loops. It builds the registered
+API (:mod:`wetok_bench.engine.api`) drive in their streaming loops. It builds the registered
 metrics (:mod:`wetok_bench.metrics.registry`) and the feature extractors their set-level
 metrics share (one Inception pass per batch for rFID and KID), takes uint8 originals and the
 tokenizer's float output, returns per-image values (PSNR, SSIM, LPIPS ...) and accumulates the
@@ -17,14 +17,12 @@ from typing import Mapping, Sequence
 
 import torch
 
-from wetok_bench.devices import fp32_strict, resolve_device  # noqa: F401 - resolve_device re-exported
-from wetok_bench.errors import TokenizerOutputError, UsageError
-from wetok_bench.metrics.base import Batch, ImageMetric, SetMetric, SetStates
-from wetok_bench.metrics.defs.lpips import lpips_key  # noqa: F401 - re-exported
-from wetok_bench.metrics.features import get_extractor
-from wetok_bench.metrics.fid import FeatureStats
-from wetok_bench.metrics.psnr import check_image_pair
+from wetok_bench.core.devices import fp32_strict, resolve_device  # noqa: F401 - resolve_device re-exported
+from wetok_bench.core.errors import TokenizerOutputError, UsageError
 from wetok_bench.metrics import registry
+from wetok_bench.metrics.base import Batch, ImageMetric, SetMetric, SetStates
+from wetok_bench.metrics.extractors import get_extractor
+from wetok_bench.metrics.functional.psnr import check_image_pair
 from wetok_bench.protocols import MetricProtocol, get_protocol
 
 #: The metrics measured when none are named (every registered one: ``registry.metric_names()``).
@@ -123,7 +121,8 @@ class ReconstructionEvaluator:
                          for name in self.metrics if registry.get_metric(name).settings_key is not None}
         self._clamped = 0
         self._values = 0
-        self.last_recon_features: torch.Tensor | None = None  # set by update (rFID's extractor)
+        #: the last batch's reconstruction features by extractor (set by update; per-group statistics read them)
+        self.last_features: dict[str, torch.Tensor] = {}
         #: feature extractors by name, built once and shared by every set metric naming them
         self.extractors: dict[str, object] = {}
         self.image_metrics: dict[str, ImageMetric] = {}
@@ -140,10 +139,8 @@ class ReconstructionEvaluator:
                 self.set_metrics[name] = cls(self.protocol, self.device, mine, self.settings.get(name), dim=dim)
             else:
                 self.image_metrics[name] = cls(self.protocol, self.device, mine, self.settings.get(name))
-        lp = self.image_metrics.get("lpips")
-        #: LPIPS networks by backbone ({} without LPIPS); the first extractor (None without set metrics)
-        self.lpips = dict(lp.nets) if lp is not None else {}
-        self.inception = next(iter(self.extractors.values()), None)
+        #: the set metric also computed per image group (rFID per COCO supercategory), or None
+        self.group_metric: str | None = next((name for name, m in self.set_metrics.items() if m.per_group), None)
 
     # --- per batch -----------------------------------------------------------------------
 
@@ -152,24 +149,34 @@ class ReconstructionEvaluator:
         """Keys of the per-image values :meth:`update` returns, in order."""
         return [key.name for metric in self.image_metrics.values() for key in metric.result_keys(self.protocol)]
 
-    def reference_features(self, original_u8: torch.Tensor) -> torch.Tensor:
-        """Features (float64, B x dim) of uint8 originals from the first extractor, through the protocol's view."""
-        if self.inception is None:
-            raise UsageError("reference features need the 'rfid' metric (or another set-level metric: kid), which this evaluator was built without")
+    def reference_features(self, original_u8: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Features (float64, B x dim) of uint8 originals by extractor name, each through the
+        protocol's view (one pass per extractor, shared by the set metrics that read it)."""
+        if not self.extractors:
+            raise UsageError("reference features need a set-level metric (rfid, kid ...), which this evaluator "
+                             "was built without")
         _check_originals(original_u8)
+        original_u8 = original_u8.to(self.device)
         with torch.inference_mode(), fp32_strict():
-            return self.inception(self.protocol.fid_view_original(original_u8.to(self.device)))
+            return {name: net(self.protocol.fid_view_original(original_u8)) for name, net in self.extractors.items()}
+
+    def extractor_of(self, name: str) -> str:
+        """The extractor set metric ``name`` reads."""
+        return type(self.set_metrics[name]).extractor(self.protocol)
 
     def new_reference(self) -> SetStates:
         """Empty originals' states, one per set metric (``{name: state}``)."""
         return SetStates({name: metric.new_reference_state(metric.dim) for name, metric in self.set_metrics.items()})
 
-    def update_reference(self, reference: dict[str, object], original_u8: torch.Tensor) -> None:
-        """Add uint8 originals to ``reference`` (one extractor pass shared by every set metric)."""
-        if self.set_metrics:
-            features = self.reference_features(original_u8)
-            for name, state in reference.items():
-                state.update(features)
+    def update_reference(self, reference: Mapping[str, object], original_u8: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Add uint8 originals to ``reference`` (each set metric's state gets its extractor's
+        features); returns those features by extractor ({} without set metrics)."""
+        if not self.set_metrics:
+            return {}
+        features = self.reference_features(original_u8)
+        for name, state in reference.items():
+            state.update(features[self.extractor_of(name)])
+        return features
 
     # The originals' states as one flat {name: tensor} dict (reference cache files): rFID's
     # FeatureStats fields unprefixed, exactly the layout of the files written before other set
@@ -219,19 +226,10 @@ class ReconstructionEvaluator:
             out.update(metric.update(batch))
         for metric in self.set_metrics.values():
             metric.update(batch)
-        rfid = self.set_metrics.get("rfid")
-        #: this batch's reconstruction features of rFID's extractor (None without rFID): the
-        #: runner's per-supercategory statistics read them (computed once, above)
-        self.last_recon_features = batch.features(type(rfid).extractor(self.protocol)) if rfid is not None else None
+        self.last_features = {name: batch.features(name) for name in self.extractors}  # computed once, above
         return {key: value.detach().to("cpu", torch.float64) for key, value in out.items()}
 
     # --- set level -----------------------------------------------------------------------
-
-    @property
-    def recon_stats(self) -> FeatureStats | None:
-        """Inception statistics of every reconstruction seen (None without rFID)."""
-        metric = self.set_metrics.get("rfid")
-        return metric.state if metric is not None else None
 
     def set_states(self) -> dict[str, dict]:
         """Every set metric's state as a ``state_dict`` (``{name: state}``), for shards and ranks."""
@@ -261,30 +259,30 @@ class ReconstructionEvaluator:
         for metric in [*self.image_metrics.values(), *self.set_metrics.values()]:
             metric.reset()
 
-    def compute(self, reference_stats: FeatureStats | None) -> dict:
-        """rFID's result (:func:`~wetok_bench.metrics.fid.fid_result`) against the originals' statistics.
-
-        Returns ``{}`` when rFID was not requested. Call after :meth:`FeatureStats.all_reduce`
-        of :attr:`recon_stats` in distributed runs. Every set metric: :meth:`compute_sets`.
-        """
-        if "rfid" not in self.set_metrics:
-            return {}
-        if reference_stats is None:
-            raise UsageError("rFID needs the reference (originals') feature statistics")
-        if reference_stats.dim != self.recon_stats.dim:
-            raise UsageError(
-                f"reference statistics have dimension {reference_stats.dim}, the evaluator's features {self.recon_stats.dim}"
-            )
-        return self.set_metrics["rfid"].compute(reference_stats)
+    def prepare_references(self, reference: Mapping[str, object]) -> dict[str, object]:
+        """Each set metric's originals' state made ready for many comparisons
+        (:meth:`SetMetric.prepare_reference`: rFID's factorised covariance)."""
+        return {name: metric.prepare_reference(reference[name]) for name, metric in self.set_metrics.items()
+                if reference.get(name) is not None}
 
     def compute_sets(self, reference: Mapping[str, object], states: Mapping[str, object] | None = None) -> dict[str, dict]:
-        """Every set metric's block against the originals' states ``reference`` ({name: state});
-        ``states``: the reconstructions' (default the evaluator's own)."""
-        missing = [name for name in self.set_metrics if reference.get(name) is None]
-        if missing:
-            raise UsageError(f"{', '.join(missing)} need(s) the reference (originals') features")
-        states = states or {}
-        return {name: metric.compute(reference[name], states.get(name)) for name, metric in self.set_metrics.items()}
+        """Every set metric's summary block against the originals' states ``reference``
+        ({name: state, or a prepared reference}); ``states``: the reconstructions' (default the
+        evaluator's own). A metric that cannot be computed (fewer than 2 images, no reference)
+        gives ``{"skipped": reason}``."""
+        out: dict[str, dict] = {}
+        for name, metric in self.set_metrics.items():
+            if reference.get(name) is None:
+                out[name] = {"skipped": "no reference (originals') features"}
+                continue
+            if states is not None and states.get(name) is None:
+                out[name] = {"skipped": "no image measured"}
+                continue
+            try:
+                out[name] = metric.compute(reference[name], states[name] if states is not None else None)
+            except UsageError as error:
+                out[name] = {"skipped": str(error)}
+        return out
 
     def fingerprint(self) -> dict:
         """Everything that defines the values: protocol, metrics, weight hashes, library versions.

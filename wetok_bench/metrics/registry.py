@@ -10,10 +10,11 @@ subclass, or a module whose ``METRIC`` is one)::
     [project.entry-points."wetok_bench.metrics"]
     my_metric = "my_package.my_metric:MyMetric"
 
-or call :func:`register_metric` directly. Entry points are read by
-:class:`wetok_bench.plugins.PluginGroup`: a plug-in that cannot be loaded is left out of
-:func:`metric_names` with one warning, and naming it is its :class:`~wetok_bench.plugins.PluginError`. Adding a built-in metric is its module under
-``wetok_bench/metrics/defs/`` plus one line in :data:`_BUILTIN`.
+or call :func:`register_metric` directly. :data:`METRICS` is a
+:class:`~wetok_bench.core.registry.Registry`: a plug-in that cannot be loaded is left out of
+:func:`metric_names` with one warning, and naming it is its
+:class:`~wetok_bench.core.plugins.PluginError`. Adding a built-in metric is its module under
+``wetok_bench/metrics/`` plus its name in the ``METRICS.builtin`` loop below.
 
 Protocol fingerprints: :func:`protocol_fingerprint` covers the protocol's settings (which the
 classic metrics, :data:`CLASSIC`, read and every recorded result was measured under) plus, for
@@ -23,14 +24,14 @@ metric leaves every recorded fingerprint valid, and its options count only where
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
-from wetok_bench.errors import UsageError
-from wetok_bench.hashing import sha256_json
-from wetok_bench.plugins import PluginError, PluginGroup
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.hashing import sha256_json
+from wetok_bench.core.plugins import PluginError
+from wetok_bench.core.registry import Registry, RegistryError
 
 if TYPE_CHECKING:  # the metric classes import torch; names and lookups here must not
     from wetok_bench.metrics.base import Metric, ResultKey
@@ -39,26 +40,38 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "wetok_bench.metrics"
 
-#: Built-in metrics: name -> module whose ``METRIC`` is the class (imported on first use).
-_BUILTIN: dict[str, str] = {
-    "psnr": "wetok_bench.metrics.defs.psnr",
-    "ssim": "wetok_bench.metrics.defs.ssim",
-    "lpips": "wetok_bench.metrics.defs.lpips",
-    "rfid": "wetok_bench.metrics.defs.rfid",
-    "kid": "wetok_bench.metrics.defs.kid",
-}
-
 #: The metrics every protocol version up to now was defined with: their options are the
 #: protocol's own settings (``MetricProtocol.to_dict()``), always in its fingerprint.
 CLASSIC = ("psnr", "ssim", "lpips", "rfid")
 
-#: Result keys that are not metrics but are reported beside them: (higher_is_better, unit, description).
-EXTRA_KEYS: dict[str, tuple[bool, str, str]] = {
-    "bits_per_image": (False, "bits", "mean coded size per image"),
-}
+def _checked_metric(name: str, obj: Any) -> type[Metric]:
+    """The metric class of an entry (the class, or a module's ``METRIC``) if it is usable:
+    a :class:`Metric` subclass whose ``name`` is the entry's name (the name suites use), a
+    lower-case identifier, ``level`` one of ``image`` / ``set``, a boolean ``higher_is_better``."""
+    from wetok_bench.metrics.base import LEVELS, Metric
 
-#: Built-ins (once imported) and metrics registered in this process; entry points are in _PLUGINS.
-_REGISTRY: dict[str, type[Metric]] = {}
+    cls = getattr(obj, "METRIC", obj)
+    if not (isinstance(cls, type) and issubclass(cls, Metric)):
+        raise RegistryError(f"a metric must be a Metric subclass, got {cls!r}")
+    own = getattr(cls, "name", "")
+    if not isinstance(own, str) or not own.isidentifier() or own != own.lower():
+        raise RegistryError(f"metric {cls.__name__}: name must be a lower-case identifier, got {own!r}")
+    if own != name:
+        raise RegistryError(f"its class {cls.__name__} is named {own!r}, not {name!r} as the entry point")
+    if cls.level not in LEVELS:
+        raise RegistryError(f"metric {own!r}: level must be one of {LEVELS}, got {cls.level!r}")
+    if cls.settings_key not in (None, own):
+        raise RegistryError(f"metric {own!r}: its settings block must be named after it ({own!r}), got {cls.settings_key!r}")
+    if not isinstance(cls.higher_is_better, bool):
+        raise RegistryError(f"metric {own!r}: higher_is_better must be True or False")
+    return cls
+
+
+#: Every metric: built-ins (``module:METRIC``, imported on first use), registered classes, plug-ins.
+METRICS: Registry[type[Metric]] = Registry("metric", check=_checked_metric, group=ENTRY_POINT_GROUP,
+                                           name_re=re.compile(r"^[a-z_][a-z0-9_]*$"))
+for _name in ("psnr", "ssim", "lpips", "rfid", "kid"):
+    METRICS.builtin(_name, f"wetok_bench.metrics.{_name}:METRIC")
 
 
 def register_metric(cls: type[Metric], *, overwrite: bool = False) -> type[Metric]:
@@ -67,96 +80,33 @@ def register_metric(cls: type[Metric], *, overwrite: bool = False) -> type[Metri
     Checked: a :class:`Metric` subclass, a lower-case identifier name not taken (unless
     ``overwrite``), ``level`` one of ``image`` / ``set``, a boolean ``higher_is_better``.
     """
-    name = _checked_metric(cls).name
-    if name in _REGISTRY and _REGISTRY[name] is not cls and not overwrite:
-        raise UsageError(f"metric {name!r} is already registered ({_REGISTRY[name].__module__}); pass overwrite=True")
-    _REGISTRY[name] = cls
-    return cls
-
-
-def _checked_metric(cls: Any) -> type[Metric]:
-    """``cls`` if it is a usable metric class (see :func:`register_metric`), else UsageError."""
-    from wetok_bench.metrics.base import LEVELS, Metric
-    if not (isinstance(cls, type) and issubclass(cls, Metric)):
-        raise UsageError(f"a metric must be a Metric subclass, got {cls!r}")
     name = getattr(cls, "name", "")
-    if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
-        raise UsageError(f"metric {cls.__name__}: name must be a lower-case identifier, got {name!r}")
-    if cls.level not in LEVELS:
-        raise UsageError(f"metric {name!r}: level must be one of {LEVELS}, got {cls.level!r}")
-    if cls.settings_key not in (None, name):
-        raise UsageError(f"metric {name!r}: its settings block must be named after it ({name!r}), got {cls.settings_key!r}")
-    if not isinstance(cls.higher_is_better, bool):
-        raise UsageError(f"metric {name!r}: higher_is_better must be True or False")
-    return cls
-
-
-def _load_builtin(name: str) -> None:
-    module = importlib.import_module(_BUILTIN[name])
-    register_metric(module.METRIC)
-
-
-def _plugin_metric(name: str, obj: Any) -> type[Metric]:
-    """The metric class of entry point ``name`` (the class, or a module's ``METRIC``), checked;
-    its ``name`` must be the entry point's, the name suites use."""
-    cls = _checked_metric(getattr(obj, "METRIC", obj))
-    if cls.name != name:
-        raise UsageError(f"its class {cls.__name__} is named {cls.name!r}, not {name!r} as the entry point")
-    return cls
-
-
-_PLUGINS = PluginGroup(ENTRY_POINT_GROUP, "metric", reserved=lambda: _BUILTIN, check=_plugin_metric,
-                       name_re=re.compile(r"^[a-z_][a-z0-9_]*$"))
-
-
-def _ensure_loaded() -> None:
-    for name in _BUILTIN:
-        if name not in _REGISTRY:
-            _load_builtin(name)
+    return METRICS.register(name, _checked_metric(name, cls), overwrite=overwrite)
 
 
 def available_names() -> tuple[str, ...]:
     """Metric names a suite may request, without importing any metric (built-ins, plug-in
     entry points, and classes registered in this process); for validation that must not load torch."""
-    return tuple(dict.fromkeys([*_BUILTIN, *_PLUGINS.names(), *_REGISTRY]))
-
-
-class _AvailableNames(Sequence):
-    """:func:`available_names` as a read-only sequence read when used (suite choices)."""
-
-    def __getitem__(self, index):
-        return available_names()[index]
-
-    def __len__(self) -> int:
-        return len(available_names())
-
-    def __contains__(self, name: object) -> bool:
-        return name in available_names()
-
-    def __repr__(self) -> str:
-        return repr(available_names())
-
-
-#: Every metric name a suite may request (read lazily; imports no metric).
-KNOWN_METRICS: Sequence[str] = _AvailableNames()
+    return tuple(METRICS.names())
 
 
 def metric_names() -> tuple[str, ...]:
-    """Every usable metric name: built-ins in :data:`_BUILTIN` order, those registered in this
-    process, then the plug-ins that load (a broken one is logged once and left out; asking for
-    it by name, :func:`get_metric`, raises its :class:`~wetok_bench.plugins.PluginError`)."""
-    _ensure_loaded()
-    return (*_REGISTRY, *_PLUGINS.load_all(skip=_REGISTRY))
+    """Every usable metric name: built-ins, those registered in this process, then the plug-ins
+    that load (a broken one is logged once and left out; asking for it by name,
+    :func:`get_metric`, raises its :class:`~wetok_bench.core.plugins.PluginError`)."""
+    return tuple(METRICS.load_all())
+
+
+def closest_metric(name: str) -> str:
+    """``"; did you mean 'x'?"`` for the registered metric name closest to ``name``, or ``""``."""
+    from wetok_bench.core.errors import closest
+
+    return closest(name, METRICS.names())
 
 
 def get_metric(name: str) -> type[Metric]:
-    """The metric class registered under ``name``; unknown names are a :class:`UsageError`."""
-    _ensure_loaded()
-    if name in _REGISTRY:
-        return _REGISTRY[name]
-    if name in _PLUGINS:
-        return _PLUGINS.load(name)
-    raise UsageError(f"unknown metric {name!r} (known: {', '.join(metric_names())})")
+    """The metric class registered under ``name``; unknown names are a :class:`RegistryError`."""
+    return METRICS.get(name)
 
 
 def check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
@@ -165,8 +115,8 @@ def check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
         metrics = [metrics]
     names = metric_names()
     for name in metrics:
-        if name not in names and name in _PLUGINS:
-            _PLUGINS.load(name)  # a plug-in that fails: its PluginError, not "unknown metric"
+        if name not in names and name in METRICS:
+            METRICS.get(name)  # a plug-in that fails: its PluginError, not "unknown metric"
     unknown = [m for m in metrics if m not in names]
     if unknown or not metrics:
         raise UsageError(f"unknown metric(s) {unknown} (valid: {', '.join(names)})")
@@ -174,7 +124,8 @@ def check_metrics(metrics: Sequence[str] | str) -> tuple[str, ...]:
 
 
 def result_keys(protocol=None, metrics: Iterable[str] | None = None) -> dict[str, ResultKey]:
-    """Every result key (name -> :class:`ResultKey`) of ``metrics`` (default: all registered).
+    """Every result key (name -> :class:`ResultKey`) of ``metrics`` (default: all registered),
+    in column order (:attr:`ResultKey.order`, then registry order).
 
     ``protocol`` None lists the keys any protocol can produce (e.g. both ``lpips`` and
     ``lpips_vgg``), for readers of results (check, report, baselines).
@@ -183,17 +134,21 @@ def result_keys(protocol=None, metrics: Iterable[str] | None = None) -> dict[str
     for name in metrics if metrics is not None else metric_names():
         for key in get_metric(name).result_keys(protocol):
             out.setdefault(key.name, key)
-    return out
+    return dict(sorted(out.items(), key=lambda item: item[1].order))
+
+
+def extra_keys() -> dict[str, ResultKey]:
+    """Keys reported beside the metrics that are not a metric's (``bits_per_image``)."""
+    from wetok_bench.metrics.base import ResultKey
+
+    return {"bits_per_image": ResultKey("bits_per_image", False, "bits", "mean coded size per image", per_image=False,
+                                        label="Bits / image", decimals=0, summary=False, tolerance=(0.0, 0.005))}
 
 
 def key_info(key: str) -> ResultKey | None:
-    """The :class:`ResultKey` of a result key (a metric's or :data:`EXTRA_KEYS`), or None."""
-    from wetok_bench.metrics.base import ResultKey
-
-    found = result_keys().get(key)
-    if found is None and key in EXTRA_KEYS:
-        found = ResultKey(key, *EXTRA_KEYS[key])
-    return found
+    """The :class:`ResultKey` of a result key (a metric's or :func:`extra_keys`), or None:
+    the one place a key's direction, unit, label, decimals and tolerance are read from."""
+    return result_keys().get(key) or extra_keys().get(key)
 
 
 def higher_is_better(key: str) -> bool | None:
@@ -202,27 +157,11 @@ def higher_is_better(key: str) -> bool | None:
     return info.higher_is_better if info is not None else None
 
 
-class _Directions(Mapping):
-    """``{result key: higher_is_better}`` of every registered metric's keys and :data:`EXTRA_KEYS`
-    (read when used, so plug-ins registered later appear)."""
-
-    def _table(self) -> dict[str, bool]:
-        table = {name: key.higher_is_better for name, key in result_keys().items()}
-        table.update({name: extra[0] for name, extra in EXTRA_KEYS.items()})
-        return table
-
-    def __getitem__(self, key: str) -> bool:
-        return self._table()[key]
-
-    def __iter__(self):
-        return iter(self._table())
-
-    def __len__(self) -> int:
-        return len(self._table())
-
-
-#: Direction of every known result key (check, reports, baselines read it).
-DIRECTIONS: Mapping[str, bool] = _Directions()
+def summary_keys(present: Iterable[str] | None = None) -> list[ResultKey]:
+    """The keys shown as columns (:attr:`ResultKey.summary`), in column order; with ``present``,
+    only those among it (the keys some result has)."""
+    wanted = None if present is None else set(present)
+    return [key for name, key in result_keys().items() if key.summary and (wanted is None or name in wanted)]
 
 
 def settings_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -233,9 +172,9 @@ def settings_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
     requested = values.get("metrics")
     loaded = metric_names()
     for name in requested if isinstance(requested, list) else []:
-        if isinstance(name, str) and name not in loaded and name in _PLUGINS:
+        if isinstance(name, str) and name not in loaded and name in METRICS:
             try:
-                _PLUGINS.load(name)
+                METRICS.get(name)
             except PluginError as error:
                 problems.append(("metrics", str(error)))
     for name in metric_names():
@@ -252,7 +191,7 @@ def settings_problems(values: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def metric_settings(metrics: Iterable[str], raw: Any) -> dict[str, Any]:
     """The validated settings of each metric that has a suite block (``kid: {...}``); ``raw``
-    is the suite's settings (a mapping or :class:`~wetok_bench.settings.Settings`)."""
+    is the suite's settings (a mapping or :class:`~wetok_bench.config.settings.Settings`)."""
     raw = raw.to_dict() if hasattr(raw, "to_dict") else (raw or {})
     out: dict[str, Any] = {}
     for name in metrics:
@@ -288,6 +227,17 @@ def protocol_fingerprint(protocol, metrics: Iterable[str], settings: Mapping[str
     if not extra:
         return protocol.fingerprint
     return sha256_json({**protocol.to_dict(), "metric_options": extra})
+
+
+def weight_slots() -> list[str]:
+    """Every weights slot some registered metric reads under some registered protocol
+    (``inception``, ``lpips_alex``, ``lpips_vgg`` ...): the keys a suite's ``weights:`` block and
+    ``score --weights`` accept."""
+    from wetok_bench.protocols import PROTOCOLS
+
+    protocols = list(PROTOCOLS.load_all().values())
+    return list(dict.fromkeys(slot for name in metric_names() for protocol in protocols
+                              for slot, _ in get_metric(name).weights(protocol)))
 
 
 def weights_needs(protocol, metrics: Iterable[str]) -> dict[str, list[tuple[str, str]]]:

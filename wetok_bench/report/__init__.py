@@ -1,5 +1,4 @@
-"""Reports: leaderboards, paper tables, plots, grids and HTML.
+"""Reports: leaderboards, paper tables, plots, grids and HTML from results folders.
 
-Entry point: :func:`wetok_bench.report.build.build_report`; the runner saves grids with
-:func:`wetok_bench.report.grids.save_grid`.
+Entry point: :func:`wetok_bench.report.build.build_report`.
 """

@@ -8,8 +8,10 @@ images of ``bits / (height * width)`` from ``per_image.csv``, else ``bits_per_im
 square resolution ``R``; its quality is the leaderboard's mean of each metric. Non-finite values
 (PSNR ``inf``) leave that point out of that metric's curve.
 
-Table (:func:`bd_table`): BD-rate at equal PSNR and BD-PSNR / BD-SSIM / BD-LPIPS of each curve
-with at least 4 points against the anchor curve (default: JPEG when present, else the first codec
+Table (:func:`bd_table`): BD-rate at equal quality and BD-<metric> of each curve with at least 4
+points against the anchor curve. The metrics are the metric registry's: its ``bd`` keys (PSNR,
+SSIM, LPIPS) each get a BD-metric column, its ``bd_rate`` key (PSNR) is the quality BD-rate is
+measured at, with the registry's labels, units and directions; the anchor is the curve (default: JPEG when present, else the first codec
 curve), with the formula, interpolation and overlap ranges in the cells and notes. A value that
 is not defined shows a few words in its cell and the full reason in the notes.
 """
@@ -19,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from wetok_bench.metrics.base import ResultKey
+from wetok_bench.metrics.registry import result_keys
 from wetok_bench.report.bjontegaard import (
     DEFAULT_INTERPOLATION,
     INTERPOLATION_TEXT,
@@ -31,11 +35,27 @@ from wetok_bench.report.bjontegaard import (
 from wetok_bench.report.leaderboard import Leaderboard, Row
 from wetok_bench.report.tables import DASH, Cell, Table
 
-#: BD-metric columns: (metric, header, decimals).
-BD_METRICS = (("psnr", "BD-PSNR (dB)", 3), ("ssim", "BD-SSIM", 4), ("lpips", "BD-LPIPS (lower better)", 4))
-#: The quality BD-rate is taken at.
-BD_RATE_METRIC = "psnr"
 DEFAULT_ANCHOR = "jpeg"
+
+
+def bd_keys() -> list[ResultKey]:
+    """The BD-metric columns: the registry's ``bd`` keys in column order."""
+    return [key for key in result_keys().values() if key.bd]
+
+
+def rate_key() -> ResultKey:
+    """The quality BD-rate is measured at: the registry's ``bd_rate`` key."""
+    return next(key for key in result_keys().values() if key.bd_rate)
+
+
+def bd_header(key: ResultKey) -> str:
+    """``BD-PSNR (dB)``, ``BD-SSIM``, ``BD-LPIPS (lower better)``."""
+    return f"BD-{key.header}" + ("" if key.higher_is_better else " (lower better)")
+
+
+def bd_decimals(key: ResultKey) -> int:
+    """A BD value is a small difference: at least 3 decimals, more where the metric shows more."""
+    return max(3, key.decimals)
 _FORMAT_LABELS = {"jpeg": "JPEG", "jpg": "JPEG", "webp": "WebP"}
 
 
@@ -99,8 +119,11 @@ def curve_key(row: Row) -> tuple[str, str] | None:
     return family, family
 
 
-def build_curves(board: Leaderboard, metrics: tuple[str, ...] = ("psnr", "ssim", "lpips")) -> tuple[list[RDCurve], list[str]]:
-    """The board's curves (points sorted by rate) and notes on rows left out."""
+def build_curves(board: Leaderboard, metrics: tuple[str, ...] | None = None) -> tuple[list[RDCurve], list[str]]:
+    """The board's curves (points sorted by rate) and notes on rows left out; each point's quality
+    in ``metrics`` (default: the BD keys and the BD-rate key)."""
+    if metrics is None:
+        metrics = tuple(dict.fromkeys([rate_key().name, *(key.name for key in bd_keys())]))
     curves: dict[str, RDCurve] = {}
     left_out: list[str] = []
     for row in board.rows:
@@ -157,17 +180,22 @@ def bd_table(board: Leaderboard, *, anchor: str | None = None, interpolation: st
         notes.append(f"Anchor {anchor!r} is not a curve here (curves: {', '.join(c.label for c in curves)}).")
     else:
         notes.append(f"Anchor: {base.label} ({len(base.points)} points). Rate = bits per pixel (bits per image / (H x W)), log scale.")
-    notes += [
-        "BD-rate (VCEG-M33): mean difference of ln(rate) at equal PSNR over the PSNR range both curves cover, "
-        "as (exp(d) - 1) x 100 %; negative = fewer bits than the anchor for the same PSNR.",
-        "BD-metric: mean of (curve - anchor) over the ln(rate) range both curves cover; for LPIPS lower is better, "
-        "so a negative BD-LPIPS is an improvement.",
-        f"Interpolation: {INTERPOLATION_TEXT[interpolation]}, integrated exactly. Columns 'Overlap' give the "
-        "integration intervals: bits per pixel (BD-metric) and PSNR in dB (BD-rate).",
-    ]
+    rate_on = rate_key()
+    q = rate_on.label or rate_on.name
+    q_unit = f" in {rate_on.unit}" if rate_on.unit else ""
     # a metric no curve has (not in the suite, or skipped everywhere) gets no column at all
-    shown = [m for m in BD_METRICS if any(m[0] in p.quality for c in full for p in c.points)]
-    headers = ["Curve", "Points", "Overlap (bpp)", "Overlap PSNR (dB)", "BD-rate (PSNR) %", *[h for _, h, _ in shown]]
+    shown = [(key.name, bd_header(key), bd_decimals(key)) for key in bd_keys()
+             if any(key.name in p.quality for c in full for p in c.points)]
+    lower = [key for key in bd_keys() if not key.higher_is_better and any(key.name == m for m, _, _ in shown)]
+    notes += [
+        f"BD-rate (VCEG-M33): mean difference of ln(rate) at equal {q} over the {q} range both curves cover, "
+        f"as (exp(d) - 1) x 100 %; negative = fewer bits than the anchor for the same {q}.",
+        "BD-metric: mean of (curve - anchor) over the ln(rate) range both curves cover"
+        + "".join(f"; for {k.label} lower is better, so a negative BD-{k.label} is an improvement" for k in lower) + ".",
+        f"Interpolation: {INTERPOLATION_TEXT[interpolation]}, integrated exactly. Columns 'Overlap' give the "
+        f"integration intervals: bits per pixel (BD-metric) and {q}{q_unit} (BD-rate).",
+    ]
+    headers = ["Curve", "Points", "Overlap (bpp)", f"Overlap {rate_on.header}", f"BD-rate ({q}) %", *[h for _, h, _ in shown]]
     rows: list[list[Cell]] = []
     reasons: list[str] = []
     for curve in full:
@@ -176,10 +204,10 @@ def bd_table(board: Leaderboard, *, anchor: str | None = None, interpolation: st
             text = "anchor" if curve is base else DASH
             rows.append(head + [Cell(DASH)] * 2 + [Cell(text)] * (1 + len(shown)))
             continue
-        rate_cell, rate = _cell(lambda: bd_rate(*base.series(BD_RATE_METRIC), *curve.series(BD_RATE_METRIC),
-                                                metric=BD_RATE_METRIC, interpolation=interpolation), 2, reasons,
+        rate_cell, rate = _cell(lambda: bd_rate(*base.series(rate_on.name), *curve.series(rate_on.name),
+                                                metric=rate_on.name, interpolation=interpolation), 2, reasons,
                                 f"{curve.label} BD-rate")
-        metric_cells, psnr_result = [], None
+        metric_cells, rate_metric_result = [], None
         for metric, header, decimals in shown:
             if not (base.series(metric)[0] and curve.series(metric)[0]):
                 who = base.label if not base.series(metric)[0] else curve.label
@@ -190,8 +218,8 @@ def bd_table(board: Leaderboard, *, anchor: str | None = None, interpolation: st
                                                              interpolation=interpolation), decimals, reasons,
                                  f"{curve.label} {header}")
             metric_cells.append(cell)
-            psnr_result = result if metric == "psnr" else psnr_result
-        overlap_bpp = Cell(_range(psnr_result.rate_overlap_bpp, 3)) if psnr_result else Cell(DASH)
+            rate_metric_result = result if metric == rate_on.name else rate_metric_result
+        overlap_bpp = Cell(_range(rate_metric_result.rate_overlap_bpp, 3)) if rate_metric_result else Cell(DASH)
         overlap_q = Cell(_range(rate.quality_overlap, 2)) if rate else Cell(DASH)
         rows.append(head + [overlap_bpp, overlap_q, rate_cell, *metric_cells])
     notes += reasons

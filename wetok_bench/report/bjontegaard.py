@@ -33,7 +33,7 @@ from typing import Sequence
 import numpy as np
 from scipy.interpolate import PchipInterpolator
 
-from wetok_bench.metrics.aggregate import METRICS
+from wetok_bench.metrics.registry import key_info
 
 #: Interpolation names; the first is the default.
 INTERPOLATIONS = ("pchip", "cubic")
@@ -92,10 +92,12 @@ class BDResult:
 
 
 def higher_is_better(metric: str) -> bool:
-    """Direction of ``metric`` from :data:`wetok_bench.metrics.aggregate.METRICS`."""
-    if metric not in METRICS:
-        raise BDUndefined(f"unknown metric {metric!r}: its direction is not known (known: {', '.join(METRICS)})", "unknown metric")
-    return METRICS[metric].higher_is_better
+    """Direction of ``metric`` from the metric registry."""
+    info = key_info(metric)
+    if info is None:
+        raise BDUndefined(f"unknown metric {metric!r}: its direction is not known (not a registered result key)",
+                          "unknown metric")
+    return info.higher_is_better
 
 
 def _checked(bpp: Sequence[float], quality: Sequence[float], metric: str, label: str) -> tuple[np.ndarray, np.ndarray]:
@@ -154,14 +156,14 @@ def _prepare(anchor_bpp, anchor_quality, test_bpp, test_quality, metric, interpo
 
 
 def bd_rate(anchor_bpp: Sequence[float], anchor_quality: Sequence[float], test_bpp: Sequence[float],
-            test_quality: Sequence[float], *, metric: str = "psnr",
+            test_quality: Sequence[float], *, metric: str,
             interpolation: str = DEFAULT_INTERPOLATION) -> BDResult:
     """BD-rate of the test curve against the anchor, in percent, at equal ``metric``.
 
     Args:
         anchor_bpp, test_bpp: bits per pixel of each point.
         anchor_quality, test_quality: the metric's value at each point (same order).
-        metric: a name in ``METRICS`` (its direction is used for the monotonicity check).
+        metric: a registered result key (its direction is used for the monotonicity check).
         interpolation: ``pchip`` (default) or ``cubic``.
     Raises:
         BDUndefined: fewer than 4 points, not monotonic, or no quality overlap.
@@ -177,7 +179,7 @@ def bd_rate(anchor_bpp: Sequence[float], anchor_quality: Sequence[float], test_b
 
 
 def bd_metric(anchor_bpp: Sequence[float], anchor_quality: Sequence[float], test_bpp: Sequence[float],
-              test_quality: Sequence[float], *, metric: str = "psnr",
+              test_quality: Sequence[float], *, metric: str,
               interpolation: str = DEFAULT_INTERPOLATION) -> BDResult:
     """BD-``metric`` (BD-PSNR in dB, BD-SSIM, BD-LPIPS): mean of test minus anchor at equal rate.
 

@@ -22,21 +22,22 @@ import html
 from pathlib import Path
 from typing import Iterable
 
-from wetok_bench.baselines import PublishedSet, load_published
-from wetok_bench.errors import UsageError
+from wetok_bench.core.errors import UsageError
 from wetok_bench.report import tables
 from wetok_bench.report.bd_table import bd_table
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from wetok_bench.report.categories import category_csv, category_frame, supercategory_tables
 from wetok_bench.report.cycles import cycles_section
-from wetok_bench.report.grids import comparison_grid, load_grid_images
+from wetok_bench.report.grids import comparison_grid
 from wetok_bench.report.html import Section, render_page
 from wetok_bench.report.leaderboard import Leaderboard, build_leaderboards, columns_for
 from wetok_bench.report.manifest import record_written, remove_previous
 from wetok_bench.report.paper import build_paper_tables, paper_table, pending_notes
 from wetok_bench.report.plots import plot_rate_distortion
 from wetok_bench.report.worst import grid_columns, shown_rows, worst_across
-from wetok_bench.results import atomic_write_text, load_results
+from wetok_bench.results.baselines import PublishedSet, load_published
+from wetok_bench.results.grid_files import load_grid_images
+from wetok_bench.results.records import atomic_write_text, load_results
 
 
 def _write(path: Path, text: str) -> None:

@@ -9,7 +9,7 @@ supercategory and a column per tokenizer; the per-category (80 COCO categories) 
 per-supercategory numbers of every tokenizer go to ``categories/<group>.csv``.
 
 rFID per supercategory comes from the summary's ``rfid_by_supercategory`` (the runner keeps
-float64 Inception statistics per supercategory, :mod:`wetok_bench.run.groups`): one table, a
+float64 Inception statistics per supercategory, :mod:`wetok_bench.engine.groups`): one table, a
 row per supercategory, ``†`` where it is unreliable (fewer images than the feature dimension,
 the main rFID's rule: every supercategory of COCO val2017 but ``person``, 2,693 images).
 """
@@ -21,13 +21,18 @@ from typing import Any
 
 import pandas as pd
 
-from wetok_bench.report.leaderboard import CI_METRICS, Leaderboard
+from wetok_bench.metrics.registry import get_metric, metric_names, summary_keys
+from wetok_bench.report.leaderboard import Leaderboard
 from wetok_bench.report.tables import Cell, Table, format_number
 
 #: per-image CSV column -> name of one label of it
 LEVELS = {"supercategories": "supercategory", "categories": "category"}
 NONE_LABEL = "(none)"
-_HEADERS = {"psnr": ("PSNR (dB)", 2), "ssim": ("SSIM", 4), "lpips": ("LPIPS", 4)}
+
+
+def per_image_keys() -> list:
+    """The per-image metrics averaged per label: the registry's per-image summary keys."""
+    return [key for key in summary_keys() if key.per_image]
 
 
 def category_frame(board: Leaderboard) -> pd.DataFrame | None:
@@ -49,7 +54,7 @@ def category_frame(board: Leaderboard) -> pd.DataFrame | None:
             for label, group in exploded.groupby("_label", sort=True):
                 record = {"tokenizer": row.tokenizer, "job": row.job.folder.name, "level": level,
                           "label": label, "images": int(group["key"].nunique())}
-                for metric in CI_METRICS:
+                for metric in (key.name for key in per_image_keys()):
                     if metric in group.columns:
                         record[metric] = float(group[metric].astype(float).mean())
                 records.append(record)
@@ -72,7 +77,8 @@ def supercategory_tables(board: Leaderboard, frame: pd.DataFrame) -> list[Table]
     counts = supers.groupby("label")["images"].max()  # the same for every job of one image selection
     order = sorted(counts.index, key=lambda label: (-counts[label], label))
     tables = []
-    for metric, (header, decimals) in _HEADERS.items():
+    for key in per_image_keys():
+        metric, header, decimals = key.name, key.header, key.decimals
         if metric not in supers.columns or supers[metric].isna().all():
             continue
         values = supers.pivot_table(index="label", columns="tokenizer", values=metric, aggfunc="first")
@@ -95,14 +101,25 @@ def supercategory_tables(board: Leaderboard, frame: pd.DataFrame) -> list[Table]
             ],
             table_id=f"categories-{board.slug}-{metric}",
         ))
-    rfid = rfid_table(board)
-    return tables + ([rfid] if rfid is not None else [])
+    return tables + group_tables(board)
 
 
-def rfid_table(board: Leaderboard) -> Table | None:
-    """rFID per supercategory (the summaries' ``rfid_by_supercategory``), ``†`` where unreliable;
-    None when no job of the board has it."""
-    blocks = {r.tokenizer: r.job.summary.get("rfid_by_supercategory") for r in board.rows}
+def group_tables(board: Leaderboard) -> list[Table]:
+    """One table per set metric computed per supercategory (rFID), from the summaries' group blocks."""
+    tables = []
+    for name in metric_names():
+        cls = get_metric(name)
+        if getattr(cls, "per_group", False):
+            table = group_table(board, cls.headline_key(), cls.group_block())
+            if table is not None:
+                tables.append(table)
+    return tables
+
+
+def group_table(board: Leaderboard, key, block_name: str) -> Table | None:
+    """Set metric ``key`` (rFID) per supercategory (the summaries' ``block_name``), ``†`` where
+    unreliable; None when no job of the board has it."""
+    blocks = {r.tokenizer: r.job.summary.get(block_name) for r in board.rows}
     blocks = {name: block for name, block in blocks.items() if block}
     if not blocks:
         return None
@@ -115,17 +132,17 @@ def rfid_table(board: Leaderboard) -> Table | None:
         cells = [Cell(label, label), Cell(format_number(float(images[label]), 0), images[label])]
         for block in blocks.values():
             entry = block.get(label) or {}
-            value = entry.get("rfid")
-            cells.append(Cell(format_number(value, 2), value, mark="†" if entry.get("unreliable") else ""))
+            value = entry.get(key.name)
+            cells.append(Cell(format_number(value, key.decimals), value, mark="†" if entry.get("unreliable") else ""))
         rows.append(cells)
     return Table(
-        title=f"{board.title}: rFID per COCO supercategory",
+        title=f"{board.title}: {key.label} per COCO supercategory",
         headers=["Supercategory", "Images", *blocks],
         numeric=[False, True, *([True] * len(blocks))],
         rows=rows,
-        notes=["rFID of the reconstructions of the images that show the supercategory against the same "
+        notes=[f"{key.label} of the reconstructions of the images that show the supercategory against the same "
                "images' originals (an image counts in each it shows; images without annotation in none).",
-               "† unreliable: fewer images than the feature dimension (covariance rank-deficient; rFID is biased); "
+               f"† unreliable: fewer images than the feature dimension ({key.label} is biased); "
                "- : fewer than 2 images."],
-        table_id=f"categories-{board.slug}-rfid",
+        table_id=f"categories-{board.slug}-{key.name}",
     )

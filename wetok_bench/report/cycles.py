@@ -16,10 +16,14 @@ from pathlib import Path
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure  # drawn without pyplot: matplotlib's backend setting untouched
 
+from wetok_bench.metrics.registry import summary_keys
 from wetok_bench.report.html import Section
 from wetok_bench.report.leaderboard import Leaderboard
 
-CYCLE_METRICS = (("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("lpips", "LPIPS"), ("rfid", "rFID"))
+
+def cycle_metrics() -> list[tuple[str, str]]:
+    """(key, header) of the metrics drawn against the cycle: the registry's summary keys."""
+    return [(key.name, key.header) for key in summary_keys()]
 
 
 def cycle_points(board: Leaderboard) -> list[tuple[str, str, int, float]]:
@@ -30,7 +34,7 @@ def cycle_points(board: Leaderboard) -> list[tuple[str, str, int, float]]:
         if len(cycles) < 2:
             continue
         for entry in cycles:
-            for metric, _ in CYCLE_METRICS:
+            for metric, _ in cycle_metrics():
                 value = entry.get(metric)
                 if isinstance(value, (int, float)) and math.isfinite(value):
                     points.append((row.tokenizer, metric, int(entry["cycle"]), float(value)))
@@ -40,7 +44,7 @@ def cycle_points(board: Leaderboard) -> list[tuple[str, str, int, float]]:
 def plot_cycles(board: Leaderboard, out_dir: Path) -> list[Path]:
     """Write ``cycles_<slug>.png`` and ``.csv``; [] when no job of the board has cycles."""
     points = cycle_points(board)
-    metrics = [(m, label) for m, label in CYCLE_METRICS if any(p[1] == m for p in points)]
+    metrics = [(m, label) for m, label in cycle_metrics() if any(p[1] == m for p in points)]
     if not metrics:
         return []
     out_dir.mkdir(parents=True, exist_ok=True)

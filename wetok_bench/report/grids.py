@@ -1,7 +1,7 @@
 """Reconstruction grids: originals beside reconstructions, with crops zoomed in.
 
 The files they are made from (``grids/`` of a job folder: :func:`save_grid`,
-:func:`load_grid_images`) are a results format, defined in :mod:`wetok_bench.grid_files` and
+:func:`load_grid_images`) are a results format, defined in :mod:`wetok_bench.results.grid_files` and
 re-exported here.
 
 The report composes figures from those files with :func:`comparison_grid`: for each image a
@@ -18,8 +18,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from wetok_bench.errors import UsageError
-from wetok_bench.grid_files import GRID_DIR, INDEX_FILE, GridImage, load_grid_images, save_grid  # noqa: F401 (re-exported)
+from wetok_bench.core.errors import UsageError
 
 PAD = 4
 HEADER = 16  # the label row's least height; larger tiles get a larger font (a tenth of the tile width)

@@ -2,17 +2,20 @@
 
 Each row is one job. Numbers come from the job's files:
 
-* PSNR, SSIM, LPIPS (and any other per-image metric): the mean of the ``per_image.csv``
-  column over images, with a percentile-bootstrap interval (:mod:`.bootstrap`, fixed seed,
-  1,000 resamples). Without ``per_image.csv`` the summary's mean is shown without interval.
-  A PSNR column holding ``inf`` (lossless images) has mean ``inf`` and no interval; the
-  number of lossless images is shown instead.
+* the metric columns are the metric registry's summary keys some job has, in the registry's
+  column order (rFID, PSNR, SSIM, LPIPS, then others), each with its label, decimals and
+  direction from the registry;
+* a per-image metric (PSNR, SSIM, LPIPS ...): the mean of the ``per_image.csv`` column over
+  images, with a percentile-bootstrap interval (:mod:`.bootstrap`, fixed seed, 1,000
+  resamples). Without ``per_image.csv`` the summary's mean is shown without interval. A column
+  holding ``inf`` (PSNR of lossless images) has mean ``inf`` and no interval; the number of
+  lossless images is shown instead.
 * bits per image: the mean of the ``bits`` column when present (codecs vary per image),
   otherwise ``summary.compression.bits_per_image``; compression ratio:
   ``summary.compression.ratio`` (the mean of per-image ratios, the runner's definition).
-* rFID: ``summary.rfid.rfid`` (else ``summary.metrics.rfid``); no interval, because
-  per-image Inception features are not kept; rFID over fewer images than the feature
-  dimension is marked unreliable.
+* a set metric (rFID, KID ...): its value in the summary; no interval, because per-image
+  features are not kept; a value its block marks unreliable (fewer images than the feature
+  dimension) is marked ``†``.
 
 Metrics listed in ``skipped_metrics`` show as a dash with the reason in the notes.
 """
@@ -25,25 +28,19 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from wetok_bench.errors import UsageError
-from wetok_bench.metrics.registry import DIRECTIONS
+from wetok_bench.core.errors import UsageError
+from wetok_bench.metrics.base import ResultKey
+from wetok_bench.metrics.registry import higher_is_better, summary_keys
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MeanCI, bootstrap_mean_ci
 from wetok_bench.report.extra_columns import extra_columns, extra_notes, extra_values
-from wetok_bench.results import LAST_FAILURE_FILE, PER_IMAGE_FILE, JobResult, json_float
-
-#: Per-image metrics shown in the leaderboard, in column order.
-CI_METRICS = ("psnr", "ssim", "lpips")
-#: Directions used when a result's ``metric_info`` does not say (True: higher is better): the registry's.
-FALLBACK_HIGHER_IS_BETTER = DIRECTIONS
+from wetok_bench.results.records import LAST_FAILURE_FILE, PER_IMAGE_FILE, JobResult, json_float
+from wetok_bench.results.values import reliability
 
 
-def set_metric_keys(jobs: list[JobResult]) -> list:
-    """Result keys (:class:`~wetok_bench.metrics.base.ResultKey`) of registered set-level metrics
-    other than rFID (KID ...) that some job's summary has, in registry order."""
-    from wetok_bench.metrics.registry import result_keys
-
-    present = {k for job in jobs for k in (job.summary.get("metrics") or {})}
-    return [key for name, key in result_keys().items() if not key.per_image and name != "rfid" and name in present]
+def metric_keys(jobs: list[JobResult]) -> list[ResultKey]:
+    """The registry's summary keys (:func:`~wetok_bench.metrics.registry.summary_keys`) that some
+    job's summary has, in column order."""
+    return summary_keys({k for job in jobs for k in (job.summary.get("metrics") or {})})
 
 
 @dataclass(frozen=True)
@@ -70,12 +67,12 @@ class Row:
     shape: str
     bits: float | None
     ratio: float | None
-    rfid: float | None
-    rfid_unreliable: bool
-    rfid_reason: str
+    #: each metric column's mean (with its interval for per-image metrics), None where not measured
     stats: dict[str, MeanCI | None]
     images: int | None
     skipped: dict[str, str] = field(default_factory=dict)
+    #: set-metric values marked unreliable: key -> reason (fewer images than the feature dimension)
+    unreliable: dict[str, str] = field(default_factory=dict)
     #: token statistics and cost columns (:mod:`.extra_columns`)
     extra: dict[str, float | None] = field(default_factory=dict)
 
@@ -86,7 +83,7 @@ class Row:
         if key in self.stats:
             stat = self.stats[key]
             return None if stat is None else stat.mean
-        return getattr(self, key)
+        return getattr(self, key, None)  # a metric column this job did not measure: None
 
 
 @dataclass
@@ -117,11 +114,11 @@ def _higher_is_better(jobs: list[JobResult], metric: str) -> bool | None:
         info = (job.summary.get("metric_info") or {}).get(metric) or {}
         if isinstance(info.get("higher_is_better"), bool):
             return info["higher_is_better"]
-    return FALLBACK_HIGHER_IS_BETTER.get(metric)
+    return higher_is_better(metric)
 
 
 def columns_for(jobs: list[JobResult]) -> list[Column]:
-    """Leaderboard columns, with metric directions from the jobs' ``metric_info``."""
+    """Leaderboard columns, with metric directions from the jobs' ``metric_info`` (else the registry)."""
     return [
         Column("tokenizer", "Tokenizer", numeric=False),
         Column("kind", "Type", numeric=False),
@@ -129,12 +126,8 @@ def columns_for(jobs: list[JobResult]) -> list[Column]:
         Column("shape", "Codebook / latent", numeric=False),
         Column("bits", "Bits / image", numeric=True, decimals=0),
         Column("ratio", "Compression", numeric=True, decimals=1),
-        Column("rfid", "rFID", numeric=True, higher_is_better=_higher_is_better(jobs, "rfid"), decimals=2),
-        Column("psnr", "PSNR (dB)", numeric=True, higher_is_better=_higher_is_better(jobs, "psnr"), decimals=2),
-        Column("ssim", "SSIM", numeric=True, higher_is_better=_higher_is_better(jobs, "ssim"), decimals=4),
-        Column("lpips", "LPIPS", numeric=True, higher_is_better=_higher_is_better(jobs, "lpips"), decimals=4),
         *(Column(key.name, key.header, numeric=True, higher_is_better=_higher_is_better(jobs, key.name),
-                 decimals=key.decimals) for key in set_metric_keys(jobs)),
+                 decimals=key.decimals) for key in metric_keys(jobs)),
         *extra_columns(jobs, Column),  # code usage, perplexity, encode/decode time, parameters
         Column("images", "Images", numeric=True, decimals=0),
     ]
@@ -149,20 +142,11 @@ def _shape_text(compression: dict) -> str:
     return ", ".join(parts)
 
 
-def _rfid(summary: dict) -> tuple[float | None, bool, str]:
-    """(rFID, unreliable, reason) from a summary."""
-    block = summary.get("rfid")
-    if isinstance(block, dict) and block.get("rfid") is not None:
-        reason = block.get("reason") or ""
-        if block.get("unreliable") and not reason:
-            reason = f"N = {block.get('n')} images < feature dimension {block.get('feature_dim')}"
-        return json_float(block["rfid"]), bool(block.get("unreliable")), reason
-    value = (summary.get("metrics") or {}).get("rfid")
-    return (json_float(value) if value is not None else None), False, ""
-
-
-def build_row(job: JobResult, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Row:
-    """One leaderboard row from one job (see the module doc for where each number comes from)."""
+def build_row(job: JobResult, *, keys: list[ResultKey] | None = None, n_resamples: int = DEFAULT_RESAMPLES,
+              seed: int = DEFAULT_SEED) -> Row:
+    """One leaderboard row from one job (see the module doc for where each number comes from);
+    ``keys``: the board's metric columns (default: the job's own), each in ``stats`` (None where
+    this job has no value)."""
     summary = job.summary
     tokenizer = summary.get("tokenizer") or {}
     compression = summary.get("compression") or {}
@@ -173,19 +157,23 @@ def build_row(job: JobResult, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int
     except (OSError, ValueError):
         frame = None
     stats: dict[str, MeanCI | None] = {}
-    for metric in [*CI_METRICS, *(key.name for key in set_metric_keys([job]))]:
-        if frame is not None and metric in frame.columns:
+    unreliable: dict[str, str] = {}
+    for key in keys if keys is not None else metric_keys([job]):
+        metric = key.name
+        if key.per_image and frame is not None and metric in frame.columns:
             stats[metric] = bootstrap_mean_ci(frame[metric].to_numpy(dtype=float), n_resamples=n_resamples, seed=seed)
         elif metrics.get(metric) is not None:
             mean = json_float(metrics[metric])
             stats[metric] = MeanCI(mean, None, None, 0, int(math.isinf(mean)), 0.95, n_resamples, seed)
         else:
             stats[metric] = None
+        flagged, reason = reliability(summary, metric)
+        if flagged:
+            unreliable[metric] = reason or "fewer images than the feature dimension"
     if frame is not None and "bits" in frame.columns and frame["bits"].notna().any():
         bits = float(frame["bits"].astype(float).mean())
     else:
         bits = json_float(compression.get("bits_per_image"))
-    rfid, unreliable, reason = _rfid(summary)
     counts = summary.get("counts") or {}
     images = counts.get("images")
     if images is None and frame is not None:
@@ -200,12 +188,10 @@ def build_row(job: JobResult, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int
         shape=_shape_text(compression),
         bits=bits,
         ratio=json_float(compression.get("ratio")),
-        rfid=rfid,
-        rfid_unreliable=unreliable,
-        rfid_reason=reason,
         stats=stats,
         images=None if images is None else int(images),
         skipped=skipped,
+        unreliable=unreliable,
         extra=extra_values(summary),
     )
 
@@ -239,7 +225,8 @@ def build_leaderboards(
         members = groups[key]
         ok = [j for j in members if j.summary.get("status", "ok") == "ok"]
         failed = [j for j in members if j.summary.get("status", "ok") != "ok"]
-        rows = [build_row(j, n_resamples=n_resamples, seed=seed) for j in ok]
+        keys = metric_keys(members)
+        rows = [build_row(j, keys=keys, n_resamples=n_resamples, seed=seed) for j in ok]
         board = Leaderboard(
             dataset=key[0],
             resolution=members[0].summary.get("resolution", "?"),
@@ -268,25 +255,27 @@ def _who(names: list[str], board: Leaderboard) -> str:
 
 
 def _notes(board: Leaderboard, failed: list[JobResult], n_resamples: int, seed: int) -> list[str]:
+    keys = {key.name: key for key in summary_keys() if key.name in {c.key for c in board.columns}}
     notes = [
         f"+- is half the width of a 95% percentile-bootstrap interval of the mean over images "
         f"({n_resamples} resamples, seed {seed}).",
-        "rFID has no interval: per-image Inception features are not kept.",
     ]
-    reasons: dict[str, list[str]] = {}
+    notes += [f"{key.label or key.name} has no interval: per-image features are not kept."
+              for key in keys.values() if not key.per_image]
+    reasons: dict[tuple[str, str], list[str]] = {}
     for row in board.rows:
-        if row.rfid_unreliable:
-            reasons.setdefault(row.rfid_reason or "fewer images than the feature dimension", []).append(row.tokenizer)
-    for reason, names in reasons.items():
-        notes.append(f"† rFID unreliable ({reason}): {_who(names, board)}.")
+        for name, reason in row.unreliable.items():
+            reasons.setdefault((name, reason), []).append(row.tokenizer)
+    for (name, reason), names in reasons.items():
+        label = keys[name].label if name in keys else name
+        notes.append(f"† {label} unreliable ({reason}): {_who(names, board)}.")
     skipped: dict[tuple[str, str], list[str]] = {}
     for row in board.rows:
-        stat = row.stats.get("psnr")
-        if stat is not None and stat.n_infinite:
-            notes.append(
-                f"{row.tokenizer}: {stat.n_infinite} of {stat.n} images reconstructed losslessly "
-                "(PSNR = inf), so mean PSNR is inf and has no interval."
-            )
+        for name, stat in row.stats.items():
+            if stat is not None and stat.n_infinite:
+                label = keys[name].label if name in keys else name
+                notes.append(f"{row.tokenizer}: {stat.n_infinite} of {stat.n} images reconstructed losslessly "
+                             f"({label} = inf), so mean {label} is inf and has no interval.")
         for metric, reason in row.skipped.items():
             skipped.setdefault((metric, reason), []).append(row.tokenizer)
         counts = row.job.summary.get("counts") or {}

@@ -4,13 +4,13 @@ The WeTok paper reports zero-shot reconstruction on ImageNet-1k val (50k) and MS
 (5k) at 256x256: one row per tokenizer with its compression ratio and rFID, PSNR, SSIM and
 LPIPS. Here every metric gets three columns: ours, published (with a numbered source cited
 under the table) and the difference ``ours - published``. The metrics are the metric
-registry's (label and decimals from there): each one that a row of the table has, measured or
-published, in the papers' order (:data:`PAPER_ORDER`) and then the registry's, so a plug-in
-metric's columns follow LPIPS. A cell with no published value says
+registry's (label, decimals and column order from there): each one that a row of the table has,
+measured or published, in the registry's column order (the papers' rFID, PSNR, SSIM, LPIPS, then
+the others), so a plug-in metric's columns follow LPIPS. A cell with no published value says
 "not published"; a published model we have not run says "not run".
 
 Results are matched to published records by model name and dataset (rule in
-:mod:`wetok_bench.baselines`). Protocols differ between sources (each source's notes are
+:mod:`wetok_bench.results.baselines`). Protocols differ between sources (each source's notes are
 printed under the table), so a difference is a pointer to look, not a verdict.
 """
 
@@ -18,16 +18,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wetok_bench.baselines import PAPER_DATASETS, PublishedRecord, PublishedSet, match_model, result_paper_dataset
 from wetok_bench.metrics.base import ResultKey
-from wetok_bench.metrics.registry import metric_names, result_keys
+from wetok_bench.metrics.registry import metric_names, summary_keys
 from wetok_bench.report.leaderboard import Row
 from wetok_bench.report.tables import Cell, Table, format_number
-from wetok_bench.results import json_float
+from wetok_bench.results.baselines import (
+    PAPER_DATASETS,
+    PublishedRecord,
+    PublishedSet,
+    match_model,
+    result_paper_dataset,
+)
+from wetok_bench.results.records import json_float
 
-#: The column order of the published papers' tables (WeTok, Open-MAGVIT2, IBQ, ...); the
-#: registry's other metrics follow in registry order. Labels and decimals are the registry's.
-PAPER_ORDER = ("rfid", "psnr", "ssim", "lpips")
 NOT_PUBLISHED = "not published"
 NOT_RUN = "not run"
 
@@ -56,12 +59,10 @@ class PaperTable:
 
 
 def paper_keys() -> list[ResultKey]:
-    """The headline result key of every registered metric, in :data:`PAPER_ORDER`, then the
-    registry's order: the columns a paper table may have."""
-    keys = result_keys()
-    names = [name for name in metric_names() if name in keys]
-    ordered = [name for name in PAPER_ORDER if name in names] + [name for name in names if name not in PAPER_ORDER]
-    return [keys[name] for name in ordered]
+    """The headline result key (named after its metric) of every registered metric, in the
+    registry's column order: the columns a paper table may have."""
+    names = set(metric_names())
+    return [key for key in summary_keys() if key.name in names]
 
 
 def _measured(row: Row) -> dict[str, float | None]:
@@ -70,7 +71,7 @@ def _measured(row: Row) -> dict[str, float | None]:
     metrics = row.job.summary.get("metrics") or {}
     values: dict[str, float | None] = {}
     for key in paper_keys():
-        if key.name in row.stats or key.name in vars(row):
+        if key.name in row.stats:
             values[key.name] = row.value(key.name)
         else:
             values[key.name] = json_float(metrics[key.name]) if metrics.get(key.name) is not None else None

@@ -27,18 +27,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure  # drawn without pyplot: no backend chosen, no global figure list
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from wetok_bench.report.leaderboard import Leaderboard, Row
-
-PLOT_METRICS = (("rfid", "rFID"), ("psnr", "PSNR (dB)"), ("ssim", "SSIM"), ("lpips", "LPIPS"))
+from wetok_bench.metrics.registry import summary_keys
+from wetok_bench.report.leaderboard import Leaderboard, Row, metric_keys
 
 
 def plot_metrics(board: Leaderboard) -> list[tuple[str, str]]:
-    """:data:`PLOT_METRICS`, then the board's other set-level metric columns (KID; not spreads)."""
-    from wetok_bench.report.leaderboard import set_metric_keys
-
-    extra = [(key.name, key.header) for key in set_metric_keys([row.job for row in board.rows])
-             if not key.name.endswith("_std")]
-    return [*PLOT_METRICS, *extra]
+    """(key, header) of each panel: the registry's summary keys some job measured or skipped (a
+    skipped metric gets no panel, but a note), in column order."""
+    present = {key.name for key in metric_keys([row.job for row in board.rows])}
+    skipped = {name for row in board.rows for name in row.skipped}
+    return [(key.name, key.header) for key in summary_keys() if key.name in present | skipped]
 
 
 def _finite(value) -> bool:

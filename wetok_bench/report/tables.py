@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from wetok_bench.report.leaderboard import Column, Leaderboard, Row
+from wetok_bench.report.leaderboard import Column, Leaderboard, Row, metric_keys
 
 DASH = "–"
 
@@ -61,11 +61,11 @@ def _leaderboard_cell(row: Row, column: Column) -> Cell:
     value = row.value(column.key)
     if not column.numeric:
         return Cell(str(value) if value not in (None, "") else DASH, str(value or ""))
+    mark = "†" if column.key in row.unreliable else ""
     if column.key in row.stats and row.stats[column.key] is not None:
         stat = row.stats[column.key]
         pm = None if stat.half_width is None else format_number(stat.half_width, column.decimals)
-        return Cell(format_number(stat.mean, column.decimals), stat.mean, pm=pm)
-    mark = "†" if column.key == "rfid" and row.rfid_unreliable else ""
+        return Cell(format_number(stat.mean, column.decimals), stat.mean, pm=pm, mark=mark)
     return Cell(format_number(value, column.decimals), value, mark=mark)
 
 
@@ -84,6 +84,9 @@ def leaderboard_table(board: Leaderboard) -> Table:
 def leaderboard_frame(board: Leaderboard) -> pd.DataFrame:
     """Raw numbers of a leaderboard (full precision, interval bounds in their own columns)."""
     records = []
+    # keys with infinite per-image values somewhere (PSNR of lossless images): their count is a column
+    infinite = {key for row in board.rows for key, stat in row.stats.items() if stat is not None and stat.n_infinite}
+    set_keys = {key.name for key in metric_keys([row.job for row in board.rows]) if not key.per_image}
     for row in board.rows:
         record: dict[str, Any] = {
             "tokenizer": row.tokenizer,
@@ -94,15 +97,16 @@ def leaderboard_frame(board: Leaderboard) -> pd.DataFrame:
             "codebook_or_latent": row.shape,
             "bits_per_image": row.bits,
             "compression_ratio": row.ratio,
-            "rfid": row.rfid,
-            "rfid_unreliable": row.rfid_unreliable,
         }
         for metric, stat in row.stats.items():
             record[metric] = None if stat is None else stat.mean
+            if metric in set_keys:
+                record[f"{metric}_unreliable"] = metric in row.unreliable
+                continue
             record[f"{metric}_ci_low"] = None if stat is None else stat.low
             record[f"{metric}_ci_high"] = None if stat is None else stat.high
-            if metric == "psnr":
-                record["psnr_lossless_images"] = None if stat is None else stat.n_infinite
+            if metric in infinite:
+                record[f"{metric}_lossless_images"] = None if stat is None else stat.n_infinite
         record["images"] = row.images
         record["job"] = row.job.folder.name
         records.append(record)

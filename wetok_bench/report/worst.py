@@ -18,7 +18,8 @@ from typing import Sequence
 
 import numpy as np
 
-from wetok_bench.report.leaderboard import FALLBACK_HIGHER_IS_BETTER, Row
+from wetok_bench.metrics.registry import higher_is_better
+from wetok_bench.report.leaderboard import Row
 
 #: Grey of a tile whose image the tokenizer did not save.
 MISSING_TILE = 200
@@ -43,7 +44,7 @@ def _higher_is_better(row: Row, metric: str) -> bool:
     info = (row.job.summary.get("metric_info") or {}).get(metric) or {}
     if isinstance(info.get("higher_is_better"), bool):
         return info["higher_is_better"]
-    return bool(FALLBACK_HIGHER_IS_BETTER.get(metric, False))
+    return bool(higher_is_better(metric))
 
 
 def scaled_ranks(row: Row, metric: str) -> dict[str, float]:

@@ -25,8 +25,8 @@ from typing import Any, Callable, ContextManager, Literal, Sequence
 import torch
 import torch.nn.functional as F
 
-from wetok_bench.errors import TokenizerOutputError, UsageError
-from wetok_bench.hashing import sha256_json
+from wetok_bench.core.errors import TokenizerOutputError, UsageError
+from wetok_bench.core.hashing import sha256_json
 
 TokenizerKind = Literal["discrete", "continuous", "codec", "identity"]
 SizePolicy = Literal["error", "pad"]
@@ -278,7 +278,7 @@ class Tokenizer(abc.ABC):
         to find (:func:`find_non_finite`), since only it knows the images' names. The
         reconstruction is float32 and not clamped.
 
-        ``timer(section)`` (the runner's cost meter, :mod:`wetok_bench.run.cost`) wraps the
+        ``timer(section)`` (the runner's cost meter, :mod:`wetok_bench.engine.cost`) wraps the
         ``"encode"`` call (with the bits count) and the ``"decode"`` call; token ids are outside both.
         """
         if noise is not None and len(noise) != x.shape[0]:

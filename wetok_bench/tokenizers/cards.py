@@ -14,21 +14,22 @@ from __future__ import annotations
 
 import importlib
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from wetok_bench.errors import UsageError
+from wetok_bench.core.errors import UsageError
 
 logger = logging.getLogger(__name__)
 
 _FAMILY_MODULES = (
     "wetok_bench.tokenizers.wetok",
-    "wetok_bench.tokenizers.diffusers_vae",
+    "wetok_bench.tokenizers.diffusers",
     "wetok_bench.tokenizers.cosmos",
     "wetok_bench.tokenizers.taesd",
     "wetok_bench.tokenizers.seed_voken",
-    "wetok_bench.tokenizers.vq",
+    "wetok_bench.tokenizers.llamagen",
+    "wetok_bench.tokenizers.vqgan",
     "wetok_bench.tokenizers.var",
 )
 

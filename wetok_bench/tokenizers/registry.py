@@ -3,134 +3,94 @@
 Built-in families are lazy ``"module:attr"`` entries so that heavy backends (diffusers,
 TorchScript) are imported only when a suite uses them. Third-party tokenizers register through
 the entry-point group ``wetok_bench.tokenizers`` (name = suite ``type``, value = a factory),
-read and loaded by :class:`wetok_bench.plugins.PluginGroup`; a broken one is a
-:class:`~wetok_bench.plugins.PluginError` where it is used.
+read and loaded by :class:`wetok_bench.core.plugins.PluginGroup`; a broken one is a
+:class:`~wetok_bench.core.plugins.PluginError` where it is used.
 
 A factory is called with the suite entry's parameters as keyword arguments (everything but
 ``type``) plus ``name`` and returns a :class:`~wetok_bench.tokenizers.base.Tokenizer`. Its
-parameters are declared on it with :func:`wetok_bench.params.declare` (types, ranges, choices,
+parameters are declared on it with :func:`wetok_bench.core.params.declare` (types, ranges, choices,
 paths, list expansions: what suite validation checks); a factory without a declaration is
 described by its signature and type hints.
 """
 
 from __future__ import annotations
 
-import difflib
-import importlib
 import inspect
 from typing import Any, Callable
 
-from wetok_bench.errors import UsageError
-from wetok_bench.params import Declaration, check_entry, declaration_of
-from wetok_bench.plugins import NAME_RE, PluginGroup
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.param_hints import declaration_of
+from wetok_bench.core.params import Declaration, check_entry
+from wetok_bench.core.registry import Registry, callable_object
 from wetok_bench.tokenizers.base import Tokenizer
 
 Factory = Callable[..., Tokenizer]
 
 ENTRY_POINT_GROUP = "wetok_bench.tokenizers"
 
-_BUILTIN: dict[str, str] = {
-    "wetok": "wetok_bench.tokenizers.wetok:create_wetok",
-    "diffusers-vae": "wetok_bench.tokenizers.diffusers_vae:create_diffusers_vae",
-    "diffusers": "wetok_bench.tokenizers.diffusers_vae:create_diffusers_vae",  # alias
-    "cosmos": "wetok_bench.tokenizers.cosmos:create_cosmos",
-    "taesd": "wetok_bench.tokenizers.taesd:create_taesd",
-    "codec": "wetok_bench.tokenizers.codecs:create_codec",
-    "identity": "wetok_bench.tokenizers.identity:create_identity",
-    "open-magvit2": "wetok_bench.tokenizers.seed_voken:create_open_magvit2",
-    "ibq": "wetok_bench.tokenizers.seed_voken:create_ibq",
-    "llamagen-vq": "wetok_bench.tokenizers.vq.llamagen:create_llamagen_vq",
-    "vqgan": "wetok_bench.tokenizers.vq.taming:create_vqgan",
-    "var-vqvae": "wetok_bench.tokenizers.var:create_var_vqvae",
-}
-
-#: Suite types that are other names of a family (same factory): alias -> the family's own name.
-ALIASES: dict[str, str] = {"diffusers": "diffusers-vae"}
-
-#: Built-ins and families registered in this process (``register_tokenizer``); entry points are in _PLUGINS.
-_REGISTRY: dict[str, Factory | str] = dict(_BUILTIN)
-
-
-def _callable_factory(type_name: str, obj: Any) -> Factory:
-    if not callable(obj):
-        raise UsageError(f"{obj!r} is not callable (a tokenizer factory is)")
-    return obj
-
-
-_PLUGINS = PluginGroup(ENTRY_POINT_GROUP, "tokenizer type", reserved=lambda: _BUILTIN, check=_callable_factory)
+#: Every tokenizer family by suite ``type``: built-ins (``module:factory``, imported on first use),
+#: families registered in this process, plug-ins.
+TOKENIZERS: Registry[Factory] = Registry("tokenizer type", check=callable_object, group=ENTRY_POINT_GROUP)
+for _type, _factory in {
+    "wetok": "wetok:create_wetok",
+    "diffusers-vae": "diffusers:create_diffusers_vae",
+    "cosmos": "cosmos:create_cosmos",
+    "taesd": "taesd:create_taesd",
+    "codec": "codecs:create_codec",
+    "identity": "identity:create_identity",
+    "open-magvit2": "seed_voken:create_open_magvit2",
+    "ibq": "seed_voken:create_ibq",
+    "llamagen-vq": "llamagen:create_llamagen_vq",
+    "vqgan": "vqgan:create_vqgan",
+    "var-vqvae": "var:create_var_vqvae",
+}.items():
+    TOKENIZERS.builtin(_type, f"wetok_bench.tokenizers.{_factory}")
+TOKENIZERS.alias("diffusers", "diffusers-vae")
 
 
 def register_tokenizer(type_name: str, factory: Factory | str | None = None, *, overwrite: bool = False):
-    """Register ``factory`` under suite type ``type_name``; usable as a decorator.
-
-    Names are letters, digits, ``.``, ``_`` and ``-``; a duplicate is refused unless
-    ``overwrite``.
-    """
-
-    def _register(obj: Factory | str) -> Factory | str:
-        if not NAME_RE.match(type_name):
-            raise ValueError(f"invalid tokenizer type name {type_name!r}")
-        if type_name in _REGISTRY and not overwrite and _REGISTRY[type_name] != obj:
-            raise ValueError(f"tokenizer type {type_name!r} is already registered")
-        if not isinstance(obj, str) and not callable(obj):
-            raise TypeError(f"tokenizer factory for {type_name!r} must be callable")
-        _REGISTRY[type_name] = obj
-        return obj
-
-    return _register(factory) if factory is not None else _register
+    """Register ``factory`` (or a lazy ``"module:attr"``) under suite type ``type_name``; usable
+    as a decorator. Names are letters, digits, ``.``, ``_`` and ``-``; a taken name is a
+    :class:`~wetok_bench.core.errors.RegistryError` unless ``overwrite``."""
+    if factory is not None:
+        return TOKENIZERS.register(type_name, factory, overwrite=overwrite)
+    return TOKENIZERS.decorator(type_name, overwrite=overwrite)
 
 
 def plugin_modules() -> list[str]:
-    """Modules of the plug-in factories (entry points and ``register_tokenizer`` calls), in order.
-
-    :func:`wetok_bench.tokenizers.cards.known_cards` reads a ``CARDS`` list from each, as it does
-    from the built-in family modules. Nothing is imported here.
-    """
+    """Modules of the families that are not built in (entry points and ``register_tokenizer``
+    calls), in order: :func:`wetok_bench.tokenizers.cards.known_cards` reads a ``CARDS`` list from
+    each, as it does from the built-in family modules. Nothing is imported here."""
     modules: dict[str, None] = {}
-    for type_name, entry in _REGISTRY.items():
-        if _BUILTIN.get(type_name) == entry:
+    for type_name in TOKENIZERS.names():
+        if TOKENIZERS.is_builtin(type_name) or TOKENIZERS.alias_of(type_name):
             continue
-        module = entry.partition(":")[0] if isinstance(entry, str) else getattr(entry, "__module__", None)
+        module = TOKENIZERS.module_of(type_name)
         if module and not module.startswith("wetok_bench.tokenizers."):
             modules[module] = None
-    for type_name in _PLUGINS.names():
-        if type_name not in _REGISTRY:
-            modules[_PLUGINS.module_of(type_name)] = None
     return list(modules)
 
 
 def tokenizer_types() -> list[str]:
-    """Every registered suite ``type``, built-in and plug-in."""
-    return sorted({*_REGISTRY, *_PLUGINS.names()})
+    """Every registered suite ``type``, built-in and plug-in (aliases included), sorted."""
+    return sorted(TOKENIZERS.names())
 
 
 def alias_of(type_name: str) -> str | None:
     """The family ``type_name`` is another name of (``diffusers`` -> ``diffusers-vae``), else None."""
-    return ALIASES.get(type_name)
+    return TOKENIZERS.alias_of(type_name)
 
 
 def get_factory(type_name: str) -> Factory:
-    """The factory for ``type_name`` (imported on first use); unknown types suggest the closest.
+    """The factory for ``type_name`` (imported on first use); an unknown type names the closest.
 
-    A plug-in that cannot be loaded is a :class:`~wetok_bench.plugins.PluginError`.
+    A plug-in that cannot be loaded is a :class:`~wetok_bench.core.plugins.PluginError`.
     """
-    if type_name not in _REGISTRY:
-        if type_name in _PLUGINS:
-            return _PLUGINS.load(type_name)
-        raise UsageError(unknown_type_message(type_name))
-    entry = _REGISTRY[type_name]
-    if isinstance(entry, str):
-        module_name, _, attr = entry.partition(":")
-        entry = getattr(importlib.import_module(module_name), attr)
-        _REGISTRY[type_name] = entry
-    return entry
+    return TOKENIZERS.get(type_name)
 
 
 def unknown_type_message(type_name: str) -> str:
-    known = tokenizer_types()
-    close = difflib.get_close_matches(str(type_name), known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown tokenizer type {type_name!r}{hint} (known: {', '.join(known)})"
+    return TOKENIZERS.unknown_message(type_name)
 
 
 def tokenizer_declaration(type_name: str) -> Declaration:
@@ -151,7 +111,7 @@ def create_tokenizer(spec: dict[str, Any]) -> Tokenizer:
     """Build a tokenizer from a suite entry: ``{"type": ..., "name": ..., **parameters}``.
 
     The entry is checked against the family's declaration by the rules suite validation applies
-    (:func:`wetok_bench.params.check_entry`): an unknown parameter (naming the closest valid one),
+    (:func:`wetok_bench.core.params.check_entry`): an unknown parameter (naming the closest valid one),
     a wrong type, a value out of range or not among the choices is a :class:`UsageError`
     before the factory runs.
     """

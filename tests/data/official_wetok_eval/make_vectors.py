@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-TESTS = HERE.parents[1]
+TESTS = HERE.parents[1] / "helpers"
 SIZE = 48  # the official --image_size for these vectors
 # (name in skimage.data, row, column, height, width): non-square crops, so Resize + CenterCrop act
 CROPS = [("astronaut", 30, 150, 90, 72), ("chelsea", 60, 120, 64, 80), ("coffee", 150, 200, 70, 96)]

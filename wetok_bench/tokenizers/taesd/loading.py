@@ -1,5 +1,12 @@
 """Loading TAESD weights: original ``*_encoder.pth`` / ``*_decoder.pth`` state dicts, or the
-diffusers ``AutoencoderTiny`` format (config checked, keys mapped onto the same modules)."""
+diffusers ``AutoencoderTiny`` format (config checked, keys mapped onto the same modules).
+
+Weights come either in the original format (``encoder`` / ``decoder`` paths) or in the diffusers
+``AutoencoderTiny`` format (``pretrained``: a folder with ``config.json`` and
+``diffusion_pytorch_model.safetensors``, or a Hugging Face repo id such as
+``madebyollin/taesd``), whose keys are mapped onto the same modules. TAEF2 is published only in
+the original format; without paths its files are resolved by name from the weights folder.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +17,23 @@ from typing import Any
 import torch
 from torch import nn
 
-from wetok_bench.envvars import expand_path
-from wetok_bench.errors import UsageError
-from wetok_bench.tokenizers.taesd.model import DIFFUSERS_CONFIG, DIFFUSERS_WEIGHTS, MODELS, WIDTH, TaesdModel
-from wetok_bench.torch_files import load_torch_file
-from wetok_bench.weights import HF_PREFIX, resolve_checkpoint
-
+from wetok_bench.core.envvars import expand_path
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.hashing import cached_sha256
+from wetok_bench.core.torch_files import load_torch_file
+from wetok_bench.core.weights import HF_PREFIX, resolve_checkpoint
+from wetok_bench.tokenizers.taesd.model import (
+    DIFFUSERS_CONFIG,
+    DIFFUSERS_WEIGHTS,
+    LATENT_MAGNITUDE,
+    LATENT_SHIFT,
+    MODELS,
+    WIDTH,
+    TaesdModel,
+    build_decoder,
+    build_encoder,
+)
+from wetok_bench.tokenizers.taesd.tokenizer import TaesdTokenizer
 
 
 def _key_list(keys: set[str], limit: int = 6) -> str:
@@ -161,3 +179,55 @@ def read_diffusers_config(path: Path, model: TaesdModel) -> dict[str, Any]:
 
 def _normalise(value: Any) -> Any:
     return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def tokenizer_from_original(
+    name: str,
+    spec: TaesdModel,
+    encoder_path: Path,
+    decoder_path: Path,
+    options: dict[str, Any],
+) -> TaesdTokenizer:
+    """The tokenizer of member ``spec`` with original-format encoder and decoder weights."""
+    encoder = build_encoder(spec.latent_channels, spec.pooled)
+    decoder = build_decoder(spec.latent_channels, spec.pooled)
+    load_into(encoder, read_original(encoder_path), source=f"encoder weights {encoder_path}", model=spec)
+    load_into(decoder, read_original(decoder_path), source=f"decoder weights {decoder_path}", model=spec)
+    return TaesdTokenizer(
+        name,
+        model=spec,
+        encoder=encoder,
+        decoder=decoder,
+        weights={"encoder": cached_sha256(encoder_path), "decoder": cached_sha256(decoder_path)},
+        weights_format="original",
+        **options,
+    )
+
+
+def tokenizer_from_diffusers(
+    name: str,
+    spec: TaesdModel,
+    pretrained: str,
+    options: dict[str, Any],
+) -> TaesdTokenizer:
+    """The tokenizer of member ``spec`` from a diffusers ``AutoencoderTiny`` folder or repo id."""
+    from safetensors.torch import load_file
+
+    config_path, weights_path = locate_diffusers(pretrained)
+    config = read_diffusers_config(config_path, spec)
+    encoder_state, decoder_state = split_diffusers_state(load_file(weights_path))
+    encoder = build_encoder(spec.latent_channels, spec.pooled)
+    decoder = build_decoder(spec.latent_channels, spec.pooled)
+    load_into(encoder, encoder_state, source=f"diffusers weights {weights_path} (encoder)", model=spec)
+    load_into(decoder, decoder_state, source=f"diffusers weights {weights_path} (decoder)", model=spec)
+    return TaesdTokenizer(
+        name,
+        model=spec,
+        encoder=encoder,
+        decoder=decoder,
+        weights={"diffusers": cached_sha256(weights_path)},
+        weights_format="diffusers",
+        latent_magnitude=float(config.get("latent_magnitude", LATENT_MAGNITUDE)),
+        latent_shift=float(config.get("latent_shift", LATENT_SHIFT)),
+        **options,
+    )

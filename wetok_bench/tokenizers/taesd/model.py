@@ -1,8 +1,17 @@
 """TAESD architecture: the family's members and their encoder / decoder stacks.
 
-Both sides are ``nn.Sequential`` stacks whose indices are the keys of the original
-``*_encoder.pth`` / ``*_decoder.pth`` state dicts (the layout is described in
-:mod:`wetok_bench.tokenizers.taesd`).
+Our own implementation of the architecture of github.com/madebyollin/taesd (MIT, Ollin Boer
+Bohan). Both sides are ``nn.Sequential`` stacks whose indices are the keys of the original
+``*_encoder.pth`` / ``*_decoder.pth`` state dicts, so those files load as they are:
+
+- encoder: 3x3 conv 3->64, one residual block, then three times (stride-2 3x3 conv without
+  bias, three blocks), then a 3x3 conv to the latent channels (1/8 resolution);
+- decoder: soft clamp ``tanh(z / 3) * 3``, 3x3 conv to 64, ReLU, then three times (three
+  blocks, nearest 2x upsampling, 3x3 conv without bias), one block, a 3x3 conv to RGB;
+- a block is three 3x3 convs with ReLU between, added to its input, then ReLU.
+- TAEF2 (FLUX.2) adds to the three deepest blocks of each side (the last three of the
+  encoder, the first three of the decoder) a pooling branch added to the block's input:
+  1x1 conv to 4x channels, GroupNorm(4), ReLU, 1x1 conv back (no biases on the convs).
 """
 
 from __future__ import annotations
@@ -12,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from wetok_bench.errors import UsageError
+from wetok_bench.core.errors import UsageError
 
 #: Spatial factor of every model of the family (three stride-2 stages).
 DOWNSAMPLE = 8

@@ -1,4 +1,11 @@
-"""The TAESD tokenizer: [-1, 1] images through the [0, 1] networks, optionally an integer latent."""
+"""The TAESD tokenizer: [-1, 1] images through the [0, 1] networks, optionally an integer latent.
+
+The models work on images in [0, 1]; this wrapper converts the harness's [-1, 1] on the way in
+and maps the output back to [-1, 1] (not clamped). The latent is continuous and counted at 16
+bits per value (the WeTok paper's convention); ``latent_bits: 8`` really quantizes it the way the
+TAESD author stores latents as 8-bit images: ``z / (2 * 3) + 0.5`` clamped to [0, 1], times 255,
+rounded; decoding divides by 255 and undoes the affine map. Then 8 bits per value are counted.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from wetok_bench.errors import UsageError
+from wetok_bench.core.errors import UsageError
 from wetok_bench.tokenizers.base import (
     DEFAULT_BITS_PER_VALUE,
     Compression,

@@ -11,11 +11,7 @@ latent's side, image side / 16), 4096 codes each: 680 tokens x 12 bits = 8160 bi
 256x256 image, compression ratio 192.8 (512x512 with the official 512 scales: 2,240 tokens, ratio 234.1). Only images
 whose side is 16 x the last patch number are accepted (as in the official code).
 
-Checkpoints: the release is a plain state dict (``torch.load(path)`` -> ``VQVAE.load_state_dict
-(strict=True)`` in ``train.py`` and ``demo_sample.ipynb``), read here with ``weights_only=True``;
-the entry ``vae_local`` of a trainer state is also accepted. Every weight must be there and no
-other may be; the training statistic ``quantize.ema_vocab_hit_SV`` is ignored (the official
-loader also accepts it with any number of scales).
+The architecture and the quantization are in :mod:`.model`, checkpoint reading in :mod:`.loading`.
 """
 
 from __future__ import annotations
@@ -23,27 +19,19 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-import torch
-
-from wetok_bench.errors import UsageError
-from wetok_bench.params import SIZE_POLICY, Param, declare
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.params import SIZE_POLICY, Param, declare
+from wetok_bench.core.weights import resolve_checkpoint
 from wetok_bench.tokenizers.base import SizePolicy
 from wetok_bench.tokenizers.cards import ModelCard
-from wetok_bench.tokenizers.var.model import PATCH_NUMS_256, PATCH_NUMS_512, VarArch, VarVQVAE
+from wetok_bench.tokenizers.var.loading import WEIGHTS_FILE, load_var_vqvae
+from wetok_bench.tokenizers.var.model import PATCH_NUMS_256, PATCH_NUMS_512, VarArch
 from wetok_bench.tokenizers.var.tokenizer import FAMILY, PRECISIONS, VarTokenizer
-from wetok_bench.tokenizers.vq.checkpoint import load_into, pick_state_dict, read_checkpoint
-from wetok_bench.weights import resolve_checkpoint
 
 __all__ = ["CARDS", "VarTokenizer", "create_var_vqvae"]
 
-#: The weights file of the release (README: "you need to download vae_ch160v4096z32.pth first").
-WEIGHTS_FILE = "vae_ch160v4096z32.pth"
 _SOURCE = f"hf://FoundationVision/var/{WEIGHTS_FILE}"
 _PAPER = "Visual Autoregressive Modeling: Scalable Image Generation via Next-Scale Prediction, arXiv:2404.02905"
-#: Where the weights sit in a file: a trainer state's entry, else the top level.
-STATE_DICT_KEYS = ("vae_local",)
-#: Training state the official model has as a buffer; inference does not use it.
-IGNORED_KEYS = frozenset({"quantize.ema_vocab_hit_SV"})
 
 
 def _card(name: str, patch_nums: tuple[int, ...], notes: str) -> ModelCard:
@@ -119,11 +107,7 @@ def create_var_vqvae(
         raise UsageError(f"tokenizer {name!r} (type {FAMILY}): give 'model' (a card: "
                          f"{', '.join(c.name for c in CARDS)}) or 'checkpoint'")
     path = resolve_checkpoint(location, what=f"VAR VQVAE weights ({WEIGHTS_FILE}) for {name!r}")
-    obj = read_checkpoint(path, what="VAR VQVAE checkpoint")
-    state_dict, _ = pick_state_dict(obj, STATE_DICT_KEYS, what="VAR VQVAE checkpoint", path=path)
-    with torch.device("meta"):  # no random init: every weight comes from the file
-        vae = VarVQVAE(arch)
-    load_into(vae, state_dict, what=f"VAR VQVAE checkpoint {path}", ignore=IGNORED_KEYS.__contains__)
+    vae = load_var_vqvae(path, arch)
     return VarTokenizer(vae, name=name, precision=precision, size_policy=size_policy, checkpoint=path,
                         card=card.name if card else None)
 

@@ -3,7 +3,7 @@
 Written from the architecture of the official code (read at 78b9539); attribute names follow it,
 so a released state dict (``vae_ch160v4096z32.pth``) loads as it is. Facts the numbers depend on:
 
-- encoder and decoder are the taming-style conv nets (:mod:`wetok_bench.tokenizers.taming_model`:
+- encoder and decoder are the taming-style conv nets (:mod:`wetok_bench.tokenizers.common.taming_model`:
   GroupNorm(32, eps 1e-6), swish, residual blocks with a 1x1 ``nin_shortcut`` when the width
   changes, pad-right/bottom + stride-2 conv down, nearest x2 + conv up), with attention after
   every residual block of the lowest-resolution level (``using_sa``) and in the middle
@@ -16,19 +16,34 @@ so a released state dict (``vae_ch160v4096z32.pth``) loads as it is. Facts the n
 - ``quantize.quant_resi.qresi_ls.{k}``: the "phi" 3x3 convs (``share_quant_resi=4``: four,
   partially shared among the scales); phi(h) = (1 - r) h + r conv(h) with ``quant_resi`` r = 0.5;
 - ``quantize.ema_vocab_hit_SV`` (scales x vocabulary) is a training statistic; it is not built.
+
+Quantization, VAR's multi-scale residual quantization (``VectorQuantizer2`` of
+``models/quant.py``, inference): for a latent ``f`` (B x C x n x n, n = the last patch number)
+and scales ``p_1 < ... < p_K = n``: the residual ``r`` starts as ``f``; at scale ``k`` it is area-downsampled to ``p_k x p_k`` (the
+last scale is used as it is), each position takes its nearest codebook entry (squared L2,
+``using_znorm=False``), the entries are upsampled back to ``n x n`` bicubically (align_corners
+False; not the last scale), passed through a phi and subtracted from ``r``. The decoded latent
+``f_hat`` is the sum of those phi outputs, so decoding the codes rebuilds exactly what encoding
+subtracted. Scale ``k`` uses phi number ``argmin_j |t_j - (k - 1) / (K - 1)|`` (first on ties),
+``t`` = ``linspace(1/(3m), 1 - 1/(3m), m)`` for m = 4 phis, ``linspace(1/(2m), 1 - 1/(2m), m)``
+otherwise (computed in float64 as numpy does; the tie at 2/9 for the released 10 scales is decided
+by that rounding, checked against the official mapping in the tests).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wetok_bench.errors import UsageError
-from wetok_bench.tokenizers.taming_model import Decoder, Encoder, TamingConfig, group_norm
+from wetok_bench.core.errors import UsageError
+from wetok_bench.tokenizers.common.taming_model import Decoder, Encoder, TamingConfig, group_norm
+from wetok_bench.tokenizers.common.vq_model import lookup, nearest_codes
 
 #: The released model's scales for 256 x 256 images (``--pn 256``): 680 tokens.
 PATCH_NUMS_256 = (1, 2, 3, 4, 5, 6, 8, 10, 13, 16)
@@ -142,7 +157,7 @@ class PhiSet(nn.Module):
 
 class MultiScaleCodebook(nn.Module):
     """``quantize.embedding`` (vocab x z_channels) and ``quantize.quant_resi``; the residual
-    quantization itself is in :mod:`.quantizer`."""
+    quantization itself is :func:`encode_scales` / :func:`codes_to_latent` below."""
 
     def __init__(self, arch: VarArch) -> None:
         super().__init__()
@@ -175,3 +190,48 @@ class VarVQVAE(nn.Module):
 def upsample_to(h: torch.Tensor, side: int) -> torch.Tensor:
     """A token map's vectors brought to the finest map's size: bicubic (align_corners False)."""
     return h if h.shape[-1] == side else F.interpolate(h, size=(side, side), mode="bicubic")
+
+
+def phi_indices(n_scales: int, n_phis: int) -> list[int]:
+    """Which phi each scale uses (see the module doc), for ``n_scales >= 2`` scales."""
+    third = 1 / 3 / n_phis if n_phis == 4 else 1 / 2 / n_phis
+    ticks = np.linspace(third, 1 - third, n_phis)
+    return [int(np.argmin(np.abs(ticks - k / (n_scales - 1)))) for k in range(n_scales)]
+
+
+def _refined(codebook: MultiScaleCodebook, codes: torch.Tensor, side: int, phi: int) -> torch.Tensor:
+    """phi(upsampled entries) of one scale's codes B x p x p: its share of ``f_hat`` (B x C x n x n)."""
+    h = lookup(codes, codebook.embedding.weight, l2_norm=False)
+    return codebook.quant_resi.qresi_ls[phi](upsample_to(h, side))
+
+
+def encode_scales(codebook: MultiScaleCodebook, latent: torch.Tensor, patch_nums: Sequence[int]) -> list[torch.Tensor]:
+    """Codes of every scale (int64, B x p_k x p_k each, coarse to fine) of a latent B x C x n x n."""
+    side = latent.shape[-1]
+    if latent.shape[-2] != side or side != patch_nums[-1]:
+        raise UsageError(
+            f"VAR VQVAE latent is {latent.shape[-2]}x{side}; its scales {list(patch_nums)} need a square "
+            f"latent of side {patch_nums[-1]}"
+        )
+    weight = codebook.embedding.weight
+    rest = latent.float().clone()
+    codes = []
+    for p, phi in zip(patch_nums, phi_indices(len(patch_nums), len(codebook.quant_resi.qresi_ls))):
+        small = rest if p == side else F.interpolate(rest, size=(p, p), mode="area")
+        scale_codes = nearest_codes(small, weight, l2_norm=False)
+        rest = rest - _refined(codebook, scale_codes, side, phi)
+        codes.append(scale_codes)
+    return codes
+
+
+def codes_to_latent(codebook: MultiScaleCodebook, codes: Sequence[torch.Tensor], patch_nums: Sequence[int]) -> torch.Tensor:
+    """``f_hat`` (float32, B x C x n x n): the sum over scales of phi(upsampled entries)."""
+    shapes = [tuple(c.shape[-2:]) for c in codes]
+    if len(codes) != len(patch_nums) or shapes != [(p, p) for p in patch_nums]:
+        raise UsageError(f"VAR VQVAE codes must be one B x p x p map per scale {list(patch_nums)}, got {shapes}")
+    side = patch_nums[-1]
+    phis = phi_indices(len(patch_nums), len(codebook.quant_resi.qresi_ls))
+    f_hat = _refined(codebook, codes[0], side, phis[0])
+    for scale_codes, phi in zip(codes[1:], phis[1:]):
+        f_hat = f_hat + _refined(codebook, scale_codes, side, phi)
+    return f_hat

@@ -18,11 +18,10 @@ from typing import Any
 
 import torch
 
-from wetok_bench.errors import UsageError
-from wetok_bench.hashing import file_record
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.hashing import file_record
 from wetok_bench.tokenizers.base import Compression, ImageNoise, SizePolicy, Tokenizer, autocast_to, check_precision
-from wetok_bench.tokenizers.var.model import VarVQVAE
-from wetok_bench.tokenizers.var.quantizer import codes_to_latent, encode_scales
+from wetok_bench.tokenizers.var.model import VarVQVAE, codes_to_latent, encode_scales
 
 FAMILY = "var-vqvae"
 #: fp32 (default; the official code runs fp32) or bf16 autocast.

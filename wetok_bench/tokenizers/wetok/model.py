@@ -1,4 +1,9 @@
-"""WeTok's convolutional encoder and (generative) decoder.
+"""WeTok's architecture: its config, its convolutional encoder and (generative) decoder, and its
+group-wise lookup-free quantization (GQ).
+
+:class:`WeTokConfig` is the architecture as the official inference configs give it
+(``model.init_args``: ``ddconfig``, ``n_embed``, ``embed_dim``, ``num_codebooks``, ``use_ema``,
+``gan_decoder``); reading their YAML files is :mod:`.loading`.
 
 Written from the architecture of the official release (``improved_model.py`` in
 zhuangshaobin/WeTok); attribute names follow it so that the checkpoints' state-dict keys
@@ -15,15 +20,121 @@ are. Facts the numbers depend on:
   depth-column-row order (not ``pixel_shuffle``'s order);
 - the generative decoder (``gan_decoder``) feeds ``cat([latent, noise])`` to its first conv while
   the adaptive norms still see the latent alone.
+
+Quantization: the latent's C channels are split into ``groups`` contiguous runs of ``bits``
+channels. Each value becomes +1 when it is > 0 and -1 otherwise (0 maps to -1). A group's code is
+``sum_k [value_k > 0] * 2**k``: the first channel of a group is the least significant bit.
+Codes are laid out B x h x w x groups (int64).
 """
 
 from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from wetok_bench.tokenizers.wetok.config import NORM_GROUPS, WeTokConfig
+from wetok_bench.core.errors import UsageError
+
+#: GroupNorm in the official blocks always uses 32 groups, so every width must divide by 32.
+NORM_GROUPS = 32
+
+
+@dataclass(frozen=True)
+class WeTokConfig:
+    """The architecture of one WeTok model.
+
+    Attributes:
+        ch: base width of the encoder/decoder.
+        ch_mult: width multipliers per resolution level; ``len(ch_mult) - 1`` halvings.
+        num_res_blocks: residual blocks per level (and in the middle stage).
+        z_channels: latent channels the encoder emits and the decoder takes.
+        in_channels, out_ch: image channels in and out (3).
+        n_embed: codebook size of one group (a power of two; 256 = 8 bits in all releases).
+        embed_dim: channels the quantizer sees (equals ``z_channels``).
+        num_codebooks: groups the latent channels are split into.
+        gan_decoder: the generative decoder, which takes noise beside the latent.
+        use_ema: decode and encode with the EMA weights, as the official evaluation does.
+    """
+
+    ch: int
+    ch_mult: tuple[int, ...]
+    num_res_blocks: int
+    z_channels: int
+    n_embed: int
+    embed_dim: int
+    num_codebooks: int = 1
+    in_channels: int = 3
+    out_ch: int = 3
+    gan_decoder: bool = False
+    use_ema: bool = True
+
+    def __post_init__(self) -> None:
+        problems = []
+        if not self.ch_mult:
+            problems.append("ddconfig.ch_mult is empty")
+        if self.n_embed < 2 or not math.log2(self.n_embed).is_integer():
+            problems.append(f"n_embed {self.n_embed} is not a power of two")
+        elif self.embed_dim != self.num_codebooks * self.bits_per_group:
+            problems.append(
+                f"embed_dim {self.embed_dim} must equal num_codebooks {self.num_codebooks} x "
+                f"log2(n_embed) {self.bits_per_group}"
+            )
+        if self.z_channels != self.embed_dim:
+            problems.append(f"ddconfig.z_channels {self.z_channels} must equal embed_dim {self.embed_dim}")
+        bad_widths = sorted({self.ch * m for m in self.ch_mult if (self.ch * m) % NORM_GROUPS})
+        if bad_widths:
+            problems.append(f"block widths {bad_widths} (ch x ch_mult) are not multiples of {NORM_GROUPS}")
+        if self.num_res_blocks < 1:
+            problems.append("ddconfig.num_res_blocks must be at least 1")
+        if problems:
+            raise UsageError("invalid WeTok config: " + "; ".join(problems))
+
+    @property
+    def downsample(self) -> int:
+        """Spatial factor: each level but the last halves the resolution."""
+        return 2 ** (len(self.ch_mult) - 1)
+
+    @property
+    def bits_per_group(self) -> int:
+        """Bits of one group's code: log2(n_embed)."""
+        return int(math.log2(self.n_embed))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ch_mult"] = list(self.ch_mult)
+        return data
+
+    @classmethod
+    def from_init_args(cls, init_args: Mapping[str, Any]) -> "WeTokConfig":
+        """Build from an official ``model.init_args`` mapping (extra keys are ignored)."""
+        if init_args.get("token_factorization") or init_args.get("use_GFQ"):
+            raise UsageError("WeTok configs with token_factorization or use_GFQ are not supported")
+        ddconfig = init_args.get("ddconfig")
+        if not isinstance(ddconfig, Mapping):
+            raise UsageError("WeTok config has no model.init_args.ddconfig mapping")
+        try:
+            return cls(
+                ch=int(ddconfig["ch"]),
+                ch_mult=tuple(int(m) for m in ddconfig["ch_mult"]),
+                num_res_blocks=int(ddconfig["num_res_blocks"]),
+                z_channels=int(ddconfig["z_channels"]),
+                in_channels=int(ddconfig.get("in_channels", 3)),
+                out_ch=int(ddconfig.get("out_ch", 3)),
+                n_embed=int(init_args["n_embed"]),
+                embed_dim=int(init_args["embed_dim"]),
+                num_codebooks=int(init_args.get("num_codebooks", 1)),
+                gan_decoder=bool(init_args.get("gan_decoder", False)),
+                use_ema=bool(init_args.get("use_ema", False)),
+            )
+        except KeyError as missing:
+            raise UsageError(f"WeTok config lacks {missing.args[0]!r} (ddconfig or model.init_args)") from None
+        except (TypeError, ValueError) as bad:
+            raise UsageError(f"WeTok config has a malformed value: {bad}") from None
+
 
 _EPS = 1e-6
 
@@ -192,3 +303,48 @@ class WeTokModel(nn.Module):
         self.config = config
         self.encoder = Encoder(config)
         self.decoder = Decoder(config)
+
+
+# --- group-wise lookup-free quantization ----------------------------------------------------
+
+
+def binarize(latent: torch.Tensor) -> torch.Tensor:
+    """+-1 latent of the same shape and dtype; the sign is taken in float32."""
+    positive = latent.float() > 0
+    return torch.where(positive, 1.0, -1.0).to(latent.dtype)
+
+
+def _bit_weights(bits: int, device: torch.device) -> torch.Tensor:
+    return 2 ** torch.arange(bits, device=device, dtype=torch.int64)
+
+
+def latent_to_codes(latent: torch.Tensor, groups: int) -> torch.Tensor:
+    """Codes (B x h x w x groups, int64) of a latent B x (groups*bits) x h x w."""
+    b, c, h, w = latent.shape
+    if c % groups:
+        raise UsageError(f"latent has {c} channels, not a multiple of {groups} groups")
+    bits = c // groups
+    positive = (latent.float() > 0).to(torch.int64)
+    positive = positive.permute(0, 2, 3, 1).reshape(b, h, w, groups, bits)
+    return (positive * _bit_weights(bits, latent.device)).sum(dim=-1)
+
+
+def codes_to_latent(codes: torch.Tensor, bits: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """The +-1 latent (B x groups*bits x h x w) that codes B x h x w x groups stand for.
+
+    Raises :class:`UsageError` for non-integer codes, a wrong rank or values outside
+    ``[0, 2**bits)``.
+    """
+    if codes.dim() != 4:
+        raise UsageError(f"WeTok codes must be B x h x w x groups, got shape {tuple(codes.shape)}")
+    if codes.dtype.is_floating_point or codes.dtype.is_complex or codes.dtype == torch.bool:
+        raise UsageError(f"WeTok codes must be an integer tensor, got {codes.dtype}")
+    codes = codes.to(torch.int64)
+    if codes.numel() and (int(codes.min()) < 0 or int(codes.max()) >= 2**bits):
+        raise UsageError(
+            f"WeTok codes must lie in [0, {2**bits}), got values from {int(codes.min())} to {int(codes.max())}"
+        )
+    b, h, w, groups = codes.shape
+    on = (codes.unsqueeze(-1) & _bit_weights(bits, codes.device)) != 0
+    latent = torch.where(on, 1.0, -1.0).to(dtype)
+    return latent.reshape(b, h, w, groups * bits).permute(0, 3, 1, 2).contiguous()

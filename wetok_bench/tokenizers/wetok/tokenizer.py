@@ -24,21 +24,20 @@ from typing import Any
 
 import torch
 
-from wetok_bench.errors import UsageError
-from wetok_bench.hashing import file_record
+from wetok_bench.core.errors import UsageError
+from wetok_bench.core.hashing import file_record
 from wetok_bench.tokenizers.base import (
     Compression,
     ImageNoise,
     SizePolicy,
     Tokenizer,
     autocast_to,
-    discrete_compression,
     check_precision,
+    discrete_compression,
 )
-from wetok_bench.tokenizers.wetok.checkpoint import load_weights
-from wetok_bench.tokenizers.wetok.config import WeTokConfig, load_config
-from wetok_bench.tokenizers.wetok.model import WeTokModel
-from wetok_bench.tokenizers.wetok.quantizer import binarize, codes_to_latent, latent_to_codes
+from wetok_bench.tokenizers.common.ema_checkpoint import load_weights
+from wetok_bench.tokenizers.wetok.loading import load_config
+from wetok_bench.tokenizers.wetok.model import WeTokConfig, WeTokModel, binarize, codes_to_latent, latent_to_codes
 
 #: Precisions this family runs: fp32 (default, matches the official fp32 evaluation) and bf16
 #: (autocast; the quantization sign is still taken in fp32).
@@ -50,9 +49,11 @@ ConfigLike = str | os.PathLike | Mapping[str, Any] | WeTokConfig
 def resolve_config(config: ConfigLike) -> tuple[WeTokConfig, str | None]:
     """(architecture, card name or None) for a config path, mapping, or WeTok model card name."""
     if isinstance(config, str) and not Path(config).expanduser().is_file():
-        from wetok_bench.tokenizers.wetok.cards import CARDS
+        from wetok_bench.tokenizers.cards import known_cards
 
-        cards = {card.name: card for card in CARDS}
+        # the family's CARDS (wetok/__init__.py), read through the card index: importing the
+        # family package from here would be an import cycle
+        cards = {card.name: card for card in known_cards().values() if card.type == "wetok"}
         if config in cards:
             return load_config(cards[config].params["config"]), config
         if not config.endswith((".yaml", ".yml")) and os.sep not in config:
@@ -119,7 +120,7 @@ class WeTokTokenizer(Tokenizer):
         ``config`` is an official inference YAML path, its parsed mapping (whole file or
         ``model.init_args``), or a model card name (``wetok-imagenet-f16``). Weights: EMA when
         ``use_ema`` (raw encoder weights for stage-2 checkpoints without EMA encoder weights).
-        Raises :class:`~wetok_bench.tokenizers.wetok.checkpoint.CheckpointError` for unreadable,
+        Raises :class:`~wetok_bench.tokenizers.common.ema_checkpoint.CheckpointError` for unreadable,
         incomplete or mismatching checkpoints.
         """
         arch, card = resolve_config(config)

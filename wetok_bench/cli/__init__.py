@@ -1,0 +1,2 @@
+"""The ``wetok-bench`` command line (:mod:`.main`): a thin layer over the library, one module per command group.
+"""

@@ -1,0 +1,258 @@
+"""Suite files: YAML -> validated :class:`Suite` -> list of :class:`Job`.
+
+A suite pairs tokenizers with datasets under one metric protocol (format in the README,
+"Suite files"). Validation happens before any work and reports every problem at once, each
+with its YAML path (``tokenizers[2].qualty: unknown key; did you mean 'quality'?``); a
+malformed suite raises :class:`SuiteError` (exit code 2) and nothing is written.
+
+``${VAR}``, ``${VAR:-default}`` and ``$VAR`` in any string expand from the environment
+(:mod:`wetok_bench.core.envvars`; an unset variable without default is a problem at its YAML path).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wetok_bench.config.includes import read_yaml
+from wetok_bench.config.includes import resolve as resolve_includes
+from wetok_bench.config.settings import DEFAULTS, Settings, check_values, parse_resolutions
+from wetok_bench.core.envvars import expand_tree
+from wetok_bench.core.errors import UsageError, WetokBenchError, closest
+from wetok_bench.core.hashing import sha256_json
+from wetok_bench.core.names import job_id
+from wetok_bench.metrics.registry import METRICS
+from wetok_bench.protocols import PROTOCOLS, MetricProtocol, get_protocol
+
+SUITE_VERSION = 1
+
+#: Re-exported from :mod:`wetok_bench.config.settings` (the one table of top-level keys).
+TOP_LEVEL_KEYS: dict[str, Any] = dict(DEFAULTS)
+TOKENIZER_COMMON_KEYS = {"type", "name", "display_name", "paper_name"}
+DATASET_COMMON_KEYS = {"type", "name"}
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
+
+
+class SuiteError(UsageError):
+    """A suite that does not validate; ``problems`` lists ``(yaml_path, message)`` pairs."""
+
+    def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  {path}: {message}" for path, message in problems)
+        super().__init__(f"suite {source} has {len(problems)} problem(s):\n{lines}")
+
+
+@dataclass
+class TokenizerEntry:
+    """One tokenizer of a suite: registry ``spec`` (type + parameters) and names for reports."""
+
+    name: str
+    spec: dict[str, Any]
+    display_name: str
+    paper_name: str | None = None
+
+    @property
+    def type(self) -> str:
+        return self.spec["type"]
+
+
+@dataclass
+class DatasetEntry:
+    name: str
+    spec: dict[str, Any]
+
+
+@dataclass
+class Suite:
+    """A validated suite.
+
+    ``settings``: the typed top-level settings (:class:`~wetok_bench.config.settings.Settings`).
+    ``raw``: the expanded YAML mapping with its includes merged in (recorded in manifests; the
+    suite hash covers it). ``includes``: the files included, in merge order
+    (:mod:`wetok_bench.config.includes`).
+    """
+
+    name: str
+    source: str
+    protocol: MetricProtocol
+    resolutions: list[int | str]
+    datasets: list[DatasetEntry]
+    tokenizers: list[TokenizerEntry]
+    metrics: list[str]
+    settings: Settings
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+    includes: list[str] = field(default_factory=list)
+
+    @property
+    def suite_hash(self) -> str:
+        """sha256 of the expanded suite: a changed suite invalidates partial (resumable) state."""
+        return sha256_json(self.raw)
+
+    def jobs(self) -> list["Job"]:
+        return [
+            Job(tokenizer=t, dataset=d, resolution=r)
+            for t in self.tokenizers
+            for d in self.datasets
+            for r in self.resolutions
+        ]
+
+
+@dataclass
+class Job:
+    """One (tokenizer, dataset, resolution) measurement."""
+
+    tokenizer: TokenizerEntry
+    dataset: DatasetEntry
+    resolution: int | str
+
+    @property
+    def id(self) -> str:
+        return job_id(self.tokenizer.name, self.dataset.name, self.resolution)
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def load_suite(path: str | Path, *, check_paths: bool = True) -> Suite:
+    """Read, expand, merge with its includes and validate a suite file; raises
+    :class:`SuiteError` listing every problem."""
+    path = Path(path)
+    source = str(path)
+    try:
+        data = read_yaml(path)
+    except FileNotFoundError:
+        raise UsageError(f"suite file not found: {path}") from None
+    except OSError as error:
+        raise UsageError(f"cannot read suite file {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise SuiteError(source, [("<file>", str(error))]) from None
+    return parse_suite(data, source=source, base_dir=path.parent, check_paths=check_paths)
+
+
+def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = None, check_paths: bool = True) -> Suite:
+    """Validate a suite mapping (already parsed YAML); ``include`` is relative to ``base_dir``."""
+    problems: list[tuple[str, str]] = []
+    if not isinstance(data, dict):
+        raise SuiteError(source, [("<root>", f"a suite is a mapping of keys, got {type(data).__name__}")])
+    data = expand_tree(copy.deepcopy(data), "", problems)
+    includes: list[str] = []
+    if data.get("include") is not None:
+        resolved = resolve_includes(data, base_dir, source=source)
+        data, includes = resolved.data, resolved.files
+        problems.extend(resolved.problems)
+    values, found = check_values(data, base_dir=base_dir, check_paths=check_paths)
+    problems.extend(found)
+
+    name = data.get("name")
+    if not isinstance(name, str) or not _NAME_RE.match(name):
+        problems.append(("name", "required: letters, digits, '.', '_', '+', '-' (it names the results folder)"))
+    protocol = get_protocol(values["protocol"]) if values["protocol"] in PROTOCOLS else None
+    resolutions = parse_resolutions(values["resolution"])[0]
+    metrics = [m for m in values["metrics"] if m in METRICS] if isinstance(values["metrics"], list) else []
+    datasets = _parse_datasets(data.get("datasets"), base_dir, check_paths, problems)
+    # A suite-wide precision overrides family defaults (Cosmos: bf16) only when written out.
+    default_precision = data.get("precision")
+    tokenizers = _parse_tokenizers(data.get("tokenizers"), default_precision, base_dir, check_paths, problems)
+    if problems:
+        raise SuiteError(source, problems)
+    return Suite(
+        name=name,
+        source=source,
+        protocol=protocol,
+        resolutions=resolutions,
+        datasets=datasets,
+        tokenizers=tokenizers,
+        metrics=metrics,
+        settings=Settings(**values),
+        raw=data,
+        includes=includes,
+    )
+
+
+# --- validation helpers -----------------------------------------------------------------------
+
+
+def _named_entries(value: Any, section: str, problems) -> list[tuple[int, dict]]:
+    if not isinstance(value, list) or not value:
+        problems.append((section, "required: a non-empty list"))
+        return []
+    entries = []
+    for i, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            problems.append((f"{section}[{i}]", f"expected a mapping, got {type(entry).__name__}"))
+        elif "type" not in entry:
+            problems.append((f"{section}[{i}]", "missing 'type'"))
+        else:
+            entries.append((i, entry))
+    return entries
+
+
+def _parse_entry(entry: dict, declaration, common: set[str], where: str, base_dir, check_paths: bool, problems) -> dict | None:
+    """The entry checked against its family's (or kind's) declaration; None when it has problems."""
+    spec, found = declaration.validate(entry, where, common=common, base_dir=base_dir, check_files=check_paths)
+    problems.extend(found)
+    return None if found else spec
+
+
+def _parse_datasets(value: Any, base_dir, check_paths: bool, problems) -> list[DatasetEntry]:
+    from wetok_bench.data.registry import dataset_declaration, dataset_types
+
+    out: list[DatasetEntry] = []
+    types = dataset_types()
+    for i, entry in _named_entries(value, "datasets", problems):
+        where = f"datasets[{i}]"
+        if entry["type"] not in types:
+            problems.append((f"{where}.type", f"unknown dataset type{closest(entry['type'], types)} (known: {', '.join(types)})"))
+            continue
+        spec = _parse_entry(entry, dataset_declaration(entry["type"]), DATASET_COMMON_KEYS, where, base_dir, check_paths, problems)
+        if spec is None:
+            continue
+        name = str(spec.get("name", spec["type"]))
+        spec["name"] = name
+        out.append(DatasetEntry(name=name, spec=spec))
+    _check_unique([d.name for d in out], "datasets", problems)
+    return out
+
+
+def _parse_tokenizers(value: Any, default_precision, base_dir, check_paths: bool, problems) -> list[TokenizerEntry]:
+    from wetok_bench.tokenizers.registry import tokenizer_declaration, tokenizer_types, unknown_type_message
+
+    out: list[TokenizerEntry] = []
+    types = tokenizer_types()
+    for i, entry in _named_entries(value, "tokenizers", problems):
+        where = f"tokenizers[{i}]"
+        if entry["type"] not in types:
+            problems.append((f"{where}.type", unknown_type_message(entry["type"])))
+            continue
+        try:
+            declaration = tokenizer_declaration(entry["type"])
+        except (ImportError, WetokBenchError) as error:
+            problems.append((f"{where}.type", f"cannot load tokenizer family {entry['type']!r}: {error}"))
+            continue
+        spec = _parse_entry(entry, declaration, TOKENIZER_COMMON_KEYS, where, base_dir, check_paths, problems)
+        if spec is None:
+            continue
+        display_name = spec.pop("display_name", None)
+        paper_name = spec.pop("paper_name", None)
+        if default_precision and "precision" not in spec and (declaration.open or "precision" in declaration.by_name):
+            spec["precision"] = default_precision
+        expanded = declaration.expand(spec)
+        for sub in expanded:
+            sub.setdefault("name", str(sub.get("model") or sub["type"]))
+            if not _NAME_RE.match(sub["name"]):
+                problems.append((f"{where}.name", f"{sub['name']!r}: use letters, digits, '.', '_', '+', '-'"))
+            display = display_name if (display_name and len(expanded) == 1) else sub["name"]
+            out.append(TokenizerEntry(name=sub["name"], spec=sub, display_name=display, paper_name=paper_name))
+    _check_unique([t.name for t in out], "tokenizers", problems)
+    return out
+
+
+def _check_unique(names: list[str], section: str, problems) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            problems.append((section, f"two entries are named {name!r}; give each a unique 'name'"))
+        seen.add(name)
