@@ -188,3 +188,50 @@ def test_no_module_over_about_400_lines():
     long = {path.relative_to(PACKAGE).as_posix(): n for path in sorted(PACKAGE.rglob("*.py"))
             if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert long == {}
+
+
+#: Layers whose functions may take a parameter per setting: the CLI's click commands (one per
+#: flag) and the tokenizer factories and constructors (one per suite-entry key of the family).
+WIDE_SIGNATURES_ALLOWED = ("cli", "tokenizers")
+MAX_PARAMETERS = 8
+
+
+def test_no_pipeline_function_over_8_parameters():
+    wide = []
+    for name, path in all_modules().items():
+        if layer(name) in WIDE_SIGNATURES_ALLOWED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                args = node.args
+                count = len(args.posonlyargs) + len(args.args) + len(args.kwonlyargs) + bool(args.vararg)
+                count -= bool(args.args) and args.args[0].arg in ("self", "cls")
+                if count > MAX_PARAMETERS:
+                    wide.append(f"{name}.{node.name}: {count}")
+    assert wide == []
+
+
+#: String literals that equal a metric's result key but name something else: the ``lpips``
+#: package (versions recorded) and the ``lpips`` group of weights files (``weights fetch lpips``).
+NOT_METRIC_NAMES = {("wetok_bench.core.versions", "lpips"), ("wetok_bench.commands.record", "lpips"),
+                    ("wetok_bench.core.weights", "lpips")}
+
+
+def test_metric_names_are_written_only_in_metrics_and_protocols():
+    """The metric classes are the one source of their names: no other module spells one (docstrings aside)."""
+    from wetok_bench.metrics.registry import result_keys
+
+    names = set(result_keys())
+    found = []
+    for module, path in all_modules().items():
+        if layer(module) in ("metrics", "protocols"):
+            continue
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in names
+                    and id(node) not in docstrings and (module, node.value) not in NOT_METRIC_NAMES):
+                found.append(f"{module}:{node.lineno} {node.value!r}")
+    assert found == []
