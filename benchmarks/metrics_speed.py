@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "helpers"))  # random-weight builders shared with the tests
 
 from helpers_inception import write_fidelity_inception_weights, write_pytorch_fid_inception_weights  # noqa: E402
-from test_lpips import random_backbone_file  # noqa: E402
+from helpers_lpips import random_backbone_file  # noqa: E402
 
 from wetok_bench.metrics.evaluator import ReconstructionEvaluator, resolve_device  # noqa: E402
 from wetok_bench.metrics.functional.fid import FeatureStats  # noqa: E402

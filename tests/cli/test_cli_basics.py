@@ -203,3 +203,25 @@ def test_dry_run_finds_taef2_in_the_weights_folder(tmp_path, taef2_weights_dir):
                       env={"WETOK_BENCH_WEIGHTS": str(taef2_weights_dir)})
     assert result.exit_code == 0, result.output
     assert f"taef2-encoder ({taef2_weights_dir / 'taef2_encoder.pth'})" in result.output
+
+
+def test_ctrl_c_exits_130_and_an_output_that_is_a_file_is_a_plain_error(tmp_path, monkeypatch):
+    """Issue 20 (10): Ctrl-C is the shell's 130 with one line; an output path through a file is an
+    input error (exit 2) named as such, not an 'internal error'."""
+    import wetok_bench.engine
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text("name: s\ndatasets: [{type: samples}]\ntokenizers: [{type: identity}]\nmetrics: [psnr]\n"
+                     "resolution: 32\nnum_workers: 0\ndevice: cpu\n")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wetok_bench.engine, "run_suite", interrupted)
+    stopped = CliRunner().invoke(cli, ["run", str(suite), "--quiet"])
+    assert stopped.exit_code == 130 and stopped.stderr.strip() == "interrupted"
+    monkeypatch.undo()
+    (tmp_path / "file").write_text("not a folder")
+    blocked = CliRunner().invoke(cli, ["run", str(suite), "--quiet", "--out", str(tmp_path / "file" / "results")])
+    assert blocked.exit_code == 2, blocked.output
+    assert blocked.stderr.startswith("error: Not a directory") and "internal error" not in blocked.stderr

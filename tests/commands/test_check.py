@@ -222,3 +222,21 @@ def test_old_baseline_without_counts_is_read_with_a_note(recorded, tmp_path):
     done = _check(suite, "--baseline", old)
     assert done.exit_code == 0, done.output
     assert "note: 3 of 3 baseline entries record no image count" in done.output
+
+
+def test_a_metric_measured_but_not_in_the_baseline_is_listed_as_new(recorded, tmp_path):
+    """Issue 20 (5): a baseline without ssim passes (nothing gated worsened) but names ssim for
+    each job as measured and not gated, as it names a new job."""
+    suite, baseline = recorded
+    data = json.loads(baseline.read_text())
+    for entry in data["entries"]:
+        del entry["metrics"]["ssim"]
+        del entry["metric_info"]["ssim"]
+    trimmed = tmp_path / "trimmed.json"
+    trimmed.write_text(json.dumps(data))
+    done = _check(suite, "--baseline", trimmed)
+    assert done.exit_code == 0, done.output
+    lines = [line for line in done.output.splitlines() if line.startswith("new")]
+    assert len(lines) == 3 and all(" ssim " in f" {line} " for line in lines)
+    assert "measured, not in the baseline (not gated)" in done.output
+    assert "PASS: 0 failing, 3 moved, 12 unchanged" in done.output

@@ -175,6 +175,7 @@ def test_unreadable_image_is_skipped_recorded_and_named_or_an_error_with_strict(
     assert result.exit_code == 0, result.output
     # keyed by the original, naming the damaged file itself (the reconstruction is cat.jpg)
     assert "skipped 1 of 3 image(s): cat.png (reconstruction cat.jpg unreadable: " in result.stderr
+    assert "every metric is over the 2 pairs scored, not all 3" in result.stderr  # a skip would flatter the means
     written = strict_json(out.read_text())
     assert written["counts"] == {"images": 2, "skipped": 1, "selected": 3, "reference_images": None}
     assert [s["key"] for s in written["skipped_files"]] == ["cat.png"]

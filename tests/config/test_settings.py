@@ -16,7 +16,7 @@ def test_fields_and_defaults_come_from_the_one_table():
     fields = {f.name for f in dataclasses.fields(Settings)}
     assert fields == {p.name for p in SETTINGS.params} - set(STRUCTURE_KEYS)
     settings = Settings()
-    # the values the README's suite reference documents
+    # the values docs/suites.md documents
     assert (settings.batch_size, settings.num_workers, settings.shard_size, settings.seed) == (16, 2, 1024, 0)
     assert (settings.protocol, settings.device, settings.output, settings.subset) == ("standard", "auto", "results", "spread")
     assert settings.metrics == ["psnr", "ssim", "lpips", "rfid"] and settings.weights == {} and settings.grids is None

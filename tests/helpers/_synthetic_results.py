@@ -154,10 +154,11 @@ def _cost(kind: str, n: int) -> dict:
     import torch
 
     from wetok_bench.engine.cost import cost_summary, merge_cost
+    from wetok_bench.engine.records import JobTiming
 
     state = {**merge_cost([]), "encode_s": 0.001 * n, "decode_s": 0.002 * n, "timed_images": n, "timed_batches": n}
-    return cost_summary(state, parameters=0 if kind in ("codec", "identity") else 50_000_000, images=n, wall_s=0.01 * n,
-                        device=torch.device("cpu"))
+    return cost_summary(state, parameters=0 if kind in ("codec", "identity") else 50_000_000,
+                        timing=JobTiming(wall=0.01 * n, compute=0.01 * n, images=n, measured=n), device=torch.device("cpu"))
 
 
 def skip_metrics(suite_dir: Path, metrics: tuple[str, ...] = ("lpips", "rfid")) -> None:

@@ -65,7 +65,7 @@ def test_index_renders_tables_and_images_in_chromium(report, tmp_path):
     dom = done.stdout
     status = re.search(r'<div id="render-status" data-status="(\w+)" data-images="(\d+)" data-rows="(\d+)"', dom)
     assert status, dom[:500]
-    assert status.group(1) == "ok" and int(status.group(2)) == 4
+    assert status.group(1) == "ok" and int(status.group(2)) == 4 + 2  # 4 figures, the compare view's 2 images
     page_rows = report.read_text().count("<tr>") - report.read_text().count("<thead><tr>")
     assert int(status.group(3)) == page_rows
     assert "JPEG q90" in dom and "Cosmos DI16x16" in dom and "not published" in dom
@@ -134,7 +134,7 @@ def test_reader_view_self_check_hidden_tables_scroll_in_their_box_grids_at_page_
       var box=document.querySelector('section[id^="paper-"] .table-scroll');
       var scrolls=box.scrollWidth>box.clientWidth && box.getBoundingClientRect().right<=window.innerWidth;
       var main=document.querySelector('h1').getBoundingClientRect().width;
-      var grids=Array.prototype.map.call(document.querySelectorAll('#grids img'),function(i){
+      var grids=Array.prototype.map.call(document.querySelectorAll('#grids > figure img'),function(i){
         return Math.round(i.getBoundingClientRect().width)+'/'+Math.round(Math.min(main,4*i.naturalWidth));});
       return [st,page,scrolls].join(',')+'|'+grids.join(',');"""
     status, grids = _probe(report, tmp_path, script, width=900).split("|")
@@ -189,7 +189,7 @@ def test_figures_are_not_blank_in_a_screenshot(report, tmp_path):
     """Screenshot the page and look inside each figure's box: drawn pixels, not an empty frame."""
     rects = _probe(report, tmp_path, """
       window.scrollTo(0,0);
-      return Array.prototype.map.call(document.querySelectorAll('figure img'),function(i){
+      return Array.prototype.map.call(document.querySelectorAll('section > figure img'),function(i){
         var r=i.getBoundingClientRect();return [r.left,r.top,r.right,r.bottom].map(Math.round).join(' ');}).join(';')
         +'|'+document.documentElement.scrollHeight;""")
     boxes, height = rects.split("|")
@@ -262,3 +262,24 @@ def test_demo_script_writes_the_report_when_a_job_fails_and_exits_non_zero(tmp_p
     page = (tmp_path / "report" / "index.html").read_text()
     assert "taef2: job failed" in page and ">identity<" in page
     assert "report check:" in done.stdout + done.stderr  # the Chromium check ran on it
+
+
+@needs_chromium
+def test_compare_view_flips_to_the_original_and_the_leaderboard_fits_the_page(report, tmp_path):
+    """Issue 20: a reader picks an image and a tokenizer, sees it enlarged (pixelated, at least 2x)
+    beside the original, and flips it to the original on a click; the leaderboard (metrics beside
+    each tokenizer; codes and cost in a second table) fits a 1,400 px page without scrolling."""
+    script = """
+      var box=document.querySelector('.compare');
+      var recon=box.querySelector('img.compare-recon'),orig=box.querySelector('img.compare-original');
+      var flip=box.querySelector('button.compare-flip');
+      var first=recon.src===orig.src;
+      flip.click(); var flipped=recon.src===orig.src; flip.click(); var back=recon.src!==orig.src;
+      var tok=box.querySelector('select.compare-tokenizer'),before=recon.src;
+      tok.selectedIndex=1; tok.dispatchEvent(new Event('change')); var changed=recon.src!==before;
+      var zoom=recon.getBoundingClientRect().width/recon.naturalWidth;
+      var main=document.querySelector('#leaderboards table.sortable');
+      var fits=main.getBoundingClientRect().right<=window.innerWidth && main.parentNode.scrollWidth<=main.parentNode.clientWidth;
+      var details=document.querySelectorAll('#leaderboards h3').length;
+      return [first,flipped,back,changed,zoom>=2,fits,details>=2].join(',');"""
+    assert _probe(report, tmp_path, script, width=1400) == "false,true,true,true,true,true,true"

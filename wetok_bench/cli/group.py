@@ -19,6 +19,10 @@ from wetok_bench.core.logs import configure_logging
 from wetok_bench.core.versions import __version__
 
 
+#: OS errors that mean the user's input is unusable (exit code 2), not that the machine failed.
+_INPUT_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError, FileExistsError)
+
+
 class _Group(click.Group):
     """A click group that turns library errors into one line and an exit code."""
 
@@ -30,16 +34,20 @@ class _Group(click.Group):
                 raise
             click.echo(format_error(str(error)), err=True)
             sys.exit(error.exit_code)
-        except (FileNotFoundError, PermissionError, IsADirectoryError) as error:
-            if ctx.find_root().params.get("debug"):
-                raise
-            click.echo(f"error: {error.strerror}: {error.filename}", err=True)
-            sys.exit(2)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
+        except KeyboardInterrupt:  # Ctrl-C: the shell's convention, 128 + SIGINT
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         except BrokenPipeError:  # output piped into `head` and the like
             sys.stderr = open(os.devnull, "w")
             sys.exit(0)
+        except OSError as error:  # a path that is not what it must be, a full disk, no permission
+            if ctx.find_root().params.get("debug"):
+                raise
+            where = f": {error.filename}" if error.filename else ""
+            click.echo(f"error: {error.strerror or error}{where}", err=True)
+            sys.exit(2 if isinstance(error, _INPUT_ERRORS) else 1)
         except Exception as error:  # noqa: BLE001 - the last resort keeps the one-line promise
             if ctx.find_root().params.get("debug"):
                 raise

@@ -57,8 +57,11 @@ def score(ref_dir, recon_dir, out, results_dir, name, dataset, **options) -> Non
     summary = result.summary
     for metric, reason in (summary.skipped_metrics or {}).items():
         click.echo(f"warning: {metric} skipped: {reason}", err=True)
-    if summary.skipped_files:
-        click.echo(f"warning: {format_skipped(summary.skipped_files, total=summary.counts['selected'])}", err=True)
+    if summary.skipped_files:  # left out of every mean: say so, a skipped bad pair would flatter them
+        counts = summary.counts
+        click.echo(f"warning: {format_skipped(summary.skipped_files, total=counts['selected'])}; every metric is over "
+                   f"the {counts['images']} pairs scored, not all {counts['selected']} (--strict makes this an error)",
+                   err=True)
     for line in result.warnings:
         click.echo(f"warning: {line}", err=True)
     if results_dir is not None:

@@ -18,7 +18,8 @@ Outcomes and exit codes:
   e.g. a file became unreadable and was skipped), named with both counts, because its means
   are then over another set of images. Baselines recorded before counts were kept carry no
   ``images``; their counts are not compared and the report says so in a note.
-  Results not in the baseline are listed as "new" and do not fail.
+  Results not in the baseline are listed as "new" and do not fail; so is a metric a result has
+  that its baseline entry does not record (measured, not gated).
 * 2 (:class:`UsageError`): unusable input: results or baseline missing or garbled, duplicate
   results for one entry, or a result measured under a different protocol fingerprint than the
   baseline recorded (the numbers would not be comparable).
@@ -267,6 +268,11 @@ def check_results(
                 if row.status == "regression":
                     row.detail = f"worse ({'higher' if higher else 'lower'} is better) by more than {_fmt(row.allowed)}"
             report.rows.append(row)
+        # a number the job measured that the baseline does not gate is listed, as a new job is
+        for metric in sorted(set(values) - set(entry["metrics"])):
+            if higher_is_better(metric) is not None:
+                report.rows.append(CheckRow(*key, metric=metric, baseline=None, result=values[metric], allowed=None,
+                                            status="new", detail="measured, not in the baseline (not gated)"))
     for key, job in sorted(jobs.items()):
         if key not in seen:
             report.rows.append(CheckRow(*key, metric="*", baseline=None, result=None, allowed=None, status="new",

@@ -39,7 +39,7 @@ from wetok_bench.commands.score_pairs import Skips, pair_images, same_size_batch
 from wetok_bench.config.settings import DEFAULTS
 from wetok_bench.core.errors import UsageError
 from wetok_bench.core.hashing import cached_sha256_many
-from wetok_bench.core.names import job_id
+from wetok_bench.core.names import check_name, job_folder, job_id, name_from
 from wetok_bench.core.skips import format_skipped
 from wetok_bench.core.versions import git_commit, library_versions
 from wetok_bench.data.images import ImageError, load_u8
@@ -101,7 +101,8 @@ class ScoreResult:
 
     def write_job(self, results_dir: str | Path) -> Path:
         """Write ``<results_dir>/<name>__<dataset>__<resolution>/`` as a ``run`` job folder."""
-        folder = Path(results_dir) / self.summary.job
+        folder = job_folder(Path(results_dir), self.summary.tokenizer["name"], self.summary.dataset["name"],
+                            self.summary.resolution)
         columns = ["key", *(k for k in (self.rows[0] if self.rows else {}) if k != "key")]
         write_job(folder, self.summary, self.rows, columns, self.manifest)
         return folder
@@ -124,6 +125,9 @@ def score_folders(ref_dir: str | Path, recon_dir: str | Path, *, name: str | Non
     if opts.batch_size < 1:
         raise UsageError(f"batch size must be at least 1, got {opts.batch_size}")
     ref_dir, recon_dir = Path(ref_dir), Path(recon_dir)
+    # a name given is checked; a default one is made from the folder's name
+    name = check_name(name, "--name") if name is not None else name_from(recon_dir.resolve().name)
+    dataset = check_name(dataset, "--dataset") if dataset is not None else name_from(ref_dir.resolve().name)
     protocol = get_protocol(opts.protocol) if isinstance(opts.protocol, str) else opts.protocol
     pairs = pair_images(ref_dir, recon_dir)  # missing folders first: the cheaper check, the likelier mistake
     setup = _resolve_metrics(protocol, opts)
@@ -142,8 +146,6 @@ def score_folders(ref_dir: str | Path, recon_dir: str | Path, *, name: str | Non
     if not scorer.order:
         raise UsageError("no image pair could be read: " + format_skipped(skips.records(), total=len(pairs)))
     rows = scorer.rows()
-    name = name or recon_dir.resolve().name
-    dataset = dataset or ref_dir.resolve().name
     resolution = _resolution(ref_dir, [row["key"] for row in rows])
     header = JobHeader(suite=SCORE, job=job_id(name, dataset, resolution),
                        tokenizer={"name": name, "type": SCORE, "display_name": name},
@@ -160,7 +162,7 @@ def score_folders(ref_dir: str | Path, recon_dir: str | Path, *, name: str | Non
         versions=library_versions(), git_commit=git_commit(), host=socket.gethostname(),
         date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), command=list(sys.argv), images=len(rows),
         extra={"ref_dir": str(ref_dir), "recon_dir": str(recon_dir), "reference_cache_hit": cache_hit})
-    warning = clamp_warning("reconstructions", *evaluator.clamp_counts)
+    warning = clamp_warning("reconstructions", evaluator.clamp_counts)
     result = ScoreResult(summary, rows, manifest, [warning] if warning else [], cache_hit)
     if out is not None:
         _write_out(Path(out), result)

@@ -39,15 +39,50 @@ class Resolved:
     problems: Problems = field(default_factory=list)
 
 
+#: Most values a suite may hold once its YAML aliases are expanded (a real suite has hundreds;
+#: a few lines of nested aliases can stand for billions).
+MAX_VALUES = 100_000
+
+
+def expanded_size(data: Any, limit: int = MAX_VALUES) -> int:
+    """How many values ``data`` holds with every shared (aliased) part counted where it is used;
+    stops counting past ``limit`` (returns ``limit + 1``)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any) -> int:
+        if not isinstance(node, (dict, list)):
+            return 1
+        if id(node) not in sizes:
+            total = 1
+            for child in node.values() if isinstance(node, dict) else node:
+                total += size(child)
+                if total > limit:
+                    break
+            sizes[id(node)] = min(total, limit + 1)
+        return sizes[id(node)]
+
+    return size(data)
+
+
+def check_expanded_size(data: Any, source: str) -> None:
+    """A ``ValueError`` when ``data`` expands (YAML aliases) to more than :data:`MAX_VALUES` values."""
+    if expanded_size(data) > MAX_VALUES:
+        raise ValueError(f"{source}: expands to more than {MAX_VALUES:,} values through its YAML aliases "
+                         f"(&anchor / *alias); write the suite out without nesting aliases")
+
+
 def read_yaml(path: Path) -> Any:
-    """A YAML file's content; ``OSError`` or ``ValueError`` (with line and column) when unusable."""
+    """A YAML file's content; ``OSError`` or ``ValueError`` (with line and column) when unusable,
+    or when its aliases expand beyond :data:`MAX_VALUES` values."""
     text = path.read_text(encoding="utf-8")
     try:
-        return yaml.safe_load(text)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise ValueError(f"not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    check_expanded_size(data, str(path))
+    return data
 
 
 def merge(base: Any, local: Any) -> Any:

@@ -27,7 +27,7 @@ from wetok_bench.metrics.registry import CLASSIC, METRICS  # names only: imports
 
 _CHOICES_ERROR_SKIP = ("error", "skip")
 
-#: Top-level suite keys: type, default, choices or range (the README's suite reference mirrors it).
+#: Top-level suite keys: type, default, choices or range (docs/suites.md mirrors it).
 _BASE = (
     Param("name", object, None, doc="required; folder name of the results"),
     Param("description", str, ""),
@@ -161,6 +161,9 @@ def parse_resolutions(value: Any) -> tuple[list[int | str], Problems]:
             problems.append((where, f"expected an integer from 8 to 8192 or 'original', got {v!r}"))
     if not values:
         problems.append(("resolution", "at least one resolution is needed"))
+    repeated = sorted({str(v) for v in out if out.count(v) > 1})
+    if repeated:  # each would measure every job again into the same folder
+        problems.append(("resolution", f"repeated value(s) {', '.join(repeated)}: list each resolution once"))
     return out, problems
 
 

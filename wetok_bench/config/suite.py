@@ -1,6 +1,6 @@
 """Suite files: YAML -> validated :class:`Suite` -> list of :class:`Job`.
 
-A suite pairs tokenizers with datasets under one metric protocol (format in the README,
+A suite pairs tokenizers with datasets under one metric protocol (format in docs/suites.md,
 "Suite files"). Validation happens before any work and reports every problem at once, each
 with its YAML path (``tokenizers[2].qualty: unknown key; did you mean 'quality'?``); a
 malformed suite raises :class:`SuiteError` (exit code 2) and nothing is written.
@@ -12,18 +12,17 @@ malformed suite raises :class:`SuiteError` (exit code 2) and nothing is written.
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wetok_bench.config.includes import read_yaml
+from wetok_bench.config.includes import check_expanded_size, read_yaml
 from wetok_bench.config.includes import resolve as resolve_includes
 from wetok_bench.config.settings import DEFAULTS, Settings, check_values, parse_resolutions
 from wetok_bench.core.envvars import expand_tree
 from wetok_bench.core.errors import UsageError, WetokBenchError, closest
 from wetok_bench.core.hashing import sha256_json
-from wetok_bench.core.names import job_id
+from wetok_bench.core.names import job_id, name_problem
 from wetok_bench.metrics.registry import METRICS
 from wetok_bench.protocols import PROTOCOLS, MetricProtocol, get_protocol
 
@@ -33,7 +32,6 @@ SUITE_VERSION = 1
 TOP_LEVEL_KEYS: dict[str, Any] = dict(DEFAULTS)
 TOKENIZER_COMMON_KEYS = {"type", "name", "display_name", "paper_name"}
 DATASET_COMMON_KEYS = {"type", "name"}
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 class SuiteError(UsageError):
@@ -137,6 +135,10 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
     problems: list[tuple[str, str]] = []
     if not isinstance(data, dict):
         raise SuiteError(source, [("<root>", f"a suite is a mapping of keys, got {type(data).__name__}")])
+    try:
+        check_expanded_size(data, source)  # before any copy: a few aliased lines can stand for billions of values
+    except ValueError as error:
+        raise SuiteError(source, [("<root>", str(error))]) from None
     data = expand_tree(copy.deepcopy(data), "", problems)
     includes: list[str] = []
     if data.get("include") is not None:
@@ -147,15 +149,16 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
     problems.extend(found)
 
     name = data.get("name")
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        problems.append(("name", "required: letters, digits, '.', '_', '+', '-' (it names the results folder)"))
+    if name_problem(name) is not None:
+        problems.append(("name", "required: " + name_problem(name)))
     protocol = get_protocol(values["protocol"]) if values["protocol"] in PROTOCOLS else None
     resolutions = parse_resolutions(values["resolution"])[0]
     metrics = [m for m in values["metrics"] if m in METRICS] if isinstance(values["metrics"], list) else []
     datasets = _parse_datasets(data.get("datasets"), base_dir, check_paths, problems)
     # A suite-wide precision overrides family defaults (Cosmos: bf16) only when written out.
     default_precision = data.get("precision")
-    tokenizers = _parse_tokenizers(data.get("tokenizers"), default_precision, base_dir, check_paths, problems)
+    tokenizers = _parse_tokenizers(data.get("tokenizers"), default_precision, base_dir, check_paths, problems,
+                                   resolutions)
     if problems:
         raise SuiteError(source, problems)
     return Suite(
@@ -212,12 +215,16 @@ def _parse_datasets(value: Any, base_dir, check_paths: bool, problems) -> list[D
             continue
         name = str(spec.get("name", spec["type"]))
         spec["name"] = name
+        if name_problem(name) is not None:
+            problems.append((f"{where}.name", name_problem(name)))
+            continue
         out.append(DatasetEntry(name=name, spec=spec))
     _check_unique([d.name for d in out], "datasets", problems)
     return out
 
 
-def _parse_tokenizers(value: Any, default_precision, base_dir, check_paths: bool, problems) -> list[TokenizerEntry]:
+def _parse_tokenizers(value: Any, default_precision, base_dir, check_paths: bool, problems,
+                      resolutions: list) -> list[TokenizerEntry]:
     from wetok_bench.tokenizers.registry import tokenizer_declaration, tokenizer_types, unknown_type_message
 
     out: list[TokenizerEntry] = []
@@ -242,12 +249,27 @@ def _parse_tokenizers(value: Any, default_precision, base_dir, check_paths: bool
         expanded = declaration.expand(spec)
         for sub in expanded:
             sub.setdefault("name", str(sub.get("model") or sub["type"]))
-            if not _NAME_RE.match(sub["name"]):
-                problems.append((f"{where}.name", f"{sub['name']!r}: use letters, digits, '.', '_', '+', '-'"))
+            if name_problem(sub["name"]) is not None:
+                problems.append((f"{where}.name", name_problem(sub["name"])))
+            problems.extend((where, message) for message in _factor_problems(declaration, sub, resolutions))
             display = display_name if (display_name and len(expanded) == 1) else sub["name"]
             out.append(TokenizerEntry(name=sub["name"], spec=sub, display_name=display, paper_name=paper_name))
     _check_unique([t.name for t in out], "tokenizers", problems)
     return out
+
+
+def _factor_problems(declaration, spec: dict, resolutions: list) -> list[str]:
+    """A resolution the entry's spatial factor does not divide (the family declares the factor,
+    :attr:`Declaration.factor`) when the entry does not pad: refused here, not after hashing and loading."""
+    if declaration.factor is None or spec.get("size_policy", "error") == "pad":
+        return []
+    try:
+        factor = declaration.factor(spec)
+    except Exception:  # noqa: BLE001 - a factor the declaration cannot tell is checked once the model is loaded
+        return []
+    return [f"{spec['name']}: resolution {r} is not a multiple of its spatial factor {factor}; choose a resolution "
+            f"that is, or set size_policy: pad (pads by reflection, crops the output back)"
+            for r in resolutions if factor and isinstance(r, int) and r % factor]
 
 
 def _check_unique(names: list[str], section: str, problems) -> None:

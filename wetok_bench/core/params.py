@@ -157,6 +157,8 @@ class Declaration:
     expanded entries (``spec -> [spec, ...]``), replacing the default one. ``needs``: the files
     an entry would load that it does not name itself (``spec -> [location, ...]``: a path,
     ``hf://...``, or ``weights:NAME`` for a file of the weights registry), for ``--dry-run``.
+    ``factor``: the spatial factor an entry's images must be a multiple of (``spec -> int``, None
+    when only the loaded model knows), so that suite validation refuses a resolution it does not divide.
     """
 
     params: tuple[Param, ...]
@@ -164,6 +166,7 @@ class Declaration:
     check_files: Check | None = None
     expand_hook: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None
     needs: Callable[[dict[str, Any]], list[str]] | None = None
+    factor: Callable[[dict[str, Any]], int | None] | None = None
     open: bool = False
     source: str = "declared"
     by_name: dict[str, Param] = field(init=False, repr=False, compare=False)
@@ -235,18 +238,20 @@ class Declaration:
 
 def declare(*params: Param, check: Check | None = None, check_files: Check | None = None,
             expand: Callable[[dict[str, Any]], list[dict[str, Any]]] | None = None,
-            needs: Callable[[dict[str, Any]], list[str]] | None = None):
+            needs: Callable[[dict[str, Any]], list[str]] | None = None,
+            factor: Callable[[dict[str, Any]], int | None] | None = None):
     """Decorator: attach a :class:`Declaration` of ``params`` to a factory or dataset class.
 
     ``check`` / ``check_files``: cross-parameter checks (see the module doc); ``expand``: see
-    :meth:`Declaration.expand`; ``needs``: see :class:`Declaration`.
+    :meth:`Declaration.expand`; ``needs``, ``factor``: see :class:`Declaration`.
     """
     names = [p.name for p in params]
     if len(set(names)) != len(names):
         raise ValueError(f"a parameter is declared twice in {names}")
 
     def _attach(obj):
-        setattr(obj, ATTRIBUTE, Declaration(tuple(params), check=check, check_files=check_files, expand_hook=expand, needs=needs))
+        setattr(obj, ATTRIBUTE, Declaration(tuple(params), check=check, check_files=check_files, expand_hook=expand,
+                                            needs=needs, factor=factor))
         return obj
 
     return _attach

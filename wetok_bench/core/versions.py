@@ -26,16 +26,20 @@ def library_versions() -> dict[str, str]:
     return out
 
 
-def git_commit() -> str | None:
+def git_commit(repo: Path | None = None) -> str | None:
     """Commit of the wetok-bench checkout when it runs from one (``+dirty`` with local changes;
-    None for an installed wheel)."""
-    here = Path(__file__).resolve().parents[2]
+    None for an installed wheel; ``repo``: another checkout). Read without git's optional locks (``--no-optional-locks``):
+    ``git status`` would otherwise refresh the index and take ``.git/index.lock``, which can
+    collide with the user's own git commands in that checkout."""
+    here = Path(repo) if repo is not None else Path(__file__).resolve().parents[2]
     if not (here / ".git").exists():
         return None
     with contextlib.suppress(Exception):
-        result = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        result = subprocess.run(["git", "--no-optional-locks", "-C", str(here), "rev-parse", "HEAD"],
+                                capture_output=True, text=True, timeout=5)
         if result.returncode == 0:
-            dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no"],
+            dirty = subprocess.run(["git", "--no-optional-locks", "-C", str(here), "status", "--porcelain",
+                                    "--untracked-files=no"],
                                    capture_output=True, text=True, timeout=5).stdout.strip()
             return result.stdout.strip() + ("+dirty" if dirty else "")
     return None

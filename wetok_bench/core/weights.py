@@ -1,6 +1,6 @@
 """Weights files: a registry of known files and offline-first resolution.
 
-Resolution order for a weights file (design.md, "Weights and data: offline first"):
+Resolution order for a weights file (docs/weights.md):
 
 1. a path given in the suite or on the command line;
 2. the weights folder: ``$WETOK_BENCH_WEIGHTS``, else ``$WETOK_BENCH_HOME/weights``

@@ -9,10 +9,7 @@ record ``key \\t size-in-bytes \\t sha256(whole file)``: every byte of every ima
 edit anywhere in a file (same size, mtime restored) gives another fingerprint. Each file's digest
 comes from :func:`wetok_bench.core.hashing.cached_sha256_many`, cached per file version under
 ``$WETOK_BENCH_HOME/cache/sha256``: only new or changed files are read. Modification times are
-left out of the hash because copying a dataset changes them. Up to 2026-12-02 the per-file digest
-was that of the first and last 64 KiB; for files up to 128 KiB that sample was the whole file, so
-a dataset of such files keeps its ``sha256`` (it meant the same bytes), and any dataset with a
-larger file gets a new one. The dataset's name and its root folder are reported beside the hash
+left out of the hash because copying a dataset changes them (earlier rules: CHANGELOG.md). The dataset's name and its root folder are reported beside the hash
 but are not part of it, so the same images moved to another folder or machine keep their
 ``sha256``; cache keys should use ``kind``, ``count`` and ``sha256``.
 """

@@ -3,7 +3,10 @@
 Files are chosen by extension (:data:`~wetok_bench.data.images.IMAGE_EXTENSIONS`, or the
 suite's ``extensions``), case-insensitively; other files are ignored. Hidden files and folders
 (names starting with ``.``) are skipped, so ``.DS_Store``, ``._x.jpg`` resource forks and
-``.ipynb_checkpoints`` never become images. Symbolic links are followed.
+``.ipynb_checkpoints`` never become images. Symbolic links are followed, each folder once: a
+link back to a folder already walked (a loop such as ``ln -s . again``) is not entered again and
+is named in the dataset's warnings; a file link that leads nowhere (broken, or a loop) is listed
+as missing, so it becomes a recorded skip of every job.
 """
 
 from __future__ import annotations
@@ -32,17 +35,41 @@ def normalise_extensions(extensions: Iterable[str] | None) -> frozenset[str]:
     return frozenset(result)
 
 
-def _image_files(root: Path, recursive: bool, extensions: frozenset[str]) -> Iterator[Path]:
+def _folder_id(path: str) -> tuple[int, int] | None:
+    """(device, inode) of the folder ``path`` leads to; None when it cannot be read."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _image_files(root: Path, recursive: bool, extensions: frozenset[str],
+                 loops: list[str] | None = None) -> Iterator[Path]:
+    """Image files under ``root``, every folder walked once (``loops`` collects the links that lead
+    back to a folder already walked)."""
+    seen = {_folder_id(str(root))}
     for directory, subdirs, files in os.walk(root, followlinks=True):
-        subdirs[:] = [d for d in subdirs if not d.startswith(".")] if recursive else []
+        keep = []
+        for name in (d for d in subdirs if not d.startswith(".")) if recursive else ():
+            target = _folder_id(os.path.join(directory, name))
+            if target in seen:
+                if loops is not None:
+                    loops.append(os.path.relpath(os.path.join(directory, name), root))
+                continue
+            seen.add(target)
+            keep.append(name)
+        subdirs[:] = keep
         for filename in files:
             if not filename.startswith(".") and os.path.splitext(filename)[1].lower() in extensions:
                 yield Path(directory) / filename
 
 
-def scan_image_files(root: Path, *, recursive: bool = True, extensions: frozenset[str] = IMAGE_EXTENSIONS) -> list[Path]:
-    """Image files under ``root`` (not hidden, extension in ``extensions``), sorted by relative path."""
-    return sorted(_image_files(root, recursive, extensions), key=lambda p: relative_key(p, root))
+def scan_image_files(root: Path, *, recursive: bool = True, extensions: frozenset[str] = IMAGE_EXTENSIONS,
+                     loops: list[str] | None = None) -> list[Path]:
+    """Image files under ``root`` (not hidden, extension in ``extensions``), sorted by relative
+    path; ``loops`` collects the folder links not entered again (see the module doc)."""
+    return sorted(_image_files(root, recursive, extensions, loops), key=lambda p: relative_key(p, root))
 
 
 def check_has_images(spec: dict) -> list[tuple[str, str]]:
@@ -80,5 +107,16 @@ class FolderDataset(Dataset):
         self.extensions = normalise_extensions(extensions)
 
     def _scan(self) -> list[ImageRecord]:
-        files = scan_image_files(self.root, recursive=self.recursive, extensions=self.extensions)
-        return [ImageRecord(relative_key(p, self.root), p, {}) for p in files]
+        loops: list[str] = []
+        files = scan_image_files(self.root, recursive=self.recursive, extensions=self.extensions, loops=loops)
+        if loops:
+            self._warnings.append(f"{len(loops)} folder link(s) lead back to a folder already listed and were not "
+                                  f"entered again (each image counts once): {', '.join(sorted(loops)[:5])}")
+        records = []
+        for path in files:
+            key = relative_key(path, self.root)
+            if os.path.exists(path):
+                records.append(ImageRecord(key, path, {}))
+            else:  # a broken link or a link loop: a recorded skip, not a crash while reading
+                self._missing.append((key, "a symbolic link that leads to no file (broken, or a loop)"))
+        return records

@@ -132,15 +132,16 @@ def merge_cost(states: Sequence[Mapping[str, Any] | None]) -> dict[str, Any]:
     return out
 
 
-def cost_summary(state: Mapping[str, Any], *, parameters: int, images: int, wall_s: float,
-                 device: torch.device) -> dict[str, Any]:
-    """The ``cost`` block of ``summary.json``.
+def cost_summary(state: Mapping[str, Any], *, parameters: int, timing: Any, device: torch.device) -> dict[str, Any]:
+    """The ``cost`` block of ``summary.json`` (``timing``: :class:`~wetok_bench.engine.records.JobTiming`).
 
     ``encode_s_per_image`` / ``decode_s_per_image``: mean seconds per image over the timed
-    batches (null when every batch was a warm-up batch); ``images_per_s``: images measured over
-    the job's wall time in this run (data loading, metrics and the reference statistics
-    included; for a resumed job, of this run's part); ``peak_memory_bytes``: see the module doc.
+    batches (null when every batch was a warm-up batch); ``images_per_s``: the images this run
+    measured over its wall time (data loading, metrics and the reference statistics included);
+    a resumed job counts only the shards measured now (``resumed_images``: those read back), and
+    one with every shard resumed has none (null); ``peak_memory_bytes``: see the module doc.
     """
+    wall_s = timing.wall
     timed = int(state["timed_images"])
     out: dict[str, Any] = {
         "encode_s_per_image": state["encode_s"] / timed if timed else None,
@@ -150,8 +151,9 @@ def cost_summary(state: Mapping[str, Any], *, parameters: int, images: int, wall
         "warmup_batches": int(state["warmup_batches"]),
         "warmup_images": int(state["warmup_images"]),
         "warmup_rule": f"the first {WARMUP_BATCHES} batch(es) of every shard are not timed",
-        "images_per_s": images / wall_s if wall_s > 0 else None,
+        "images_per_s": timing.images_per_s,
         "wall_s": wall_s,
+        "resumed_images": timing.images - timing.measured,
         "peak_memory_bytes": state["peak_bytes"],
         "reconstruct_memory_bytes": state["reconstruct_bytes"],
         "parameters": int(parameters),

@@ -46,7 +46,6 @@ class CycleRunner:
         self.cycles, self.tokenizer, self.evaluator, self.protocol, self.seed = cycles, tokenizer, evaluator, protocol, seed
         self.rows: list[dict[str, Any]] = []
         self.states: dict[int, dict[str, Any]] = {}  # cycle -> {set metric: its state object}
-        self.clamp = [0, 0]  # clamp counts the cycles added to the evaluator's (subtracted from the job's)
 
     @property
     def enabled(self) -> bool:
@@ -65,7 +64,7 @@ class CycleRunner:
         ev = self.evaluator
         mine = self.states.setdefault(cycle, {name: m.new_state(m.dim) for name, m in ev.set_metrics.items()})
         main = {name: m.state for name, m in ev.set_metrics.items()}
-        before = ev.clamp_counts
+        before = ev.clamp_counts  # the job's range counts: a cycle's reconstructions are not counted in them
         try:
             for name, metric in ev.set_metrics.items():
                 metric.state = mine[name]
@@ -73,8 +72,7 @@ class CycleRunner:
         finally:
             for name, metric in ev.set_metrics.items():
                 mine[name], metric.state = metric.state, main[name]
-        after = ev.clamp_counts
-        self.clamp = [self.clamp[0] + after[0] - before[0], self.clamp[1] + after[1] - before[1]]
+            ev.clamp_counts = before
         return values
 
     def state(self) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from wetok_bench.core.devices import resolve_device
 from wetok_bench.core.envvars import expand_path
 from wetok_bench.core.errors import UsageError
 from wetok_bench.core.lock import FolderLock
+from wetok_bench.core.names import job_folder
 from wetok_bench.core.skips import format_skipped
 from wetok_bench.engine.console import error as print_error
 from wetok_bench.engine.console import warn
@@ -168,11 +169,11 @@ def _run_jobs(run: RunContext, jobs: list[Job], num_images: int | None, force: b
             def fingerprint_and_reuse(job=job, images=images, dataset_fp=dataset_fp):
                 # rank 0: it hashes the checkpoints once and decides reuse
                 fingerprint = job_fingerprint(run, job, dataset_fp, [r.key for r in images.records])
-                return fingerprint, None if force else finished_summary(run.out_dir / job.id, fingerprint)
+                return fingerprint, None if force else finished_summary(_folder(run, job), fingerprint)
 
             fingerprint, reused = D.computed_on_main(fingerprint_and_reuse, run.dist)
             if reused is not None:
-                outcomes[job.id] = JobOutcome(job=job, status="ok", folder=run.out_dir / job.id, summary=reused, reused=True)
+                outcomes[job.id] = JobOutcome(job=job, status="ok", folder=_folder(run, job), summary=reused, reused=True)
             else:
                 pending.append((job, JobFingerprints(job=fingerprint, dataset=dataset_fp)))
         if not pending:
@@ -185,11 +186,44 @@ def _run_jobs(run: RunContext, jobs: list[Job], num_images: int | None, force: b
             outcomes.update({job.id: _record_failure(run, job, message) for job, _ in pending})
             continue
         for job, fingerprints in pending:
-            outcomes[job.id] = _run_one(run, job, tokenizer, datasets[job.dataset.name], fingerprints)
+            problem = _size_problem(job, tokenizer)
+            if problem is not None:  # before any image is read, the reference pass included
+                outcomes[job.id] = _record_failure(run, job, problem)
+                continue
+            with _size_policy(job, tokenizer):
+                outcomes[job.id] = _run_one(run, job, tokenizer, datasets[job.dataset.name], fingerprints)
         del tokenizer
         if run.evaluator.device.type == "cuda":
             torch.cuda.empty_cache()
     return [outcomes[job.id] for job in jobs]
+
+
+def _size_problem(job: Job, tokenizer: Tokenizer) -> str | None:
+    """Why the job's resolution cannot be measured (not a multiple of the tokenizer's factor,
+    without padding), known once the model is loaded; None when it can."""
+    factor = int(getattr(tokenizer, "downsample", 1) or 1)
+    if isinstance(job.resolution, int) and job.resolution % factor and tokenizer.size_policy != "pad":
+        return (f"tokenizer {job.tokenizer.name!r}: resolution {job.resolution} is not a multiple of its spatial factor "
+                f"{factor}; choose a resolution that is, or set size_policy: pad")
+    return None
+
+
+@contextlib.contextmanager
+def _size_policy(job: Job, tokenizer: Tokenizer):
+    """At ``resolution: original`` every image keeps its own size: the tokenizer pads each to its
+    factor and crops the output back (``size_policy: pad``) unless the entry chose a policy."""
+    kept = tokenizer.size_policy
+    if job.resolution == "original" and "size_policy" not in job.tokenizer.spec:
+        tokenizer.size_policy = "pad"
+    try:
+        yield
+    finally:
+        tokenizer.size_policy = kept
+
+
+def _folder(run: RunContext, job: Job) -> Path:
+    """The job's folder under the suite's results folder (its names checked to stay inside)."""
+    return job_folder(run.out_dir, job.tokenizer.name, job.dataset.name, job.resolution)
 
 
 def _load_tokenizer(entry: TokenizerEntry, dev: torch.device) -> Tokenizer:
@@ -201,7 +235,7 @@ def _load_tokenizer(entry: TokenizerEntry, dev: torch.device) -> Tokenizer:
 def _record_failure(run: RunContext, job: Job, message: str) -> JobOutcome:
     """Record a failed attempt: ``summary.json`` when the job has no good result, else
     ``last_failure.json`` beside the good one (never over it)."""
-    folder = run.out_dir / job.id
+    folder = _folder(run, job)
     if run.dist.is_main:
         failure = failure_summary(run.suite.name, job, run.protocol, message)
         if has_good_result(folder):
@@ -217,7 +251,7 @@ def _record_failure(run: RunContext, job: Job, message: str) -> JobOutcome:
 
 def _run_one(run: RunContext, job: Job, tokenizer: Tokenizer, images: SelectedImages,
              fingerprints: JobFingerprints) -> JobOutcome:
-    folder = run.out_dir / job.id
+    folder = _folder(run, job)
     settings, evaluator = run.settings, run.evaluator
     start = time.perf_counter()
     try:
@@ -241,7 +275,10 @@ def _run_one(run: RunContext, job: Job, tokenizer: Tokenizer, images: SelectedIm
         warn(f"{job.id}: {format_skipped(skipped, total=n_selected)} (all listed in summary.json)")
     if not part.rows:
         return _record_failure(run, job, f"no image measured: all {n_selected} selected images were skipped")
-    message = clamp_warning(job.tokenizer.name, *part.clamp)
+    if part.upscaled:
+        warn(f"{job.id}: {len(part.upscaled)} of {len(part.rows)} images are smaller than {job.resolution} px on "
+             f"their short side and were enlarged to it (e.g. {', '.join(part.upscaled[:3])}); recorded as counts.upscaled")
+    message = clamp_warning(job.tokenizer.name, part.clamp)
     if message:
         warn(message)
     prepared = run.refs.prepared(ref_states)
@@ -249,10 +286,11 @@ def _run_one(run: RunContext, job: Job, tokenizer: Tokenizer, images: SelectedIm
         rows=part.rows, value_keys=evaluator.value_keys,
         sets=evaluator.compute_sets(prepared, result.stats or {}) if evaluator.set_metrics else {},
         skipped_files=skipped, selected=n_selected, reference_images=ref_states.n if ref_states is not None else None,
-        clamp=tuple(part.clamp), skipped_metrics=run.setup.skipped)
+        clamp=part.clamp, skipped_metrics=run.setup.skipped,
+        upscaled=len(part.upscaled) or None)  # recorded when some image was enlarged
     summary = finalize(job_header(run.suite.name, job, tokenizer), run.protocol, measurement).to_dict()
     summary["compression"] = compression_summary(tokenizer, job.resolution, part.rows)
-    timing = JobTiming(wall=wall, compute=part.compute_s, images=len(part.rows))
+    timing = JobTiming(wall=wall, compute=part.compute_s, images=len(part.rows), measured=part.measured)
     _add_blocks(summary, run, tokenizer, result, prepared, timing)
     group_metric = evaluator.set_metrics.get(evaluator.group_metric) if evaluator.group_metric else None
     add_group_block(summary, group_metric, result.groups, run.refs.groups(job.dataset.name, job.resolution))  # COCO
@@ -279,8 +317,8 @@ def _add_blocks(summary: dict, run: RunContext, tokenizer: Tokenizer, result: Pa
     tokens = tokens_summary(result.part.token_counts())
     if tokens is not None:
         summary["tokens"] = tokens
-    summary["cost"] = cost_summary(result.part.cost_sums(), parameters=parameter_count(tokenizer), images=timing.images,
-                                   wall_s=timing.wall, device=run.evaluator.device)
+    summary["cost"] = cost_summary(result.part.cost_sums(), parameters=parameter_count(tokenizer), timing=timing,
+                                   device=run.evaluator.device)
     if run.settings.cycles > 1:
         evaluator = run.evaluator
         sets = {k: cycle_set_values(evaluator, prepared, states) for k, states in result.cycle_stats.items()}

@@ -21,7 +21,7 @@ from wetok_bench.engine.fold import OrderedFold
 from wetok_bench.engine.grids import GridPicker, GridSpec
 from wetok_bench.engine.groups import OLD_SHARD_GROUPS, GroupStats, decode_groups, group_labels
 from wetok_bench.engine.setup import loader_kwargs
-from wetok_bench.engine.shards import ShardStore
+from wetok_bench.engine.shards import ShardStore, ShardWriteError
 from wetok_bench.engine.state import PassPart, PassResult, ShardResult
 from wetok_bench.engine.tokens import TokenCounter, is_discrete
 from wetok_bench.tokenizers.base import ImageNoise, Tokenizer, find_non_finite
@@ -87,6 +87,7 @@ class JobRunner:
             shard_records = records[slice(*plan.bounds(index))] if index is not None else []
             keys = [r.key for r in shard_records]
             shard = self._load(index, keys) if keys else ShardResult.empty()
+            resumed = shard is not None and bool(keys)
             if shard is None and failure is None:
                 start = time.perf_counter()
                 try:
@@ -102,7 +103,10 @@ class JobRunner:
                     log.debug("%s failed", self.label, exc_info=True)
                 if shard is not None:
                     shard.compute_s = time.perf_counter() - start
-                    self.store.save(index, shard.to_dict())
+                    try:
+                        self.store.save(index, shard.to_dict())
+                    except ShardWriteError as error:  # every rank learns it below, and the job stops
+                        failure, shard = str(error), None
             elif shard is not None:
                 bar.update(len(keys))
             if dist.enabled:
@@ -110,7 +114,7 @@ class JobRunner:
                 failure = next((f for f in flags if f), None)
             if failure is not None:
                 break
-            part.add(shard, self.grids, counts_tokens=index is not None and is_discrete(self.tokenizer))
+            part.add(shard, self.grids, counts_tokens=index is not None and is_discrete(self.tokenizer), resumed=resumed)
             if index is not None:
                 fold.add(index, shard.stats)
                 groups_missing |= self.labels is not None and "groups" in shard.missing
@@ -135,6 +139,7 @@ class JobRunner:
         protocol, settings, evaluator = self.run.protocol, self.run.settings, self.evaluator
         rows: list[dict] = []
         skipped: list[dict] = []
+        upscaled: list[str] = []
         evaluator.reset()
         device = evaluator.device
         seed = noise_seed(self.tokenizer, settings.seed)
@@ -150,6 +155,8 @@ class JobRunner:
         for batch in iterate_batches(shard_records, self.job.resolution, settings.batch_size, resize=protocol.resize,
                                      **loader_kwargs(settings, device)):
             skipped.extend({"key": k, "reason": r} for k, r in batch.skipped)
+            if isinstance(self.job.resolution, int):  # an image enlarged to the resolution shows its blur
+                upscaled.extend(k for k, size in zip(batch.keys, batch.original_sizes) if min(size) < self.job.resolution)
             if len(batch.keys):
                 original = batch.images.to(device, non_blocking=True)
                 noise = ImageNoise.for_images(seed, batch.keys)
@@ -190,13 +197,14 @@ class JobRunner:
             skipped=skipped,
             stats=states if evaluator.set_metrics and evaluator.decode_states(states).n > 0 else None,
             grid=picker.state(),
-            # (clamped, total) reconstruction values of this shard (the evaluator counts since reset),
-            # the re-encoding cycles' own left out
-            clamp=[int(n) - int(c) for n, c in zip(evaluator.clamp_counts, cycles.clamp)],
+            # the reconstructions' range counts of this shard (the evaluator counts since reset; the
+            # re-encoding cycles' own are not counted)
+            clamp=evaluator.clamp_counts,
             tokens=counter.state() if counter is not None else None,
             cost=meter.state(),
             cycles=cycles.state() if cycles.enabled else None,
             groups=groups.state() if groups is not None else None,
+            upscaled=upscaled,
         )
 
     def _decode_groups(self, state: dict):

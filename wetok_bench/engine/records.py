@@ -94,15 +94,19 @@ def compression_summary(tokenizer: Tokenizer, resolution, rows: list[dict]) -> d
 @dataclass(frozen=True)
 class JobTiming:
     """How long a job took: ``wall`` seconds of this run (data loading and metrics included),
-    ``compute`` seconds of its longest rank's measured shards, ``images`` measured."""
+    ``compute`` seconds of its longest rank's measured shards, ``images`` in the results,
+    ``measured`` of them by this run (the rest resumed from an earlier run's shards)."""
 
     wall: float
     compute: float
     images: int
+    measured: int
 
     @property
-    def images_per_s(self) -> float:
-        return self.images / self.wall if self.wall > 0 else 0.0
+    def images_per_s(self) -> float | None:
+        """Images this run measured per second of its wall time; None when it measured none
+        (every shard resumed): a resumed job's images are not divided by this run's time."""
+        return self.measured / self.wall if self.wall > 0 and self.measured else None
 
 
 def build_manifest(run: RunContext, job: Job, tokenizer: Tokenizer, fingerprints: JobFingerprints,

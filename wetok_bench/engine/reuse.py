@@ -32,9 +32,8 @@ from wetok_bench.results.records import LAST_FAILURE_FILE, MANIFEST_FILE, PER_IM
 
 #: How the files a tokenizer entry names and the local weights it loads enter its fingerprint
 #: (``tokenizer.files_rule``, present whenever there is such a file): size and full sha256, so an
-#: edit of the same size with its mtime set back is seen. Fingerprints recorded before 2026-12-02
-#: have no rule and hold ``[size, mtime_ns]``: never equal to one of today's, so those jobs are
-#: measured again once.
+#: edit of the same size with its mtime set back is seen. A fingerprint without the rule (an older
+#: one, CHANGELOG.md) never equals one with it, so such a job is measured again once.
 FILES_RULE = "size, sha256(whole file)"
 
 

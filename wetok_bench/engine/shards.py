@@ -10,6 +10,7 @@ number of ranks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import shutil
@@ -18,8 +19,23 @@ from pathlib import Path
 import torch
 
 from wetok_bench.core import distributed as D
+from wetok_bench.core.errors import WetokBenchError
 
 PARTIAL_DIR = ".partial"
+
+
+class ShardWriteError(WetokBenchError):
+    """A finished shard could not be written (no space left, a read-only folder ...)."""
+
+
+def write_failure(path: Path, error: BaseException) -> str:
+    """Why writing ``path`` failed, in words: ``no space left on device`` when the disk is full."""
+    with contextlib.suppress(OSError):
+        free = shutil.disk_usage(path.parent).free
+        if getattr(error, "errno", None) == errno.ENOSPC or free < 16 << 20:
+            return f"no space left on device writing {path} ({free:,} bytes free): free space or choose another output"
+    reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+    return f"cannot write {path}: {reason}"
 
 
 class ShardStore:
@@ -61,11 +77,18 @@ class ShardStore:
             return None
 
     def save(self, index: int, shard: dict) -> None:
-        """Write shard ``index`` atomically (temporary file, then rename)."""
+        """Write shard ``index`` atomically (temporary file, then rename). A write that fails (a
+        full disk: torch's zip writer raises ``RuntimeError: [enforce fail ...]``) removes the
+        temporary file and is a :class:`ShardWriteError` saying why."""
         path = self.path(index)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        torch.save(shard, tmp)
-        os.replace(tmp, path)
+        try:
+            torch.save(shard, tmp)
+            os.replace(tmp, path)
+        except (OSError, RuntimeError) as error:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise ShardWriteError(write_failure(path, error)) from error
 
     def discard(self) -> None:
         """Remove the partial state once the job's results are written."""

@@ -16,6 +16,7 @@ from typing import Any, Sequence
 from wetok_bench.engine.cost import merge_cost
 from wetok_bench.engine.grids import GridSpec, merge_states
 from wetok_bench.engine.tokens import merge_tokens
+from wetok_bench.metrics.evaluator import merge_clamp_counts, new_clamp_counts
 
 #: Why a job resumed from shards written before token counting has no token statistics.
 OLD_SHARD_TOKENS = "resumed from shards written before token statistics were recorded (run with --force to count them)"
@@ -31,11 +32,13 @@ class ShardResult:
         skipped: ``{"key", "reason"}`` of the images not measured.
         stats: every set metric's state (``{name: state_dict}``), None without any.
         grid: the grid candidates (:class:`~wetok_bench.engine.grids.GridPicker` state).
-        clamp: ``[values beyond the clamp threshold, values seen]`` of the reconstructions.
+        clamp: the reconstructions' range counts (:func:`~wetok_bench.metrics.evaluator.new_clamp_counts`:
+            values beyond the clamp threshold, values seen, dark values, largest magnitude).
         tokens: token counts (discrete tokenizers), None otherwise.
         cost: encode/decode time sums and peaks (:mod:`~wetok_bench.engine.cost`).
         cycles: re-encoding cycles' rows and set states (``cycles: K`` > 1).
         groups: per-group set states (COCO supercategories).
+        upscaled: keys of the images smaller than the resolution on their short side (enlarged).
         compute_s: seconds the shard took to measure.
         missing: optional fields a file written by an older version lacks (``tokens``, ``groups``).
     """
@@ -45,16 +48,18 @@ class ShardResult:
     skipped: list[dict]
     stats: dict | None = None
     grid: dict | None = None
-    clamp: list[int] = field(default_factory=lambda: [0, 0])
+    clamp: list = field(default_factory=new_clamp_counts)
     tokens: dict | None = None
     cost: dict | None = None
     cycles: dict | None = None
     groups: dict | None = None
+    upscaled: list[str] = field(default_factory=list)
     compute_s: float = 0.0
     missing: frozenset[str] = frozenset()
 
     #: fields of the file layout, in order (the file is a plain dict of them: tensors, lists, numbers)
-    FIELDS = ("keys", "rows", "skipped", "stats", "grid", "clamp", "tokens", "cost", "cycles", "groups", "compute_s")
+    FIELDS = ("keys", "rows", "skipped", "stats", "grid", "clamp", "tokens", "cost", "cycles", "groups", "upscaled",
+              "compute_s")
 
     @classmethod
     def empty(cls) -> "ShardResult":
@@ -85,24 +90,33 @@ class PassPart:
     skipped: list[dict] = field(default_factory=list)
     compute_s: float = 0.0
     grids: list[dict] = field(default_factory=list)
-    clamp: list[int] = field(default_factory=lambda: [0, 0])
+    clamp: list = field(default_factory=new_clamp_counts)
     tokens: list[dict | None] = field(default_factory=list)
     cost: list[dict | None] = field(default_factory=list)
     cycle_rows: list[dict] = field(default_factory=list)
+    upscaled: list[str] = field(default_factory=list)
+    #: images of the shards measured by this run, and of those resumed from an earlier run's files
+    measured: int = 0
+    resumed: int = 0
 
-    def add(self, shard: ShardResult, grid_spec: GridSpec, *, counts_tokens: bool) -> None:
+    def add(self, shard: ShardResult, grid_spec: GridSpec, *, counts_tokens: bool, resumed: bool = False) -> None:
         """Add the next shard of this rank (``counts_tokens``: the tokenizer is discrete, so a
-        shard written before token counting says so)."""
+        shard written before token counting says so; ``resumed``: read back, not measured now)."""
+        if resumed:
+            self.resumed += len(shard.rows)
+        else:
+            self.measured += len(shard.rows)
         self.rows.extend(shard.rows)
         self.skipped.extend(shard.skipped)
         self.compute_s += shard.compute_s
-        self.clamp = [a + b for a, b in zip(self.clamp, shard.clamp)]
+        self.clamp = merge_clamp_counts(self.clamp, shard.clamp)
         if shard.grid:
             self.grids = [merge_states(grid_spec, self.grids[0] if self.grids else None, shard.grid)]
         uncounted = counts_tokens and "tokens" in shard.missing
         self.tokens.append({"stats": None, "skipped": OLD_SHARD_TOKENS} if uncounted else shard.tokens)
         self.cost.append(shard.cost)
         self.cycle_rows.extend((shard.cycles or {}).get("rows", []))
+        self.upscaled.extend(shard.upscaled)
 
     @classmethod
     def merge(cls, parts: Sequence["PassPart"]) -> "PassPart":
@@ -112,10 +126,13 @@ class PassPart:
             merged.rows.extend(part.rows)
             merged.skipped.extend(part.skipped)
             merged.grids.extend(part.grids)
-            merged.clamp = [a + b for a, b in zip(merged.clamp, part.clamp)]
+            merged.clamp = merge_clamp_counts(merged.clamp, part.clamp)
             merged.tokens.extend(part.tokens)
             merged.cost.extend(part.cost)
             merged.cycle_rows.extend(part.cycle_rows)
+            merged.upscaled.extend(part.upscaled)
+            merged.measured += part.measured
+            merged.resumed += part.resumed
         merged.compute_s = max((part.compute_s for part in parts), default=0.0)
         return merged
 

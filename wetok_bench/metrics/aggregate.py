@@ -1,7 +1,5 @@
-"""What each metric means, and how per-image values become one number per metric.
-
-Every reported metric is described in :data:`METRICS` (direction, unit, definition), like
-lm-eval's ``higher_is_better`` table; reports and the regression check read the direction here.
+"""How per-image values become one number per metric (what each metric means: the metric
+registry, :mod:`wetok_bench.metrics.registry`).
 
 Aggregation: the mean over images of the per-image values (never a mean of batch means).
 Under protocol ``wetok``, :func:`protocol_aggregates` adds the official WeTok script's own
@@ -22,56 +20,10 @@ and per-image rows alike.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class MetricInfo:
-    """Metadata of a reported metric.
-
-    Attributes:
-        name: key in results (``psnr``, ``ssim``, ``lpips``, ``lpips_vgg``, ``rfid``).
-        higher_is_better: direction of improvement.
-        unit: unit of the value (``dB`` or ``""`` for unitless).
-        description: what the value is.
-        per_image: True when the metric is defined per image and averaged; False for set
-            metrics (rFID).
-    """
-
-    name: str
-    higher_is_better: bool
-    unit: str
-    description: str
-    per_image: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-class _RegistryMetrics(Mapping):
-    """Every registered metric's result keys (:func:`wetok_bench.metrics.registry.result_keys`),
-    read when used: ``METRICS[key]`` has ``higher_is_better``, ``unit``, ``description``, ``to_dict()``."""
-
-    def _table(self) -> dict:
-        from wetok_bench.metrics.registry import result_keys
-
-        return result_keys()
-
-    def __getitem__(self, key: str):
-        return self._table()[key]
-
-    def __iter__(self):
-        return iter(self._table())
-
-    def __len__(self) -> int:
-        return len(self._table())
-
-
-#: Result keys of every registered metric (the registry is the one place they are written).
-METRICS: Mapping[str, MetricInfo] = _RegistryMetrics()
 
 KEY_PSNR_FINITE_MEAN = "psnr_finite_mean"
 KEY_PSNR_INF_COUNT = "psnr_inf_count"

@@ -36,11 +36,29 @@ LpipsWeights = Mapping[str, "str | Path | None"] | str | Path | None
 #: A reconstruction value counts as clamped when ``|x| > CLAMP_THRESHOLD``. Every protocol clamps
 #: to [-1, 1]; overshoots within half a uint8 step (1/255 in the [-1, 1] scale) are normal for
 #: decoders and change no rounded pixel, so only values beyond that, where the clamp changes the
-#: pixel the protocol would otherwise give, are counted.
+#: pixel the protocol would otherwise give, are counted (and recorded in the summary).
 CLAMP_THRESHOLD = 1.0 + 1.0 / 255.0
-#: :func:`clamp_warning` speaks when more than this fraction of values were clamped (0.1 %): a few
-#: stray pixels at image borders are common for VAEs; more points at a range or scaling mistake.
-CLAMP_WARN_FRACTION = 1e-3
+#: An output in [0, 255] (or any unnormalised range) reaches far beyond 1: :func:`clamp_warning`
+#: speaks when some value's magnitude exceeds this. Decoders that overshoot a little (TAESD's have no
+#: output clamp and reach about 1.2) stay below it.
+RANGE_LIMIT = 2.0
+#: Dark pixels: originals below uint8 96 are below -0.25 in [-1, 1]. An output in [0, 1] has no value
+#: there, however dark the image: :func:`clamp_warning` speaks when the originals have more than
+#: :data:`DARK_SHARE` of their values dark and the reconstructions fewer than a tenth as many.
+DARK_U8, DARK_FLOAT, DARK_SHARE = 96, -0.25, 0.05
+
+
+def new_clamp_counts() -> list:
+    """``[clamped, total, dark reconstruction values, dark original values, max |x|]``: what a
+    shard keeps of the reconstructions' range (older shards kept the first two only)."""
+    return [0, 0, 0, 0, 0.0]
+
+
+def merge_clamp_counts(a: Sequence, b: Sequence) -> list:
+    """Two shards' counts together: sums, the maximum by maximum (a shard that kept two: unknown rest)."""
+    if len(a) < 5 or len(b) < 5:
+        return [a[0] + b[0], a[1] + b[1]]
+    return [a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], max(a[4], b[4])]
 
 
 def _library_versions() -> dict[str, str | None]:
@@ -119,8 +137,7 @@ class ReconstructionEvaluator:
         settings = dict(settings or {})
         self.settings = {name: settings.get(name, registry.get_metric(name).parse_settings(None))
                          for name in self.metrics if registry.get_metric(name).settings_key is not None}
-        self._clamped = 0
-        self._values = 0
+        self._clamp = new_clamp_counts()
         #: the last batch's reconstruction features by extractor (set by update; per-group statistics read them)
         self.last_features: dict[str, torch.Tensor] = {}
         #: feature extractors by name, built once and shared by every set metric naming them
@@ -218,8 +235,7 @@ class ReconstructionEvaluator:
             raise UsageError(f"reconstructions must be float in [-1, 1], got {recon.dtype} (uint8 files: u8 / 127.5 - 1)")
         original_u8 = original_u8.to(self.device)
         recon = recon.to(self.device)
-        self._clamped += _count_beyond_threshold(recon)
-        self._values += recon.numel()
+        self._clamp = merge_clamp_counts(self._clamp, _range_counts(original_u8, recon))
         batch = Batch(self.protocol, original_u8, recon, self.extractors)
         out: dict[str, torch.Tensor] = {}
         for metric in self.image_metrics.values():
@@ -248,14 +264,19 @@ class ReconstructionEvaluator:
             self.set_metrics[name].merge(state)
 
     @property
-    def clamp_counts(self) -> tuple[int, int]:
-        """``(clamped, total)`` reconstruction values since :meth:`reset` (or construction):
-        values with ``|x| > CLAMP_THRESHOLD`` that the protocol clamped, and all values seen."""
-        return self._clamped, self._values
+    def clamp_counts(self) -> list:
+        """The reconstructions' range since :meth:`reset` (or construction), :func:`new_clamp_counts`:
+        values with ``|x| > CLAMP_THRESHOLD`` that the protocol clamped, all values seen, the dark
+        values of reconstructions and originals, the largest magnitude."""
+        return list(self._clamp)
+
+    @clamp_counts.setter
+    def clamp_counts(self, counts: Sequence) -> None:
+        self._clamp = list(counts)
 
     def reset(self) -> None:
         """Forget the reconstructions seen so far (the networks stay loaded)."""
-        self._clamped = self._values = 0
+        self._clamp = new_clamp_counts()
         for metric in [*self.image_metrics.values(), *self.set_metrics.values()]:
             metric.reset()
 
@@ -311,32 +332,42 @@ class ReconstructionEvaluator:
         return out
 
 
-def clamp_warning(name: str, clamped: int, total: int) -> str | None:
-    """One line saying that ``name``'s output was clamped far outside [-1, 1], or None.
+def clamp_warning(name: str, counts: Sequence) -> str | None:
+    """One line saying that ``name``'s output looks like another range than [-1, 1], or None.
 
-    ``clamped`` and ``total`` are :attr:`ReconstructionEvaluator.clamp_counts`. None when at
-    most :data:`CLAMP_WARN_FRACTION` of the values were beyond :data:`CLAMP_THRESHOLD`.
+    ``counts``: :attr:`ReconstructionEvaluator.clamp_counts` (:func:`new_clamp_counts`). A value
+    beyond :data:`RANGE_LIMIT` points at [0, 255] (or an unnormalised output); no dark value where
+    the originals have many (:data:`DARK_SHARE`) points at [0, 1]. A decoder that overshoots [-1, 1]
+    a little is right: its clamped share is recorded in the summary, without a warning.
     """
-    if total <= 0 or clamped <= 0 or clamped / total <= CLAMP_WARN_FRACTION:
+    if len(counts) < 5 or counts[1] <= 0:
         return None
-    return (
-        f"{name}: {clamped / total:.2%} of reconstruction values ({clamped:,} of {total:,}) were beyond "
-        f"+-{CLAMP_THRESHOLD:.4f} and clamped to [-1, 1]: is the output in [-1, 1] (not [0, 1] or [0, 255])?"
-    )
+    clamped, total, dark, dark_originals, largest = counts[:5]
+    if largest > RANGE_LIMIT:
+        return (f"{name}: reconstruction values reach {largest:.4g} ({clamped / total:.2%} beyond +-{CLAMP_THRESHOLD:.4f}, "
+                f"clamped to [-1, 1]): is the output in [-1, 1] (not [0, 255])?")
+    if dark_originals > DARK_SHARE * total and dark < 0.1 * dark_originals:
+        return (f"{name}: {dark_originals / total:.1%} of the originals' values are below {DARK_FLOAT} in [-1, 1], "
+                f"{dark / total:.2%} of the reconstructions': is the output in [-1, 1] (not [0, 1])?")
+    return None
 
 
-def _count_beyond_threshold(recon: torch.Tensor) -> int:
-    """Values of ``recon`` with ``|x| > CLAMP_THRESHOLD``; a :class:`TokenizerOutputError` for NaN or Inf.
+def _range_counts(original_u8: torch.Tensor, recon: torch.Tensor) -> list:
+    """:func:`new_clamp_counts` of one batch; a :class:`TokenizerOutputError` for NaN or Inf.
 
-    One pass (``aminmax``, which propagates NaN) decides both; the values are counted only when an
-    extreme lies beyond the threshold, with the same comparisons in ``recon``'s dtype.
+    One pass (``aminmax``, which propagates NaN) finds the extremes; the values beyond the clamp
+    threshold are counted only when an extreme lies beyond it, with the same comparisons in
+    ``recon``'s dtype.
     """
     low, high = torch.aminmax(recon)
     finite, beyond = torch.stack([torch.isfinite(low) & torch.isfinite(high),
                                   (high > CLAMP_THRESHOLD) | (low < -CLAMP_THRESHOLD)]).tolist()
     if not finite:
         raise TokenizerOutputError("the reconstruction contains NaN or Inf values")
-    return int(torch.count_nonzero(recon.abs() > CLAMP_THRESHOLD)) if beyond else 0
+    clamped = int(torch.count_nonzero(recon.abs() > CLAMP_THRESHOLD)) if beyond else 0
+    dark = int(torch.count_nonzero(recon < DARK_FLOAT))
+    dark_originals = int(torch.count_nonzero(original_u8 < DARK_U8))
+    return [clamped, recon.numel(), dark, dark_originals, max(abs(float(low)), abs(float(high)))]
 
 
 def _check_originals(original_u8: torch.Tensor) -> None:

@@ -28,6 +28,7 @@ from wetok_bench.report.bd_table import bd_table
 from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from wetok_bench.report.categories import category_csv, category_frame, supercategory_tables
 from wetok_bench.report.cycles import cycles_section
+from wetok_bench.report.compare import compare_view
 from wetok_bench.report.grids import comparison_grid
 from wetok_bench.report.html import Section, render_page
 from wetok_bench.report.leaderboard import Leaderboard, build_leaderboards, columns_for
@@ -104,6 +105,12 @@ def _grid_sections(boards: list[Leaderboard], out_dir: Path) -> Section:
         # one worst-k grid: the images worst across tokenizers, every tokenizer beside them
         rank_metric, worst = worst_across(loaded)
         worst = worst[:MAX_GRID_ROWS]
+        # the compare view: any of these images, any tokenizer, original against it, enlarged
+        keys = list(dict.fromkeys([*fixed_keys, *(w.key for w in worst)]))
+        if keys:
+            originals, columns, _ = grid_columns(loaded, keys)
+            if len({image.shape for image in originals}) == 1:
+                section.fragments.append(compare_view(f"{board.title}: compare", keys, originals, columns))
         if worst:
             originals, columns, lacking = grid_columns(loaded, [w.key for w in worst])
             path = grids_dir / f"{board.slug}__worst.png"
@@ -168,7 +175,10 @@ def build_report(
         _write(stem.with_suffix(".csv"), tables.to_csv(board))
         _write(stem.with_suffix(".tex"), tables.to_latex(table))
         all_md.append(tables.to_markdown(table))
-        board_section.fragments.append(tables.to_html(table))
+        # the page: the metrics beside each tokenizer, then its codes and cost (fits a 1,400 px page)
+        board_section.fragments.append(tables.to_html(tables.leaderboard_table(board, "main")))
+        if len(board.columns) > len([c for c in board.columns if not c.detail]) + 1:
+            board_section.fragments.append(tables.to_html(tables.leaderboard_table(board, "details")))
         categories = category_frame(board)  # COCO: per-category means
         if categories is not None:
             _write((out / "categories" / board.slug).with_suffix(".csv"), category_csv(categories))

@@ -43,7 +43,7 @@ def extra_values(summary: dict) -> dict[str, float | None]:
 def extra_columns(jobs: list, column_type) -> list:
     """``column_type`` (the leaderboard's Column) for each extra column some job has a value of."""
     values = [extra_values(job.summary) for job in jobs]
-    return [column_type(key, header, numeric=True, higher_is_better=better, decimals=decimals)
+    return [column_type(key, header, numeric=True, higher_is_better=better, decimals=decimals, detail=True)
             for key, header, decimals, better, _ in _DEFS if any(v[key] is not None for v in values)]
 
 

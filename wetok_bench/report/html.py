@@ -15,6 +15,9 @@ import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wetok_bench.report.compare import CSS as COMPARE_CSS
+from wetok_bench.report.compare import SCRIPT as COMPARE_SCRIPT
+
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2em auto;max-width:1400px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.5em 0;font-size:13px}
@@ -31,7 +34,7 @@ nav a{margin-right:1em}
 .table-scroll{overflow:auto;max-width:100%}
 section[id^="paper-"] .table-scroll{max-height:28em}
 #render-status{display:none}
-"""
+""" + COMPARE_CSS
 
 SORT_SCRIPT = """
 (function(){
@@ -122,6 +125,7 @@ def render_page(title: str, intro: list[str], sections: list[Section]) -> str:
             parts.append(f"<figure>{embed_image(path, caption, wide=section.wide)}<figcaption>{html.escape(caption)}</figcaption></figure>")
         parts.append("</section>")
     parts.append(f"<script>{SORT_SCRIPT}</script>")
+    parts.append(f"<script>{COMPARE_SCRIPT}</script>")
     parts.append(f"<script>{STATUS_SCRIPT}</script>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -45,13 +45,15 @@ def metric_keys(jobs: list[JobResult]) -> list[ResultKey]:
 
 @dataclass(frozen=True)
 class Column:
-    """A leaderboard column: ``key`` (used by ``--sort-by``), header, and sort direction."""
+    """A leaderboard column: ``key`` (used by ``--sort-by``), header, and sort direction;
+    ``detail``: shown in the page's second table (codes and cost), not beside the metrics."""
 
     key: str
     header: str
     numeric: bool
     higher_is_better: bool | None = None  # None: not a quality metric (sorted ascending)
     decimals: int | None = None
+    detail: bool = False
 
 
 @dataclass
@@ -121,14 +123,14 @@ def columns_for(jobs: list[JobResult]) -> list[Column]:
     """Leaderboard columns, with metric directions from the jobs' ``metric_info`` (else the registry)."""
     return [
         Column("tokenizer", "Tokenizer", numeric=False),
-        Column("kind", "Type", numeric=False),
-        Column("tokens", "Tokens", numeric=True, decimals=0),
-        Column("shape", "Codebook / latent", numeric=False),
-        Column("bits", "Bits / image", numeric=True, decimals=0),
+        Column("kind", "Type", numeric=False, detail=True),
+        Column("tokens", "Tokens", numeric=True, decimals=0, detail=True),
+        Column("shape", "Codebook / latent", numeric=False, detail=True),
+        Column("bits", "Bits / image", numeric=True, decimals=0, detail=True),
         Column("ratio", "Compression", numeric=True, decimals=1),
         *(Column(key.name, key.header, numeric=True, higher_is_better=_higher_is_better(jobs, key.name),
                  decimals=key.decimals) for key in metric_keys(jobs)),
-        *extra_columns(jobs, Column),  # code usage, perplexity, encode/decode time, parameters
+        *extra_columns(jobs, Column),  # code usage, perplexity, encode/decode time, parameters (details)
         Column("images", "Images", numeric=True, decimals=0),
     ]
 
@@ -223,7 +225,7 @@ def build_leaderboards(
     boards = []
     for key in sorted(groups):
         members = groups[key]
-        ok = [j for j in members if j.summary.get("status", "ok") == "ok"]
+        ok, repeated = _once([j for j in members if j.summary.get("status", "ok") == "ok"])
         failed = [j for j in members if j.summary.get("status", "ok") != "ok"]
         keys = metric_keys(members)
         rows = [build_row(j, keys=keys, n_resamples=n_resamples, seed=seed) for j in ok]
@@ -234,9 +236,30 @@ def build_leaderboards(
             columns=columns_for(members),
             rows=rows,
         )
-        board.notes = _notes(board, failed, n_resamples, seed)
+        board.notes = _notes(board, failed, n_resamples, seed) + repeated
         boards.append(sort_leaderboard(board, sort_by) if sort_by else board)
     return boards
+
+
+def _identity(job: JobResult) -> tuple[str, str]:
+    """What makes two result folders the same measurement: the job id and its job fingerprint
+    (else the whole summary, for results without one)."""
+    fingerprint = (job.manifest or {}).get("job_fingerprint")
+    return str(job.summary.get("job", job.folder.name)), json.dumps(fingerprint if fingerprint else job.summary,
+                                                                      sort_keys=True, default=str)
+
+
+def _once(jobs: list[JobResult]) -> tuple[list[JobResult], list[str]]:
+    """The jobs with each measurement once (the first folder given), and a note per repeat."""
+    first: dict[tuple[str, str], JobResult] = {}
+    notes = []
+    for job in jobs:
+        key = _identity(job)
+        if key in first:
+            notes.append(f"{key[0]}: the same results in {first[key].folder} and {job.folder}; shown once")
+        else:
+            first[key] = job
+    return list(first.values()), notes
 
 
 def _last_failure(folder: Path) -> dict | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,15 +70,19 @@ def _leaderboard_cell(row: Row, column: Column) -> Cell:
     return Cell(format_number(value, column.decimals), value, mark=mark)
 
 
-def leaderboard_table(board: Leaderboard) -> Table:
-    """The display table of a leaderboard (rows in the board's order)."""
+def leaderboard_table(board: Leaderboard, part: str = "all") -> Table:
+    """The display table of a leaderboard (rows in the board's order). ``part``: ``all`` columns
+    (the files), ``main`` (the page: tokenizer, compression, the metrics, images) or ``details``
+    (the page's second table: the tokenizer's codes and cost, :attr:`Column.detail`)."""
+    columns = {"all": board.columns, "main": [c for c in board.columns if not c.detail],
+               "details": [c for c in board.columns if c.detail or c.key == "tokenizer"]}[part]
     return Table(
-        title=board.title,
-        headers=[c.header for c in board.columns],
-        numeric=[c.numeric for c in board.columns],
-        rows=[[_leaderboard_cell(r, c) for c in board.columns] for r in board.rows],
-        notes=list(board.notes),
-        table_id=f"leaderboard-{board.slug}",
+        title=board.title if part != "details" else f"{board.title}: codes and cost",
+        headers=[c.header for c in columns],
+        numeric=[c.numeric for c in columns],
+        rows=[[_leaderboard_cell(r, c) for c in columns] for r in board.rows],
+        notes=list(board.notes) if part != "details" else [],
+        table_id=f"leaderboard-{board.slug}" + ("" if part != "details" else "-details"),
     )
 
 
@@ -120,13 +125,20 @@ def to_csv(board: Leaderboard) -> str:
     return buffer.getvalue()
 
 
+#: What starts HTML markup in Markdown: ``<`` before a tag name, ``/``, ``!`` or ``?``, and ``&``
+#: before an entity; a lone ``<`` (``N < 2048``) stays as it reads.
+_MARKUP = re.compile(r"<(?=[A-Za-z/!?])|&(?=[#A-Za-z])")
+
+
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|")
+    """Text for Markdown: ``|`` escaped, and what would start HTML markup as an entity, so a name
+    such as ``<img onerror=...>`` shows as text in any Markdown renderer instead of HTML."""
+    return _MARKUP.sub(lambda m: "&lt;" if m.group() == "<" else "&amp;", text).replace("|", "\\|")
 
 
 def to_markdown(table: Table) -> str:
-    """A GitHub-flavoured Markdown table with its title and notes."""
-    lines = [f"### {table.title}", ""]
+    """A GitHub-flavoured Markdown table with its title and notes (every text escaped: :func:`_md_escape`)."""
+    lines = [f"### {_md_escape(table.title)}", ""]
     lines.append("| " + " | ".join(_md_escape(h) for h in table.headers) + " |")
     lines.append("|" + "|".join("---:" if n else ":---" for n in table.numeric) + "|")
     for row in table.rows:

@@ -14,7 +14,7 @@ record; ``score`` and the API have none.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -49,8 +49,11 @@ class Measurement:
         skipped_files: ``{"key", "reason"}`` of every selected image that was not measured.
         selected: images selected (measured + skipped).
         reference_images: images behind the set metrics' reference (None without set metrics).
-        clamp: ``(values beyond the clamp threshold, values seen)`` of the reconstructions.
+        clamp: the reconstructions' range counts: values beyond the clamp threshold, values seen
+            (then what :func:`~wetok_bench.metrics.evaluator.clamp_warning` reads).
         skipped_metrics: metrics left out before the pass (weights missing), with the reason.
+        upscaled: images enlarged to the resolution (smaller on their short side); None where
+            images are not resized (``score``, the API, ``resolution: original``).
     """
 
     rows: list[dict[str, Any]]
@@ -59,8 +62,9 @@ class Measurement:
     skipped_files: list[dict[str, str]] = field(default_factory=list)
     selected: int = 0
     reference_images: int | None = None
-    clamp: tuple[int, int] = (0, 0)
+    clamp: Sequence = (0, 0)
     skipped_metrics: Mapping[str, str] = field(default_factory=dict)
+    upscaled: int | None = None
 
     def columns(self) -> dict[str, np.ndarray]:
         """Each per-image metric's values (float64, image order)."""
@@ -89,7 +93,7 @@ def finalize(header: JobHeader, protocol: Any, measurement: Measurement) -> JobS
     metrics, skipped_metrics = metric_values(protocol, measurement)
     registered = result_keys()
     info = {name: registered.get(name) for name in metrics}
-    clamped, total = (int(n) for n in measurement.clamp)
+    clamped, total = (int(n) for n in measurement.clamp[:2])
     return JobSummary(
         suite=header.suite,
         job=header.job,
@@ -102,7 +106,8 @@ def finalize(header: JobHeader, protocol: Any, measurement: Measurement) -> JobS
         metric_info={name: key.to_dict() for name, key in info.items() if key is not None},
         skipped_metrics=skipped_metrics,
         counts={"images": len(measurement.rows), "skipped": len(measurement.skipped_files),
-                "selected": measurement.selected, "reference_images": measurement.reference_images},
+                "selected": measurement.selected, "reference_images": measurement.reference_images,
+                **({"upscaled": measurement.upscaled} if measurement.upscaled is not None else {})},
         skipped_files=list(measurement.skipped_files),
         clamped={"values": clamped, "total": total, "fraction": clamped / total if total else 0.0,
                  "threshold": CLAMP_THRESHOLD},

@@ -72,6 +72,8 @@ def _check_entry(spec: dict[str, Any]) -> None:
     BITS_PER_VALUE,
     SIZE_POLICY,
     check=_check_entry,
+    factor=lambda spec: spec.get("downsample") or next(
+        (card.params["downsample"] for card in CARDS if card.name == spec.get("model")), None),
 )
 def create_cosmos(
     *,

@@ -91,6 +91,15 @@ def _resolve_model(model: str) -> tuple[dict[str, Any], str | None, str | None]:
 _POSITIVE = (1, None)
 
 
+def _factor(spec: dict[str, Any]) -> int | None:
+    """The spatial factor of an entry: 2 ** (encoder levels - 1), from its ``encoder_ch_mult`` or its model's."""
+    try:
+        mult = spec.get("encoder_ch_mult") or _resolve_model(spec.get("model", "VQ-16"))[0].get("encoder_ch_mult")
+    except UsageError:
+        return None
+    return 2 ** (len(mult) - 1) if mult else None
+
+
 @declare(
     Param("model", str, "VQ-16", choices=(*PRESETS, *(card.name for card in CARDS)),
           doc="an official preset or a model card"),
@@ -109,6 +118,7 @@ _POSITIVE = (1, None)
     Param("num_res_blocks", int, None, range=_POSITIVE, doc="residual blocks per level; officially always 2"),
     Param("precision", str, "fp32", choices=PRECISIONS, doc="network precision"),
     SIZE_POLICY,
+    factor=_factor,
 )
 def create_llamagen_vq(
     *,

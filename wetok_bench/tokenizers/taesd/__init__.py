@@ -116,6 +116,7 @@ def _needs(spec: dict[str, Any]) -> list[str]:
     SIZE_POLICY,
     check=_check_entry,
     needs=lambda spec: _needs(spec),
+    factor=lambda spec: DOWNSAMPLE,
 )
 def create_taesd(
     *,
