@@ -30,7 +30,7 @@ def test_version():
     "args,message",
     [
         (["score", "/nonexistent/ref", "/nonexistent/rec", "--out", "o.json"], "error: reference folder not found: /nonexistent/ref"),
-        (["score", ".", ".", "--protocol", "nope", "--out", "o.json"], "error: unknown metric protocol 'nope' (known: standard, wetok)"),
+        (["score", ".", ".", "--protocol", "nope", "--out", "o.json"], "error: unknown metric protocol 'nope' (known: standard, wetok, seed-voken"),
         (["weights", "fetch", "nope"], "error: unknown weights 'nope'"),
     ],
 )

@@ -49,7 +49,9 @@ def _records(root: Path) -> list[ImageRecord]:
 def test_every_protocol_names_a_known_rule():
     assert protocols.MetricProtocol("x", 1).resize == P.DEFAULT_RESIZE
     for protocol in protocols.PROTOCOLS.load_all().values():
-        assert P.resize_rule(protocol.resize) is P.center_crop_u8
+        assert callable(P.resize_rule(protocol.resize))
+    for name in ("standard", "wetok", "open-magvit2-v1"):  # the torchvision pipeline of the WeTok script
+        assert P.resize_rule(protocols.get_protocol(name).resize) is P.center_crop_u8
 
 
 def test_loader_applies_the_named_rule(images, squash_rule):

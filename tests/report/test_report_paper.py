@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from _synthetic_results import write_synthetic_suite
@@ -38,17 +39,49 @@ def _row(table, label):
     return {h: c for h, c in zip(table.headers, next(r for r in table.rows if r[0].text == label))}
 
 
-def test_measured_beside_published_with_difference(paper):
+def test_a_number_of_another_convention_is_shown_not_subtracted(paper):
     suite, tables = paper
     coco = tables["coco-val2017"]
     per_image = pd.read_csv(suite / "sd-vae-ft-mse__coco-sample__256" / "per_image.csv")
     row = _row(coco, "SD-VAE ft-MSE")
     assert row["PSNR ours"].value == pytest.approx(per_image["psnr"].mean(), rel=1e-12)
     assert row["PSNR published"].value == 24.5  # sd-vae-ft-mse card, COCO 2017 val 256
-    assert row["PSNR diff"].value == pytest.approx(per_image["psnr"].mean() - 24.5, rel=1e-12)
-    assert row["rFID published"].text.startswith("4.70 [")
-    assert row["rFID diff"].value == pytest.approx(0.55)  # 5.25 measured - 4.70 published
+    # the card's numbers come from Stability AI's own evaluation ("other"): no difference
+    assert row["PSNR diff"].value is None and row["PSNR diff"].text == "under other"
+    assert row["rFID published"].text.startswith("4.70 [") and row["rFID diff"].text == "under other"
     assert row["LPIPS published"].text == NOT_PUBLISHED and row["LPIPS diff"].text == "–"
+    assert any("'under P'" in note for note in coco.notes)
+
+
+def _as_protocol(job, name: str) -> None:
+    """Make a synthetic job one measured under protocol ``name``."""
+    from wetok_bench.protocols import get_protocol
+
+    protocol = get_protocol(name)
+    summary = json.loads((job / SUMMARY_FILE).read_text())
+    summary["protocol"] = {"name": protocol.name, "version": protocol.version, "fingerprint": protocol.fingerprint}
+    (job / SUMMARY_FILE).write_text(json.dumps(summary))
+
+
+def test_the_same_convention_is_subtracted_aggregated_as_the_sources_script(tmp_path):
+    suite = write_synthetic_suite(tmp_path / "results")
+    job = suite / "sd-vae-ft-mse__coco-sample__256"
+    summary = json.loads((job / SUMMARY_FILE).read_text())
+    summary["tokenizer"]["paper_name"] = "llamagen-vq16"  # SEED-Voken re-evaluated it: protocol seed-voken
+    (job / SUMMARY_FILE).write_text(json.dumps(summary))
+    _as_protocol(job, "wetok")  # the same convention as seed-voken, another aggregate
+    rows = [r for b in build_leaderboards(load_results([suite])) for r in b.rows]
+    tables = {(t.dataset, t.resolution): t for t in build_paper_tables(rows, load_published(REPO / "baselines"))}
+    table = paper_table(tables[("coco-val2017", 256)])
+    row = _row(table, "SD-VAE ft-MSE")
+    psnr = pd.read_csv(job / "per_image.csv")["psnr"].to_numpy()
+    # SEED-Voken's evaluation_image.py: one process, batches of 4, the mean of the batch means
+    by_hand = np.mean([psnr[i : i + 4].mean() for i in range(0, psnr.size, 4)])
+    assert row["PSNR ours"].value == pytest.approx(by_hand, rel=1e-12) and row["PSNR ours"].mark == "*"
+    assert row["PSNR published"].value == 20.28  # LlamaGen on COCO, SEED-Voken docs/Open-MAGVIT2.md
+    assert row["PSNR diff"].value == pytest.approx(by_hand - 20.28, rel=1e-12)
+    assert row["rFID ours"].mark == ""  # rFID has no other aggregate
+    assert any("aggregated as the source's evaluation script" in note for note in table.notes)
 
 
 def test_paper_name_maps_a_result_and_unrun_models_are_listed(paper):
@@ -101,16 +134,19 @@ def test_a_job_of_a_model_card_at_original_resolution_sits_beside_its_published_
                                  "kind": "discrete", "model": "open-magvit2-pretrain256-262144"})
     summary["resolution"] = "original"
     (job / SUMMARY_FILE).write_text(json.dumps(summary))
+    _as_protocol(job, "seed-voken")  # the protocol of SEED-Voken's table
     per_image = pd.read_csv(job / "per_image.csv")
     rows = [r for b in build_leaderboards(load_results([suite])) for r in b.rows]
     tables = {(t.dataset, t.resolution): t for t in build_paper_tables(rows, load_published(REPO / "baselines"))}
     table = paper_table(tables[("imagenet-val", "original")])
     row = _row(table, "omv2")
-    assert row["PSNR ours"].value == pytest.approx(per_image["psnr"].mean(), rel=1e-12)
+    psnr = per_image["psnr"].to_numpy()
+    official = np.mean([psnr[i : i + 4].mean() for i in range(0, psnr.size, 4)])  # batch 4, one process
+    assert row["PSNR ours"].value == pytest.approx(official, rel=1e-12)
     # SEED-Voken docs/Open-MAGVIT2.md, ImageNet "Original": 2^18 pretrained, PSNR 22.24, SSIM 0.59, rFID 0.78
     assert row["PSNR published"].value == 22.24 and row["SSIM published"].value == 0.59
     assert row["rFID published"].text.startswith("0.78 [")
-    assert row["PSNR diff"].value == pytest.approx(per_image["psnr"].mean() - 22.24, rel=1e-12)
+    assert row["PSNR diff"].value == pytest.approx(official - 22.24, rel=1e-12)
     assert not any(r[0].text == "Open-MAGVIT2 (2^18)" for r in table.rows)  # one row, not a second "not run" one
 
 

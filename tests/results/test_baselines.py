@@ -42,6 +42,14 @@ def test_published_records_carry_their_source():
     }
     for record in published.records:
         assert record.citation and record.url.startswith("https://") and record.protocol_notes
+    # each number says the convention it was produced under (protocols.md's "published numbers" column)
+    by_source = {}
+    for record in published.records:
+        by_source.setdefault(record.source, set()).add(record.protocol)
+    assert by_source["wetok-paper"] == {"wetok"}
+    assert by_source["seed-voken-open-magvit2-docs"] == by_source["seed-voken-ibq-docs"] == {"seed-voken"}
+    assert by_source["seed-voken-in-domain"] == {"ibq", "open-magvit2-v1"}  # IBQ ImageNet configs; the pooled PSNR era
+    assert by_source["sd-vae-model-cards"] == {"other"}
     # the figures of the WeTok abstract (references.md), as recorded
     wetok = {(r.model, r.metric): r.value for r in published.records if r.source == "wetok-paper"}
     assert wetok[("flux-vae", "rfid")] == 0.18 and wetok[("wetok-general-c768", "rfid")] == 3.49
@@ -65,7 +73,7 @@ def test_original_resolution_is_a_published_resolution():
 
 GOOD = {
     "kind": "published",
-    "source": {"id": "x", "citation": "X et al.", "url": "https://x", "protocol_notes": "256, COCO"},
+    "source": {"id": "x", "citation": "X et al.", "url": "https://x", "protocol": "other", "protocol_notes": "256, COCO"},
     "records": [{"model": "m", "label": "M", "dataset": "coco-val2017", "resolution": 256, "metric": "psnr", "value": 24.5}],
 }
 
@@ -81,6 +89,9 @@ GOOD = {
         (lambda d: d["records"].append(dict(d["records"][0])), "duplicate record"),
         (lambda d: d["records"][0].update(resolution="256"), "resolution '256'"),
         (lambda d: d["records"][0].update(extra=1), "unknown fields ['extra']"),
+        (lambda d: d["source"].pop("protocol"), "source.protocol missing or empty (the convention"),
+        (lambda d: d["source"].update(protocol="wetk"), "source.protocol 'wetk' is not a registered protocol"),
+        (lambda d: d["records"][0].update(protocol="nope"), "records[0]: protocol 'nope' is not a registered"),
     ],
 )
 def test_invalid_published_documents_name_the_problem(mutate, message):

@@ -16,11 +16,13 @@ from wetok_bench.core.errors import UsageError
 @click.argument("ref_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("recon_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--protocol", default=DEFAULTS["protocol"], show_default=True,
-              help="Metric protocol (`wetok-bench list protocols`).")
+              help="Metric protocol (`wetok-bench list protocols`), or several comma-separated: each scored in turn, "
+                   "--out FILE becomes FILE's stem.PROTOCOL.json and --results DIR gets one folder per protocol.")
 @click.option("--metrics", default=",".join(DEFAULTS["metrics"]), show_default=True,
               help="Comma-separated metrics to compute (`wetok-bench list metrics`).")
 @click.option("--weights", "weights", multiple=True, metavar="SLOT=PATH",
-              help="A metric network's weights file by slot (inception, lpips_alex, lpips_vgg, ...); repeatable.")
+              help="A metric network's weights file by slot (inception, lpips_alex, lpips_vgg, ...) or by file name "
+                   "(inception-v3-compat, pytorch-fid-inception: protocols that read different files); repeatable.")
 @click.option("--inception-weights", type=click.Path(dir_okay=False, path_type=Path),
               help="Same as --weights inception=PATH.")
 @click.option("--lpips-weights", multiple=True,
@@ -42,18 +44,36 @@ from wetok_bench.core.errors import UsageError
 def score(ref_dir, recon_dir, out, results_dir, name, dataset, **options) -> None:
     """Score reconstructions in RECON_DIR against originals in REF_DIR (paired by relative path, extension ignored)."""
     from wetok_bench.commands.score import score_folders
-    from wetok_bench.core.skips import format_skipped
     from wetok_bench.protocols import get_protocol
 
     if out is None and results_dir is None:
         raise UsageError("give --out FILE (the summary) and/or --results DIR (a job folder)")
-    protocol = get_protocol(options["protocol"])
-    weights = weights_option(options.pop("weights"), options.pop("inception_weights"), options.pop("lpips_weights"), protocol)
+    names = [p.strip() for p in options.pop("protocol").split(",") if p.strip()]
+    if not names or len(set(names)) != len(names):
+        raise UsageError(f"--protocol: give one protocol or several different ones, comma-separated (got {names})")
+    protocols = [get_protocol(p) for p in names]  # every name checked before any work
+    raw_weights = (options.pop("weights"), options.pop("inception_weights"), options.pop("lpips_weights"))
     metric_settings = settings_option(options.pop("settings"))
     options["metrics"] = [m.strip() for m in options["metrics"].split(",") if m.strip()]
-    result = score_folders(ref_dir, recon_dir, name=name, dataset=dataset, out=out, weights=weights,
-                           metric_settings=metric_settings or None, **options)
-    click.echo(json.dumps(result.metrics, indent=2, default=str))
+    several = len(protocols) > 1
+    scored = {}
+    for protocol in protocols:
+        metrics = [m for m in options["metrics"] if protocol.defines(m)] if several else options["metrics"]
+        result = score_folders(ref_dir, recon_dir, name=name, dataset=dataset,
+                               out=out.with_name(f"{out.stem}.{protocol.name}{out.suffix}") if out and several else out,
+                               weights=weights_option(*raw_weights, protocol), metric_settings=metric_settings or None,
+                               **{**options, "metrics": metrics, "protocol": protocol})
+        scored[protocol.name] = result
+    metrics = {p: r.metrics for p, r in scored.items()} if several else next(iter(scored.values())).metrics
+    click.echo(json.dumps(metrics, indent=2, default=str))
+    for protocol_name, result in scored.items():
+        _report(result, results_dir / protocol_name if results_dir and several else results_dir)
+
+
+def _report(result, results_dir: Path | None) -> None:
+    """The warnings of one protocol's score, and its job folder when asked for."""
+    from wetok_bench.core.skips import format_skipped
+
     summary = result.summary
     for metric, reason in (summary.skipped_metrics or {}).items():
         click.echo(f"warning: {metric} skipped: {reason}", err=True)

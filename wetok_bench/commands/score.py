@@ -8,7 +8,11 @@ set metrics' reference included), recorded in ``skipped_files`` with the reason 
 console; ``strict`` makes it an error instead. Metrics whose weights are missing are an error,
 or with ``on_missing_weights="skip"`` left out and recorded in ``skipped_metrics``, as in ``run``.
 
-Images are used as stored: no resizing or cropping. Reconstruction files are uint8, so they
+Images of equal size are used as stored. An original of another size than its (square)
+reconstruction, an uncropped ImageNet file against a 256 x 256 reconstruction, is brought to
+that size by the protocol's own resize rule (``MetricProtocol.resize``: what ``run`` would have
+given the tokenizer), counted in ``counts.preprocessed`` and said on the console; the rule is part
+of the reference statistics' cache key. Reconstruction files are uint8, so they
 enter the evaluator as floats ``u8 / 127.5 - 1`` (exact on the uint8 grid, so ``standard``'s
 rounding gives the file's values back; ``wetok``'s float32 truncation then applies to both
 images as in that protocol). Same-size images are batched together.
@@ -42,7 +46,8 @@ from wetok_bench.core.hashing import cached_sha256_many
 from wetok_bench.core.names import check_name, job_folder, job_id, name_from
 from wetok_bench.core.skips import format_skipped
 from wetok_bench.core.versions import git_commit, library_versions
-from wetok_bench.data.images import ImageError, load_u8
+from wetok_bench.data.images import ImageError, load_rgb, load_u8
+from wetok_bench.data.preprocess import preprocess
 from wetok_bench.metrics import registry
 from wetok_bench.metrics.evaluator import ReconstructionEvaluator, clamp_warning
 from wetok_bench.metrics.reference_cache import cached_reference_stats
@@ -132,10 +137,10 @@ def score_folders(ref_dir: str | Path, recon_dir: str | Path, *, name: str | Non
     pairs = pair_images(ref_dir, recon_dir)  # missing folders first: the cheaper check, the likelier mistake
     setup = _resolve_metrics(protocol, opts)
     skips = Skips(pairs, opts.strict)
-    batches = same_size_batches(ref_dir, recon_dir, pairs, opts.batch_size, skips)
+    batches, resized = same_size_batches(ref_dir, recon_dir, pairs, opts.batch_size, skips)
     evaluator = ReconstructionEvaluator(protocol, setup.metrics, opts.device, weights=setup.weights,
                                         settings=registry.metric_settings(setup.metrics, opts.metric_settings))
-    scorer = _Scorer(ref_dir, recon_dir, pairs, skips, evaluator)
+    scorer = _Scorer(ref_dir, recon_dir, pairs, skips, evaluator, resized)
     sets: dict[str, dict] = {}
     reference, cache_hit = None, None
     if evaluator.set_metrics:
@@ -146,13 +151,16 @@ def score_folders(ref_dir: str | Path, recon_dir: str | Path, *, name: str | Non
     if not scorer.order:
         raise UsageError("no image pair could be read: " + format_skipped(skips.records(), total=len(pairs)))
     rows = scorer.rows()
-    resolution = _resolution(ref_dir, [row["key"] for row in rows])
+    resolution = _resolution(recon_dir, [row["recon_path"] for row in rows])
     header = JobHeader(suite=SCORE, job=job_id(name, dataset, resolution),
                        tokenizer={"name": name, "type": SCORE, "display_name": name},
                        dataset={"name": dataset, "type": "folder"}, resolution=resolution)
     measurement = Measurement(rows=rows, value_keys=evaluator.value_keys, sets=sets, skipped_files=skips.records(),
                               selected=len(pairs), reference_images=reference.n if reference is not None else None,
-                              clamp=evaluator.clamp_counts, skipped_metrics=setup.skipped)
+                              clamp=evaluator.clamp_counts, skipped_metrics=setup.skipped,
+                              preprocessed=len(scorer.preprocessed) if resized else None)
+    if resized:
+        header.dataset["preprocess"] = protocol.resize
     summary = finalize(header, protocol, measurement)
     manifest = Manifest(
         job=summary.job, protocol={**protocol.to_dict(), "fingerprint": protocol.fingerprint},
@@ -162,8 +170,13 @@ def score_folders(ref_dir: str | Path, recon_dir: str | Path, *, name: str | Non
         versions=library_versions(), git_commit=git_commit(), host=socket.gethostname(),
         date=time.strftime("%Y-%m-%dT%H:%M:%S%z"), command=list(sys.argv), images=len(rows),
         extra={"ref_dir": str(ref_dir), "recon_dir": str(recon_dir), "reference_cache_hit": cache_hit})
-    warning = clamp_warning("reconstructions", evaluator.clamp_counts)
-    result = ScoreResult(summary, rows, manifest, [warning] if warning else [], cache_hit)
+    warnings = [clamp_warning("reconstructions", evaluator.clamp_counts)]
+    if scorer.preprocessed:
+        example = pairs[min(scorer.preprocessed)][0]
+        warnings.append(f"{len(scorer.preprocessed)} of {len(rows)} originals differ in size from their reconstructions "
+                        f"(e.g. {example}): each was brought to its reconstruction's size by protocol "
+                        f"{protocol.name!r}'s rule '{protocol.resize}' (counts.preprocessed)")
+    result = ScoreResult(summary, rows, manifest, [w for w in warnings if w], cache_hit)
     if out is not None:
         _write_out(Path(out), result)
     return result
@@ -183,6 +196,10 @@ def _resolve_metrics(protocol: MetricProtocol, opts: ScoreOptions) -> MetricSetu
     if opts.on_missing_weights not in ("error", "skip"):
         raise UsageError(f"on_missing_weights must be 'error' or 'skip', got {opts.on_missing_weights!r}")
     metrics = registry.check_metrics(list(opts.metrics) if not isinstance(opts.metrics, str) else [opts.metrics])
+    undefined = [m for m in metrics if not protocol.defines(m)]
+    if undefined:  # before any weights are looked for
+        raise UsageError(f"protocol {protocol.name!r} does not define {', '.join(undefined)} (its official evaluation "
+                         f"does not compute it); leave it out or choose another protocol")
     blocks = dict(opts.metric_settings or {})
     unknown = sorted(name for name in blocks if name not in registry.METRICS)
     problems = [(name, f"not a metric{registry.closest_metric(name)}") for name in unknown]
@@ -195,13 +212,14 @@ def _resolve_metrics(protocol: MetricProtocol, opts: ScoreOptions) -> MetricSetu
     return setup
 
 
-def _resolution(ref_dir: Path, paths: list[str]) -> int | str:
-    """The images' side when every original is the same square size, else ``original``."""
+def _resolution(folder: Path, paths: list[str]) -> int | str:
+    """The images' side when every scored image (the reconstructions) is the same square size,
+    else ``original``."""
     from PIL import Image
 
     sizes = set()
     for path in paths:
-        with Image.open(ref_dir / path) as image:
+        with Image.open(folder / path) as image:
             sizes.add(image.size)
     if len(sizes) == 1:
         (width, height), = sizes
@@ -211,7 +229,7 @@ def _resolution(ref_dir: Path, paths: list[str]) -> int | str:
 
 
 def reference_key(ref_dir: Path, pairs: list[tuple[str, str]], evaluator: ReconstructionEvaluator,
-                  skipped: list[dict[str, str]]) -> dict:
+                  skipped: list[dict[str, str]], resized: Mapping[int, int] | None = None) -> dict:
     """The reference cache's key of the originals ``pairs`` leaves after ``skipped``: the sha256 of
     every file through the digest cache the dataset fingerprint and weights use (scoring against
     the same reference folder again reads none of its unchanged files), the protocol, the feature
@@ -220,14 +238,16 @@ def reference_key(ref_dir: Path, pairs: list[tuple[str, str]], evaluator: Recons
     used = [ref for ref, _ in pairs if ref not in left_out]
     digest = hashlib.sha256()
     digests = cached_sha256_many([ref_dir / ref for ref in used], what=f"reference folder {ref_dir}")
+    sizes = {pairs[i][0]: f"@{side}" for i, side in (resized or {}).items()}
     for ref, (_, file_sha) in zip(used, digests):
-        digest.update(f"{ref}\0{file_sha}\n".encode())
+        # a preprocessed original is named with the size it was brought to
+        digest.update(f"{ref}\0{file_sha}{sizes.get(ref, '')}\n".encode())
     first = next(iter(evaluator.extractors.values()))
     return {
         "source": "score-folder",
         "images": digest.hexdigest(),
         "n_images": len(used),
-        "preprocess": "none (files as stored)",
+        "preprocess": evaluator.protocol.resize if resized else "none (files as stored)",
         "protocol_fingerprint": evaluator.protocol.fingerprint,
         "features": first.fingerprint(),
         **evaluator.reference_cache_key(),
@@ -242,8 +262,11 @@ class _Scorer:
     """One decode of every pair: per-image values, the set states, the originals' states."""
 
     def __init__(self, ref_dir: Path, recon_dir: Path, pairs: list[tuple[str, str]], skips: Skips,
-                 evaluator: ReconstructionEvaluator) -> None:
+                 evaluator: ReconstructionEvaluator, resized: Mapping[int, int] | None = None) -> None:
         self.ref_dir, self.recon_dir, self.pairs, self.skips, self.evaluator = ref_dir, recon_dir, pairs, skips, evaluator
+        #: pairs whose original is brought to its reconstruction's side by the protocol's rule (index -> side)
+        self.resized = dict(resized or {})
+        self.preprocessed: set[int] = set()
         self.values: dict[str, list[np.ndarray]] = defaultdict(list)
         self.order: list[int] = []
         self.late_skips: list[int] = []  # unreadable beyond the header (e.g. truncated): found while decoding
@@ -252,10 +275,10 @@ class _Scorer:
         kept, refs, recs = [], [], []
         for i in batch:
             try:
-                side, path = "original", self.ref_dir / self.pairs[i][0]
-                ref = load_u8(path)
                 side, path = "reconstruction", self.recon_dir / self.pairs[i][1]
                 rec = load_u8(path)
+                side, path = "original", self.ref_dir / self.pairs[i][0]
+                ref = self._original(i)
             except ImageError as error:
                 self.skips.add(i, side, path, error)
                 self.late_skips.append(i)
@@ -264,6 +287,14 @@ class _Scorer:
             refs.append(ref)
             recs.append(rec)
         return kept, refs, recs
+
+    def _original(self, index: int) -> torch.Tensor:
+        """The original of pair ``index`` as stored, or brought to its reconstruction's side by the protocol's rule."""
+        path = self.ref_dir / self.pairs[index][0]
+        if index not in self.resized:
+            return load_u8(path)
+        self.preprocessed.add(index)
+        return preprocess(load_rgb(path), self.resized[index], self.evaluator.protocol.resize)
 
     def run(self, batches: list[list[int]], reference) -> None:
         """Score every batch; the originals' features go into ``reference`` from the same batches
@@ -291,7 +322,7 @@ class _Scorer:
                 raise _LateSkips
             return states
 
-        key = reference_key(self.ref_dir, self.pairs, self.evaluator, self.skips.records())
+        key = reference_key(self.ref_dir, self.pairs, self.evaluator, self.skips.records(), self.resized)
         try:
             reference, hit = cached_reference_stats(key, compute, Path(opts.cache_dir) if opts.cache_dir else None,
                                                     encode=self.evaluator.encode_reference,
@@ -309,7 +340,7 @@ class _Scorer:
         states = self.evaluator.new_reference()
         by_size: dict[tuple[int, ...], list[torch.Tensor]] = defaultdict(list)
         for i in indices:
-            image = load_u8(self.ref_dir / self.pairs[i][0])
+            image = self._original(i)
             by_size[tuple(image.shape)].append(image)
         for images in by_size.values():
             for start in range(0, len(images), batch_size):

@@ -86,10 +86,14 @@ def _image_size(path: Path) -> tuple[int, int]:
 
 def same_size_batches(
     ref_dir: Path, recon_dir: Path, pairs: list[tuple[str, str]], batch_size: int, skips: Skips
-) -> list[list[int]]:
-    """Indices into ``pairs`` grouped by image size, in batches; unequal pairs are a UsageError,
-    pairs with an unreadable header go to ``skips``."""
+) -> tuple[list[list[int]], dict[int, int]]:
+    """Indices into ``pairs`` grouped by reconstruction size, in batches, and the pairs whose
+    original has another size than its square reconstruction (the protocol's preprocessing brings
+    it to that size). An original of another size than a non-square reconstruction is a
+    UsageError; pairs with an unreadable header go to ``skips``. The second value maps each such
+    pair's index to the side its original is brought to."""
     groups: dict[tuple[int, int], list[int]] = defaultdict(list)
+    resized: dict[int, int] = {}
     unequal = []
     for index, (ref, rec) in enumerate(pairs):
         sizes = []
@@ -102,8 +106,11 @@ def same_size_batches(
             continue
         ref_size, rec_size = sizes
         if ref_size != rec_size:
-            unequal.append(f"{rec} is {rec_size[0]}x{rec_size[1]}, its original {ref_size[0]}x{ref_size[1]}")
-        groups[ref_size].append(index)
+            if rec_size[0] != rec_size[1]:
+                unequal.append(f"{rec} is {rec_size[0]}x{rec_size[1]}, its original {ref_size[0]}x{ref_size[1]}")
+            resized[index] = rec_size[0]
+        groups[rec_size].append(index)
     if unequal:
-        raise UsageError(f"reconstructions must have their original's size: {_listing(unequal)}")
-    return [group[i : i + batch_size] for group in groups.values() for i in range(0, len(group), batch_size)]
+        raise UsageError("a reconstruction must have its original's size, or be square (the protocol's resize and "
+                         f"crop then bring the original to it): {_listing(unequal)}")
+    return [group[i : i + batch_size] for group in groups.values() for i in range(0, len(group), batch_size)], resized

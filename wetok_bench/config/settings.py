@@ -34,7 +34,8 @@ _BASE = (
     Param("version", int, 1, doc="the suite's own version, recorded in results"),
     Param("include", (list, str), None, items=str, doc="base suite file(s), relative to this one; local keys win"),
     # Its choices are checked by check_values: the protocol table imports torch, this module must not.
-    Param("protocol", str, "standard", doc="metric protocol (`wetok-bench list protocols`)"),
+    Param("protocol", (str, list), "standard", items=str,
+          doc="metric protocol, or a list of them measured in one pass (`wetok-bench list protocols`)"),
     Param("resolution", object, 256, doc="an int, a list of ints, or 'original'"),
     Param("datasets", object, None, doc="required list"),
     Param("tokenizers", object, None, doc="required list"),
@@ -74,9 +75,10 @@ STRUCTURE_KEYS = ("name", "datasets", "tokenizers", "include")
 def weight_settings() -> Declaration:
     """The ``weights:`` block: one file path per weights slot the metric registry knows (read
     when a suite has the block: it imports the metric classes)."""
-    from wetok_bench.metrics.registry import weight_slots
+    from wetok_bench.metrics.registry import weight_names, weight_slots
 
-    return Declaration(tuple(Param(slot, str, None, path="file") for slot in weight_slots()))
+    keys = list(dict.fromkeys([*weight_slots(), *weight_names()]))
+    return Declaration(tuple(Param(key, str, None, path="file") for key in keys))
 
 
 GRID_SETTINGS = Declaration((
@@ -122,8 +124,7 @@ def check_values(values: Mapping[str, Any], *, base_dir: Path | None = None, che
            for name in DEFAULTS if name not in STRUCTURE_KEYS}
     from wetok_bench.protocols import PROTOCOLS
 
-    if isinstance(out["protocol"], str) and out["protocol"] not in PROTOCOLS:
-        problems.append(("protocol", choice_message(out["protocol"], PROTOCOLS)))
+    problems.extend(protocol_problems(out["protocol"], PROTOCOLS))
     device = out["device"]
     if not isinstance(device, str) or not _DEVICE.fullmatch(device):
         problems.append(("device", f"expected auto, cpu, cuda or cuda:N, got {device!r}"))
@@ -146,6 +147,28 @@ def check_values(values: Mapping[str, Any], *, base_dir: Path | None = None, che
 
     problems.extend(settings_problems(out))  # metrics' own blocks (kid: ...), each checked by its metric
     return out, problems
+
+
+def protocol_names(value: Any) -> list[str]:
+    """The ``protocol`` setting as a list of names (one name, or a list of them)."""
+    if isinstance(value, str):
+        return [value]
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def protocol_problems(value: Any, known) -> Problems:
+    """Unknown, repeated or missing protocols of the ``protocol`` setting."""
+    if isinstance(value, list) and not value:
+        return [("protocol", "expected a protocol name or a non-empty list of them")]
+    problems: Problems = []
+    names = protocol_names(value)
+    for i, name in enumerate(names):
+        if name not in known:
+            problems.append((f"protocol[{i}]" if isinstance(value, list) else "protocol", choice_message(name, known)))
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:  # each would measure every job again into the same folder
+        problems.append(("protocol", f"repeated protocol(s) {', '.join(repeated)}: list each once"))
+    return problems
 
 
 def parse_resolutions(value: Any) -> tuple[list[int | str], Problems]:

@@ -12,13 +12,14 @@ malformed suite raises :class:`SuiteError` (exit code 2) and nothing is written.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from wetok_bench.config.includes import check_expanded_size, read_yaml
 from wetok_bench.config.includes import resolve as resolve_includes
-from wetok_bench.config.settings import DEFAULTS, Settings, check_values, parse_resolutions
+from wetok_bench.config.settings import DEFAULTS, Settings, check_values, parse_resolutions, protocol_names
 from wetok_bench.core.envvars import expand_tree
 from wetok_bench.core.errors import UsageError, WetokBenchError, closest
 from wetok_bench.core.hashing import sha256_json
@@ -83,6 +84,31 @@ class Suite:
     settings: Settings
     raw: dict[str, Any] = field(repr=False, default_factory=dict)
     includes: list[str] = field(default_factory=list)
+    #: every protocol the suite measures, in its order (``protocol`` is the first); a list of
+    #: several makes one pass per preprocessing and one results folder per protocol
+    protocols: list[MetricProtocol] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.protocols and self.protocol is not None:
+            self.protocols = [self.protocol]
+
+    @property
+    def multi_protocol(self) -> bool:
+        """Whether results go to one folder per protocol (``protocol:`` was a list of several)."""
+        return len(self.protocols) > 1
+
+    def under(self, protocol: MetricProtocol) -> "Suite":
+        """This suite as if it named ``protocol`` alone: its metrics are those the protocol
+        defines, and its recorded mapping says ``protocol: <name>``, so that the results are
+        those a run under that protocol alone writes."""
+        raw = {**self.raw, "protocol": protocol.name}
+        if "metrics" in raw:
+            raw["metrics"] = [m for m in raw["metrics"] if protocol.defines(m)]
+        metrics = [m for m in self.metrics if protocol.defines(m)]
+        settings = dataclasses.replace(self.settings, protocol=protocol.name,
+                                       metrics=[m for m in self.settings.metrics if protocol.defines(m)])
+        return dataclasses.replace(self, protocol=protocol, protocols=[protocol], raw=raw, metrics=metrics,
+                                   settings=settings)
 
     @property
     def suite_hash(self) -> str:
@@ -151,9 +177,15 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
     name = data.get("name")
     if name_problem(name) is not None:
         problems.append(("name", "required: " + name_problem(name)))
-    protocol = get_protocol(values["protocol"]) if values["protocol"] in PROTOCOLS else None
+    protocols = [get_protocol(n) for n in protocol_names(values["protocol"]) if n in PROTOCOLS]
+    protocol = protocols[0] if protocols else None
     resolutions = parse_resolutions(values["resolution"])[0]
     metrics = [m for m in values["metrics"] if m in METRICS] if isinstance(values["metrics"], list) else []
+    problems.extend(_ambiguous_weights(values.get("weights") or {}, metrics, protocols))
+    if "metrics" in data:  # the default list is cut to what the protocols define
+        problems.extend(_undefined_metrics(metrics, protocols))
+    elif protocols:
+        metrics = [m for m in metrics if any(p.defines(m) for p in protocols)]
     datasets = _parse_datasets(data.get("datasets"), base_dir, check_paths, problems)
     # A suite-wide precision overrides family defaults (Cosmos: bf16) only when written out.
     default_precision = data.get("precision")
@@ -172,7 +204,39 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
         settings=Settings(**values),
         raw=data,
         includes=includes,
+        protocols=protocols,
     )
+
+
+def _ambiguous_weights(weights: dict, metrics: list[str], protocols: list[MetricProtocol]) -> list[tuple[str, str]]:
+    """A ``weights:`` slot whose file differs between the suite's protocols (``inception``:
+    torch-fidelity's under ``standard``, pytorch-fid's under ``wetok``) must be given by file name."""
+    from wetok_bench.metrics.registry import weights_needs
+
+    by_slot: dict[str, set[str]] = {}
+    for protocol in protocols:
+        for needs in weights_needs(protocol, [m for m in metrics if protocol.defines(m)]).values():
+            for slot, name in needs:
+                by_slot.setdefault(slot, set()).add(name)
+    problems = []
+    for slot, names in sorted(by_slot.items()):
+        if slot in weights and len(names) > 1 and not names <= set(weights):
+            listed = ", ".join(sorted(names))
+            problems.append((f"weights.{slot}", f"the protocols read different files in this slot ({listed}): "
+                                                f"give each by its name instead (weights: {{{sorted(names)[0]}: PATH, ...}})"))
+    return problems
+
+
+def _undefined_metrics(metrics: list[str], protocols: list[MetricProtocol]) -> list[tuple[str, str]]:
+    """A metric no listed protocol defines (``lpips`` under ``llamagen`` alone) is a problem; one
+    that some do is measured under those (the others record it as skipped)."""
+    problems = []
+    for metric in metrics:
+        if protocols and not any(p.defines(metric) for p in protocols):
+            names = ", ".join(p.name for p in protocols)
+            problems.append(("metrics", f"{metric!r} is not defined by protocol {names} (its official evaluation "
+                                        f"does not compute it); remove it or add a protocol that defines it"))
+    return problems
 
 
 # --- validation helpers -----------------------------------------------------------------------

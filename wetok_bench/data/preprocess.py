@@ -3,8 +3,10 @@
 The protocol's ``resize`` field (:class:`~wetok_bench.protocols.MetricProtocol`) names a rule
 in :data:`RESIZE_RULES`; the loader looks it up (:func:`resize_rule`) and applies it, so a
 protocol with another rule gets other pixels, and the rule's name is part of the protocol's
-fingerprint and of the reference-statistics cache key. One rule exists so far, shared by both
-protocols (:data:`DEFAULT_RESIZE`):
+fingerprint and of the reference-statistics cache key. The rule of ``standard`` and ``wetok``
+(:data:`DEFAULT_RESIZE`) is here; the official scripts' other rules are modules of
+:mod:`wetok_bench.data.resize` (ADM's ``center_crop_arr``, albumentations' ``SmallestMaxSize``,
+TiTok's JPEG round trip):
 
 ``center_crop_u8(image, R)`` resizes the short side to R with PIL bilinear (antialiased: PIL
 filters over the whole footprint when it downsamples, as torchvision's ``Resize`` on a PIL image
@@ -43,6 +45,11 @@ def center_crop_u8(image: Image.Image, resolution: int) -> torch.Tensor:
 #: Resize rules by the name a protocol's ``resize`` field gives.
 RESIZE_RULES: Registry[ResizeRule] = Registry("resize rule", check=callable_object, name_re=re.compile(r"^\S.*$"))
 RESIZE_RULES.register(DEFAULT_RESIZE, center_crop_u8)
+#: The official scripts' rules (wetok_bench/data/resize/), imported on first use.
+RESIZE_RULES.builtin("adm-center-crop", "wetok_bench.data.resize.adm:adm_center_crop_u8")
+RESIZE_RULES.builtin("albumentations-smallest-max-size+floor-crop",
+                     "wetok_bench.data.resize.albumentations:smallest_max_size_u8")
+RESIZE_RULES.builtin("jpeg-q100+bicubic+center-crop", "wetok_bench.data.resize.titok:jpeg_q100_bicubic_crop_u8")
 
 
 def register_resize_rule(name: str, rule: ResizeRule, *, overwrite: bool = False) -> ResizeRule:

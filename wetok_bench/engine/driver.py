@@ -2,6 +2,13 @@
 
 A failing job (tokenizer error, NaN output, missing checkpoint) is recorded with its error and
 the other jobs still run. Rank 0 alone writes results.
+
+Several protocols (``protocol: [standard, wetok, llamagen]``): each protocol gets a run context
+of its own (:meth:`Suite.under`: its evaluator, its reference statistics, its results folder
+``<out>/<suite>/<protocol>/``), and each job runs one pass per distinct preprocessing
+(:func:`~wetok_bench.engine.job.preprocessing_key`) in which the tokenizer reconstructs every
+batch once and every protocol of the group scores it (:class:`~wetok_bench.engine.job.Lane`).
+Each protocol's job folder is then what a run under that protocol alone writes.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from wetok_bench.engine.cost import cost_summary, parameter_count
 from wetok_bench.engine.cycles import CYCLES_FILE, cycle_set_values, cycle_summary
 from wetok_bench.engine.grids import GridSpec, save_grids
 from wetok_bench.engine.groups import add_group_block
-from wetok_bench.engine.job import JobFailed, JobRunner
+from wetok_bench.engine.job import JobFailed, JobRunner, Lane, preprocessing_key
 from wetok_bench.engine.records import (
     JobFingerprints,
     JobTiming,
@@ -75,6 +82,8 @@ class JobOutcome:
     images_per_s: float = 0.0
     #: A finished job with the same fingerprint, taken as it was (not measured again).
     reused: bool = False
+    #: the protocol it was measured under
+    protocol: str = ""
 
 
 @dataclass
@@ -100,7 +109,8 @@ def run_suite(
     progress: bool = True,
     force: bool = False,
 ) -> RunReport:
-    """Run every selected job of ``suite``; results go to ``<out>/<suite name>/<job id>/``.
+    """Run every selected job of ``suite``; results go to ``<out>/<suite name>/<job id>/``
+    (``<out>/<suite name>/<protocol>/<job id>/`` when the suite lists several protocols).
 
     A failing job (tokenizer error, NaN output, missing checkpoint) is recorded with its error
     and the other jobs still run; see :attr:`RunReport.exit_code`. A finished job whose
@@ -124,8 +134,12 @@ def run_suite(
             refused = D.broadcast_object(refused, ctx)
             if refused is not None:
                 raise UsageError(refused)
-            run = _run_context(suite, dev, out_dir, ctx, progress, num_images)
-            outcomes = _run_jobs(run, jobs, num_images, force)
+            runs = [_run_context(suite.under(protocol) if suite.multi_protocol else suite, dev,
+                                 out_dir / protocol.name if suite.multi_protocol else out_dir, ctx, progress, num_images,
+                                 undefined=[m for m in suite.metrics if not protocol.defines(m)])
+                    for protocol in suite.protocols]
+            _share_references(runs)
+            outcomes = _run_jobs(runs, jobs, num_images, force)
             # no rank tears its process group down while another still uses it (gloo aborted a rank
             # that finished first now and then: "terminate called without an active exception")
             D.barrier(ctx)
@@ -135,12 +149,16 @@ def run_suite(
 
 
 def _run_context(suite: Suite, dev: torch.device, out_dir: Path, ctx: D.DistContext, progress: bool,
-                 num_images: int | None) -> RunContext:
-    """The metrics with their weights and evaluator, the reference store: what every job shares."""
+                 num_images: int | None, undefined: Sequence[str] = ()) -> RunContext:
+    """The metrics with their weights and evaluator, the reference store: what every job of one
+    protocol shares. ``undefined``: metrics of a multi-protocol suite this protocol does not
+    define (recorded as skipped, with the reason)."""
     settings = suite.settings
     setup = resolve_metric_weights(suite.protocol, suite.metrics, explicit=settings.weights,
                                    on_missing=settings.on_missing_weights)
     setup.settings = metric_settings(setup.metrics, settings)  # each metric's own block (kid: ...), validated
+    setup.skipped.update({metric: f"not defined by protocol {suite.protocol.name} (its official evaluation does "
+                                  f"not compute it)" for metric in undefined})
     for metric, reason in setup.skipped.items():
         if ctx.is_main:
             warn(f"metric {metric} skipped: {reason}")
@@ -152,50 +170,75 @@ def _run_context(suite: Suite, dev: torch.device, out_dir: Path, ctx: D.DistCont
                       num_images=num_images if num_images is not None else settings.num_images)
 
 
-def _run_jobs(run: RunContext, jobs: list[Job], num_images: int | None, force: bool) -> list[JobOutcome]:
-    datasets = load_dataset_records(run.suite, num_images)
+def _share_references(runs: list[RunContext]) -> None:
+    """Protocols of one convention (``wetok``, ``seed-voken``, ``open-magvit2-v1``) with the same
+    metrics have the same originals' statistics: one reference store serves them all, so the
+    reference pass runs once."""
+    stores: dict[tuple, object] = {}
+    for run in runs:
+        key = (run.protocol.convention, tuple(run.setup.metrics), tuple(sorted(map(str, run.setup.weights.items()))))
+        run.refs = stores.setdefault(key, run.refs)
+
+
+def _run_jobs(runs: list[RunContext], jobs: list[Job], num_images: int | None, force: bool) -> list[JobOutcome]:
+    """Every job under every protocol (``runs``: one context per protocol); outcomes job by job,
+    each job's in the suite's protocol order."""
+    first = runs[0]
+    datasets = load_dataset_records(first.suite, num_images)
     # Rank 0 hashes the images (once, not once per rank racing on the digest cache); all get its fingerprints.
     dataset_fps = D.computed_on_main(lambda: {name: chosen.dataset.fingerprint() for name, chosen in datasets.items()},
-                                     run.dist)
-    outcomes: dict[str, JobOutcome] = {}
+                                     first.dist)
+    outcomes: dict[tuple[str, str], JobOutcome] = {}
     by_tokenizer: dict[str, list[Job]] = {}
     for job in jobs:
         by_tokenizer.setdefault(job.tokenizer.name, []).append(job)
     for name, tok_jobs in by_tokenizer.items():
-        pending = []
+        pending: list[tuple[Job, list[tuple[RunContext, JobFingerprints]]]] = []
         for job in tok_jobs:
             images, dataset_fp = datasets[job.dataset.name], dataset_fps[job.dataset.name]
+            todo = []
+            for run in runs:
+                def fingerprint_and_reuse(run=run, job=job, images=images, dataset_fp=dataset_fp):
+                    # rank 0: it hashes the checkpoints once and decides reuse
+                    fingerprint = job_fingerprint(run, job, dataset_fp, [r.key for r in images.records])
+                    return fingerprint, None if force else finished_summary(_folder(run, job), fingerprint)
 
-            def fingerprint_and_reuse(job=job, images=images, dataset_fp=dataset_fp):
-                # rank 0: it hashes the checkpoints once and decides reuse
-                fingerprint = job_fingerprint(run, job, dataset_fp, [r.key for r in images.records])
-                return fingerprint, None if force else finished_summary(_folder(run, job), fingerprint)
-
-            fingerprint, reused = D.computed_on_main(fingerprint_and_reuse, run.dist)
-            if reused is not None:
-                outcomes[job.id] = JobOutcome(job=job, status="ok", folder=_folder(run, job), summary=reused, reused=True)
-            else:
-                pending.append((job, JobFingerprints(job=fingerprint, dataset=dataset_fp)))
+                fingerprint, reused = D.computed_on_main(fingerprint_and_reuse, run.dist)
+                if reused is not None:
+                    outcomes[_key(run, job)] = JobOutcome(job=job, status="ok", folder=_folder(run, job), summary=reused,
+                                                          reused=True, protocol=run.protocol.name)
+                else:
+                    todo.append((run, JobFingerprints(job=fingerprint, dataset=dataset_fp)))
+            if todo:
+                pending.append((job, todo))
         if not pending:
             continue  # every job of this tokenizer is finished: it is not even loaded
         try:
-            tokenizer = _load_tokenizer(tok_jobs[0].tokenizer, run.evaluator.device)
+            tokenizer = _load_tokenizer(tok_jobs[0].tokenizer, first.evaluator.device)
         except Exception as error:  # noqa: BLE001 - one tokenizer's load failure fails its jobs only
             log.debug("tokenizer %r could not be loaded", name, exc_info=True)  # --debug: the factory's traceback
             message = f"tokenizer {name!r} could not be loaded: {error}"
-            outcomes.update({job.id: _record_failure(run, job, message) for job, _ in pending})
+            outcomes.update({_key(run, job): _record_failure(run, job, message) for job, todo in pending for run, _ in todo})
             continue
-        for job, fingerprints in pending:
+        for job, todo in pending:
             problem = _size_problem(job, tokenizer)
             if problem is not None:  # before any image is read, the reference pass included
-                outcomes[job.id] = _record_failure(run, job, problem)
+                outcomes.update({_key(run, job): _record_failure(run, job, problem) for run, _ in todo})
                 continue
+            groups: dict[tuple, list[tuple[RunContext, JobFingerprints]]] = {}
+            for run, fingerprints in todo:  # one pass per preprocessing, every protocol of it scoring
+                groups.setdefault(preprocessing_key(run.protocol), []).append((run, fingerprints))
             with _size_policy(job, tokenizer):
-                outcomes[job.id] = _run_one(run, job, tokenizer, datasets[job.dataset.name], fingerprints)
+                for group in groups.values():
+                    outcomes.update(_run_pass(group, job, tokenizer, datasets[job.dataset.name]))
         del tokenizer
-        if run.evaluator.device.type == "cuda":
+        if first.evaluator.device.type == "cuda":
             torch.cuda.empty_cache()
-    return [outcomes[job.id] for job in jobs]
+    return [outcomes[_key(run, job)] for job in jobs for run in runs]
+
+
+def _key(run: RunContext, job: Job) -> tuple[str, str]:
+    return run.protocol.name, job.id
 
 
 def _size_problem(job: Job, tokenizer: Tokenizer) -> str | None:
@@ -246,28 +289,40 @@ def _record_failure(run: RunContext, job: Job, message: str) -> JobOutcome:
         else:
             print_error(f"{job.id}: {message}")
             write_json(folder / "summary.json", failure)
-    return JobOutcome(job=job, status="failed", folder=folder, error=message)
+    return JobOutcome(job=job, status="failed", folder=folder, error=message, protocol=run.protocol.name)
 
 
-def _run_one(run: RunContext, job: Job, tokenizer: Tokenizer, images: SelectedImages,
-             fingerprints: JobFingerprints) -> JobOutcome:
+def _run_pass(group: list[tuple[RunContext, JobFingerprints]], job: Job, tokenizer: Tokenizer,
+              images: SelectedImages) -> dict[tuple[str, str], JobOutcome]:
+    """One pass of ``job`` for protocols with the same preprocessing; each one's outcome."""
+    start = time.perf_counter()
+    lanes, refs = [], []
+    try:
+        for run, fingerprints in group:
+            settings = run.settings
+            # What the shards' numbers and layout depend on (not num_workers, output, or the suite's other jobs).
+            resume_fp = {"job": fingerprints.job, "tokenizer": tokenizer.fingerprint(),
+                         "shard_size": settings.shard_size, "batch_size": settings.batch_size}
+            refs.append(run.refs.get(job.dataset.name, fingerprints.dataset, images.records, job.resolution)
+                        if run.evaluator.set_metrics else None)
+            lanes.append(Lane(run, ShardStore(_folder(run, job), resume_fp, run.dist),
+                              GridSpec.from_settings(run.suite.settings.grids, images.records)))
+        results = JobRunner(job, tokenizer, lanes).pass_over(images.records)
+    except JobFailed as error:
+        return {_key(run, job): _record_failure(run, job, str(error)) for run, _ in group}
+    wall = time.perf_counter() - start
+    return {_key(lane.run, job): _finish(lane, job, tokenizer, images, fingerprints, result, ref_states, wall)
+            for lane, (_, fingerprints), result, ref_states in zip(lanes, group, results, refs)}
+
+
+def _finish(lane: Lane, job: Job, tokenizer: Tokenizer, images: SelectedImages, fingerprints: JobFingerprints,
+            result: PassResult | None, ref_states, wall: float) -> JobOutcome:
+    """A lane's pass result made into its job folder (rank 0; the others only report ok)."""
+    run = lane.run
     folder = _folder(run, job)
     settings, evaluator = run.settings, run.evaluator
-    start = time.perf_counter()
-    try:
-        # What the shards' numbers and layout depend on (not num_workers, output, or the suite's other jobs).
-        resume_fp = {"job": fingerprints.job, "tokenizer": tokenizer.fingerprint(),
-                     "shard_size": settings.shard_size, "batch_size": settings.batch_size}
-        ref_states = (run.refs.get(job.dataset.name, fingerprints.dataset, images.records, job.resolution)
-                      if evaluator.set_metrics else None)
-        runner = JobRunner(run, job, tokenizer, ShardStore(folder, resume_fp, run.dist),
-                           GridSpec.from_settings(run.suite.settings.grids, images.records))
-        result = runner.pass_over(images.records)
-    except JobFailed as error:
-        return _record_failure(run, job, str(error))
-    wall = time.perf_counter() - start
     if result is None:  # not rank 0
-        return JobOutcome(job=job, status="ok", folder=folder)
+        return JobOutcome(job=job, status="ok", folder=folder, protocol=run.protocol.name)
     part = result.part
     skipped = part.skipped + [{"key": key, "reason": reason} for key, reason in images.missing]
     n_selected = len(images.records) + len(images.missing)
@@ -305,10 +360,11 @@ def _run_one(run: RunContext, job: Job, tokenizer: Tokenizer, images: SelectedIm
         atomic_write_text(folder / CYCLES_FILE, rows_to_csv(by_cycle, cycle_columns))
     clear_earlier_outputs(folder, [GRID_DIR] + ([] if settings.cycles > 1 else [CYCLES_FILE]))  # rewritten or gone
     clear_failure(folder)
-    runner.store.discard()
-    if runner.grids.enabled:
-        save_grids(folder, runner.grids, part.grids, run.setup.metrics, rows)
-    return JobOutcome(job=job, status="ok", folder=folder, summary=summary, images_per_s=timing.images_per_s)
+    lane.store.discard()
+    if lane.grids.enabled:
+        save_grids(folder, lane.grids, part.grids, run.setup.metrics, rows)
+    return JobOutcome(job=job, status="ok", folder=folder, summary=summary, images_per_s=timing.images_per_s,
+                      protocol=run.protocol.name)
 
 
 def _add_blocks(summary: dict, run: RunContext, tokenizer: Tokenizer, result: PassResult, prepared: dict,

@@ -2,9 +2,11 @@
 registry, :mod:`wetok_bench.metrics.registry`).
 
 Aggregation: the mean over images of the per-image values (never a mean of batch means).
-Under protocol ``wetok``, :func:`protocol_aggregates` adds the official WeTok script's own
-aggregate of PSNR and SSIM (``psnr_official``, ``ssim_official``), so that a paper number can be
-compared digit for digit; see its docstring.
+Under a protocol whose reference script reduces otherwise (``wetok``: 8 ranks x batch 100, mean
+of batch means; ``open-magvit2-v1``: PSNR pooled per batch; ``llamagen``, ``dc-ae``: padded
+duplicates counted), :func:`protocol_aggregates` adds the script's own aggregate
+(``psnr_official``, ``ssim_official``, ...), so that a paper number can be compared digit for
+digit; see its docstring.
 
 PSNR of identical images is +inf. Policy: ``psnr`` is the plain mean over all images, so a
 single identical pair makes it +inf (it is an honest statement that the error vanished on that
@@ -20,6 +22,7 @@ and per-image rows alike.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -47,44 +50,66 @@ def summarize(rows: Mapping[str, np.ndarray]) -> dict[str, Any]:
     return out
 
 
-# Protocols whose reference script aggregates per batch: name -> (ranks, images per batch per
-# rank). The official WeTok scripts run `torchrun --nproc_per_node=8 ... --batch_size 100`
-# (scripts/evaluation/imagenet_evaluation_256_dist.sh).
-OFFICIAL_LAYOUTS: dict[str, tuple[int, int]] = {"wetok": (8, 100)}
-OFFICIAL_KEYS: dict[str, str] = {"psnr": "psnr_official", "ssim": "ssim_official"}
+def official_batches(num_images: int, world_size: int, batch_size: int, padding: str = "strided") -> list[np.ndarray]:
+    """Index batches of a distributed evaluation loop over the sorted image list.
 
-
-def official_batches(num_images: int, world_size: int, batch_size: int) -> list[np.ndarray]:
-    """Index batches of ``DataLoader(batch_size, sampler=DistributedSampler(shuffle=False, drop_last=False))``.
-
-    The sampler pads the index list cyclically to a multiple of ``world_size`` (so images
-    ``0, 1, ...`` are seen twice when ``num_images`` is not divisible), rank ``r`` takes every
-    ``world_size``-th index from ``r``, and its loader cuts that into batches of ``batch_size``
-    (the last one short). Returns every rank's batches, rank 0 first; indices into the sorted
-    image list.
+    ``strided``: ``DataLoader(batch_size, sampler=DistributedSampler(shuffle=False,
+    drop_last=False))``: the index list is padded cyclically to a multiple of ``world_size``
+    (images ``0, 1, ...`` are seen twice when ``num_images`` is not divisible) and rank ``r``
+    takes every ``world_size``-th index from ``r``. ``contiguous``: the same padded list, rank
+    ``r`` taking the ``r``-th contiguous range of it (efficientvit's ``DistributedRangedSampler``).
+    Each rank's loader cuts its indices into batches of ``batch_size`` (the last one short).
+    Returns every rank's batches, rank 0 first.
     """
     if num_images < 1 or world_size < 1 or batch_size < 1:
         raise ValueError(f"need positive sizes, got {num_images=}, {world_size=}, {batch_size=}")
-    total = -(-num_images // world_size) * world_size
-    padded = np.resize(np.arange(num_images), total)  # cyclic repetition, as the sampler pads
+    if padding not in ("strided", "contiguous"):
+        raise ValueError(f"unknown padding {padding!r} (known: strided, contiguous)")
+    per_rank = -(-num_images // world_size)
+    padded = np.resize(np.arange(num_images), per_rank * world_size)  # cyclic repetition, as the samplers pad
     batches = []
     for rank in range(world_size):
-        shard = padded[rank::world_size]
+        shard = padded[rank::world_size] if padding == "strided" else padded[rank * per_rank : (rank + 1) * per_rank]
         batches.extend(shard[start : start + batch_size] for start in range(0, shard.size, batch_size))
     return batches
 
 
-def official_batch_mean(values: Sequence[float], world_size: int, batch_size: int) -> float:
-    """Mean over all ranks' batches of each batch's mean, as the official WeTok script reduces.
+def pooled_psnr(psnr_db: np.ndarray) -> float:
+    """PSNR of the mean MSE of images with these PSNRs (same size and data range):
+    ``-10 log10(mean_i 10^(-PSNR_i / 10))``; +inf only when every image is identical."""
+    mse = np.power(10.0, -np.asarray(psnr_db, dtype=np.float64) / 10.0)
+    mean = float(mse.mean())
+    return math.inf if mean == 0.0 else -10.0 * math.log10(mean)
 
-    ``values`` are per-image values in the order of the sorted image list. Padded duplicates
-    count, and a short last batch weighs as much as a full one. Computed in float64 (the script
-    accumulates in float32 on the GPU and all-reduces with NCCL; that rounding, about 1e-6
-    relative, is not reproduced).
+
+def official_batch_mean(values: Sequence[float], world_size: int, batch_size: int) -> float:
+    """Mean over all ranks' batches of each batch's mean (strided padding), as the official
+    WeTok script reduces; padded duplicates count, and a short last batch weighs as much as a
+    full one. Computed in float64."""
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    return float(np.mean([values[batch].mean() for batch in official_batches(values.size, world_size, batch_size)]))
+
+
+def official_value(values: Sequence[float], official: Any, metric: str) -> float:
+    """The number a reference script prints for ``metric`` from per-image ``values`` (in the
+    order of the sorted image list), under its :class:`~wetok_bench.protocols.base.OfficialAggregate`.
+
+    ``batch-mean``: the mean over every rank's batches of each batch's value (the batch mean, or
+    for a ``pooled`` PSNR the PSNR of the batch's mean MSE); ``image-mean``: the mean over every
+    evaluated image, padded duplicates included. Computed in float64: a script's float32
+    accumulation (about 1e-7 relative) is not reproduced.
     """
     values = np.asarray(values, dtype=np.float64).reshape(-1)
-    batches = official_batches(values.size, world_size, batch_size)
-    return float(np.mean([values[batch].mean() for batch in batches]))
+    batches = official_batches(values.size, official.ranks, official.batch_size, official.padding)
+    pooled = metric == "psnr" and official.psnr == "pooled"
+    if official.reduce == "image-mean":
+        if pooled:
+            raise ValueError("a pooled PSNR is a per-batch value: use reduce='batch-mean'")
+        return float(values[np.concatenate(batches)].mean())
+    if official.reduce != "batch-mean":
+        raise ValueError(f"unknown reduce {official.reduce!r} (known: batch-mean, image-mean)")
+    batch_value = pooled_psnr if pooled else (lambda v: float(v.mean()))
+    return float(np.mean([batch_value(values[batch]) for batch in batches]))
 
 
 def protocol_aggregates(
@@ -97,24 +122,26 @@ def protocol_aggregates(
     """Aggregates a protocol's reference script reports beside the mean over images.
 
     ``protocol`` is a :class:`~wetok_bench.protocols.MetricProtocol` or its name; ``per_image``
-    maps metric names to per-image values in the order of the sorted image list. Under ``wetok``
-    returns ``psnr_official`` and ``ssim_official`` (those of ``psnr`` / ``ssim`` present and
-    non-empty): :func:`official_batch_mean` over the official 8-rank x batch-100 layout
-    (``world_size`` / ``batch_size`` override it, e.g. 8 x 125 for the official MS-COCO script).
-    Every other protocol returns ``{}``. A +inf PSNR makes ``psnr_official`` +inf, as it does
-    in the script.
+    maps metric names to per-image values in the order of the sorted image list. For a protocol
+    with an ``official`` aggregate returns ``<metric>_official`` for each of its metrics present
+    and non-empty (:func:`official_value`; ``world_size`` / ``batch_size`` override its layout,
+    e.g. 8 x 125 for the official WeTok MS-COCO script). A protocol without one returns ``{}``.
+    A +inf PSNR makes ``psnr_official`` +inf, as it does in the scripts.
     """
-    name = getattr(protocol, "name", protocol)
-    if name not in OFFICIAL_LAYOUTS:
+    if isinstance(protocol, str):
+        from wetok_bench.protocols import get_protocol
+
+        protocol = get_protocol(protocol)
+    official = getattr(protocol, "official", None)
+    if official is None:
         return {}
-    ranks, batch = OFFICIAL_LAYOUTS[name]
-    ranks = world_size if world_size is not None else ranks
-    batch = batch_size if batch_size is not None else batch
+    if world_size is not None or batch_size is not None:
+        official = replace(official, ranks=world_size or official.ranks, batch_size=batch_size or official.batch_size)
     out: dict[str, float] = {}
-    for metric, key in OFFICIAL_KEYS.items():
+    for metric in official.metrics:
         values = per_image.get(metric)
         if values is not None and len(values):
-            out[key] = official_batch_mean(values, ranks, batch)
+            out[f"{metric}_official"] = official_value(values, official, metric)
     return out
 
 

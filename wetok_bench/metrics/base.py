@@ -81,16 +81,22 @@ class ResultKey:
 
 class Batch:
     """One batch as metrics see it: uint8 originals, float reconstructions (on the metrics'
-    device), the protocol, and views and features computed once and shared by every metric."""
+    device), the protocol, and views and features computed once and shared by every metric.
+
+    ``memo``: where views and features are kept, by a key naming what they depend on (the
+    protocol's view keys, the network and its weights); a pass scoring the same batch under
+    several protocols passes one memo to all, so what two protocols define alike is made once.
+    """
 
     def __init__(self, protocol, original_u8: torch.Tensor, recon: torch.Tensor,
-                 extractors: Mapping[str, Any] | None = None) -> None:
+                 extractors: Mapping[str, Any] | None = None, memo: dict[str, Any] | None = None) -> None:
         self.protocol, self.original_u8, self.recon = protocol, original_u8, recon
         self._extractors = extractors or {}
-        self._memo: dict[str, Any] = {}
+        self._memo: dict[str, Any] = {} if memo is None else memo
 
     def view(self, name: str, make: Callable[[], Any]) -> Any:
-        """``make()`` the first time ``name`` is asked for in this batch, then the same object."""
+        """``make()`` the first time ``name`` is asked for in this batch, then the same object.
+        ``name`` must name everything the value depends on (the memo may be shared)."""
         if name not in self._memo:
             self._memo[name] = make()
         return self._memo[name]
@@ -98,7 +104,8 @@ class Batch:
     def features(self, extractor: str) -> torch.Tensor:
         """The reconstructions' features (float64 B x dim) from the named extractor, once per batch."""
         net = self._extractors[extractor]
-        return self.view(f"features:{extractor}", lambda: _features(net, self.protocol.fid_view_recon(self.recon)))
+        key = f"features:{extractor}:{getattr(net, 'weights_sha256', id(net))}:{self.protocol.fid_view_key}"
+        return self.view(key, lambda: _features(net, self.protocol.fid_view_recon(self.recon)))
 
 
 def _features(net, images: torch.Tensor) -> torch.Tensor:

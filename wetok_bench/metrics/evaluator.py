@@ -96,7 +96,8 @@ class ReconstructionEvaluator:
 
     Args:
         protocol: a :class:`MetricProtocol` or its name (``standard``, ``wetok``).
-        metrics: registered metric names (default :data:`DEFAULT_METRICS`).
+        metrics: registered metric names (default :data:`DEFAULT_METRICS`, less those the
+            protocol does not define); one the protocol does not define is a UsageError.
         device: where the networks and the metric arithmetic run (``auto`` allowed).
         inception_weights: Inception weights file; None resolves the protocol's known file.
         lpips_weights: backbone file(s): one path (protocols with one backbone), a mapping
@@ -126,7 +127,13 @@ class ReconstructionEvaluator:
         settings: Mapping[str, object] | None = None,
     ) -> None:
         self.protocol = get_protocol(protocol) if isinstance(protocol, str) else protocol
+        if metrics is DEFAULT_METRICS:  # the defaults a protocol defines (no LPIPS under llamagen)
+            metrics = [m for m in metrics if self.protocol.defines(m)]
         self.metrics = registry.check_metrics(metrics)
+        undefined = [m for m in self.metrics if not self.protocol.defines(m)]
+        if undefined:
+            raise UsageError(f"protocol {self.protocol.name!r} does not define {', '.join(undefined)} (its official "
+                             f"evaluation does not compute it); leave it out or choose another protocol")
         self.device = resolve_device(device)
         files: dict[str, str | Path | None] = dict(weights or {})
         if inception_weights is not None:
@@ -135,8 +142,10 @@ class ReconstructionEvaluator:
             files.update({f"lpips_{net}": path for net, path in _lpips_paths(self.protocol, lpips_weights).items()
                           if path is not None or f"lpips_{net}" not in files})
         settings = dict(settings or {})
-        self.settings = {name: settings.get(name, registry.get_metric(name).parse_settings(None))
-                         for name in self.metrics if registry.get_metric(name).settings_key is not None}
+        defaults = {name: settings.get(name, registry.get_metric(name).parse_settings(None))
+                    for name in self.metrics if registry.get_metric(name).settings_key is not None}
+        # a metric whose default is no settings at all (rfid) records none: fingerprints unchanged
+        self.settings = {name: value for name, value in defaults.items() if value is not None}
         self._clamp = new_clamp_counts()
         #: the last batch's reconstruction features by extractor (set by update; per-group statistics read them)
         self.last_features: dict[str, torch.Tensor] = {}
@@ -219,13 +228,16 @@ class ReconstructionEvaluator:
             parts[name or "rfid"][rest] = value
         return SetStates({name: self.set_metrics[name].state_from_dict(parts[name]) for name in self.set_metrics})
 
-    def update(self, original_u8: torch.Tensor, recon: torch.Tensor) -> dict[str, torch.Tensor]:
+    def update(self, original_u8: torch.Tensor, recon: torch.Tensor, *, shared: dict | None = None
+               ) -> dict[str, torch.Tensor]:
         """Score one batch; returns per-image float64 CPU tensors [B] keyed by :attr:`value_keys`.
 
         Args:
             original_u8: uint8 originals, B x 3 x H x W.
             recon: the tokenizer's reconstruction of them, float, nominally in [-1, 1]
                 (clamped and quantized here as the protocol says).
+            shared: a memo of views and features (:class:`~wetok_bench.metrics.base.Batch`)
+                shared with other evaluators scoring the same tensors under other protocols.
 
         Also adds the reconstructions' features to every set metric's state.
         """
@@ -236,7 +248,7 @@ class ReconstructionEvaluator:
         original_u8 = original_u8.to(self.device)
         recon = recon.to(self.device)
         self._clamp = merge_clamp_counts(self._clamp, _range_counts(original_u8, recon))
-        batch = Batch(self.protocol, original_u8, recon, self.extractors)
+        batch = Batch(self.protocol, original_u8, recon, self.extractors, memo=shared)
         out: dict[str, torch.Tensor] = {}
         for metric in self.image_metrics.values():
             out.update(metric.update(batch))

@@ -70,3 +70,5 @@ register_extractor(ExtractorSpec("inception-v3-compat", "inception", "inception-
                                  _inception_builder("inception-v3-compat")))
 register_extractor(ExtractorSpec("pytorch-fid", "inception", "pytorch-fid-inception", 2048, "float in [0, 1]",
                                  _inception_builder("pytorch-fid")))
+register_extractor(ExtractorSpec("inception-v3-compat-float64", "inception", "pytorch-fid-inception", 2048, "uint8",
+                                 _inception_builder("inception-v3-compat-float64")))

@@ -50,8 +50,12 @@ class LPIPS(ImageMetric):
         self.nets = {net: LPIPSMetric(net, self.weights_files.get(f"lpips_{net}"), device) for net in protocol.lpips_nets}
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
-        ref, rec = batch.view("lpips", lambda: batch.protocol.lpips_views(batch.original_u8, batch.recon))
-        return {lpips_key(self.protocol, net): metric(ref, rec) for net, metric in self.nets.items()}
+        view = batch.protocol.lpips_view_key
+        ref, rec = batch.view(view, lambda: batch.protocol.lpips_views(batch.original_u8, batch.recon))
+        # each backbone's values are kept by its weights and view: another protocol reading the same is served
+        return {lpips_key(self.protocol, net): batch.view(f"{view}:{net}:{metric.backbone_sha256}:{metric.heads_sha256}",
+                                                          lambda metric=metric: metric(ref, rec))
+                for net, metric in self.nets.items()}
 
     def weights_fingerprint(self) -> dict[str, dict]:
         return {f"lpips_{net}": {"backbone_sha256": m.backbone_sha256, "heads_sha256": m.heads_sha256}

@@ -10,7 +10,7 @@ from wetok_bench.metrics.functional.psnr import psnr
 
 def pixel_views(batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     """The uint8 (original, reconstruction) pair PSNR and SSIM share, made once per batch."""
-    return batch.view("pixel", lambda: batch.protocol.pixel_views(batch.original_u8, batch.recon))
+    return batch.view(batch.protocol.pixel_view_key, lambda: batch.protocol.pixel_views(batch.original_u8, batch.recon))
 
 
 class PSNR(ImageMetric):

@@ -197,7 +197,9 @@ def metric_settings(metrics: Iterable[str], raw: Any) -> dict[str, Any]:
     for name in metrics:
         cls = get_metric(name)
         if cls.settings_key is not None:
-            out[name] = cls.parse_settings(raw.get(cls.settings_key))
+            parsed = cls.parse_settings(raw.get(cls.settings_key))
+            if parsed is not None:  # None: a metric whose defaults are no settings at all (rfid)
+                out[name] = parsed
     return out
 
 
@@ -238,6 +240,17 @@ def weight_slots() -> list[str]:
     protocols = list(PROTOCOLS.load_all().values())
     return list(dict.fromkeys(slot for name in metric_names() for protocol in protocols
                               for slot, _ in get_metric(name).weights(protocol)))
+
+
+def weight_names() -> list[str]:
+    """Every weights file (its registry name: ``inception-v3-compat``, ``pytorch-fid-inception``
+    ...) some registered metric reads under some registered protocol: a suite's ``weights:``
+    block accepts them as keys too, for suites whose protocols read different files in one slot."""
+    from wetok_bench.protocols import PROTOCOLS
+
+    protocols = list(PROTOCOLS.load_all().values())
+    return list(dict.fromkeys(name for metric in metric_names() for protocol in protocols
+                              for _, name in get_metric(metric).weights(protocol)))
 
 
 def weights_needs(protocol, metrics: Iterable[str]) -> dict[str, list[tuple[str, str]]]:

@@ -35,7 +35,8 @@ def resolve_metric_weights(protocol, metrics: Sequence[str], *, explicit: Mappin
                            on_missing: str = "error") -> MetricSetup:
     """Resolve the weights every requested metric needs.
 
-    ``explicit``: the suite's ``weights:`` files by slot (``inception``, ``lpips_alex`` ...).
+    ``explicit``: the suite's ``weights:`` files by slot (``inception``, ``lpips_alex`` ...) or
+    by weights name (``pytorch-fid-inception`` ...; it wins over the slot).
     ``on_missing="error"``: the first missing file raises :class:`MissingWeightsError` (naming
     what to download and where to put it); ``"skip"``: the metric is left out, its reason recorded.
     """
@@ -46,7 +47,7 @@ def resolve_metric_weights(protocol, metrics: Sequence[str], *, explicit: Mappin
         resolved: dict[str, Path] = {}
         try:
             for slot, registry_name in needs.get(metric, []):
-                resolved[slot] = resolve_weights(registry_name, explicit.get(slot))
+                resolved[slot] = resolve_weights(registry_name, explicit.get(registry_name, explicit.get(slot)))
         except MissingWeightsError as error:
             if on_missing == "error":
                 raise

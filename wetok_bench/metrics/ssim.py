@@ -18,11 +18,11 @@ class SSIM(ImageMetric):
     tolerance = (0.002, 0.0)
     bd = True
     description = "structural similarity (window per protocol), per channel then averaged; mean over images"
-    protocol_options = ("pixel_quantize", "ssim_window", "psnr_data_range", "u8_float")
+    protocol_options = ("pixel_quantize", "ssim_window", "psnr_data_range", "ssim_data_range", "u8_float")
 
     def update(self, batch: Batch) -> dict[str, torch.Tensor]:
         ref, rec = pixel_views(batch)
-        return {"ssim": ssim(ref, rec, window=self.protocol.ssim_window, data_range=self.protocol.psnr_data_range)}
+        return {"ssim": ssim(ref, rec, window=self.protocol.ssim_window, data_range=self.protocol.ssim_range)}
 
 
 METRIC = SSIM

@@ -11,17 +11,17 @@ protocols register through the entry-point group ``wetok_bench.protocols``. See
 from __future__ import annotations
 
 from wetok_bench.core.registry import Registry, instance_of
-from wetok_bench.protocols.base import MetricProtocol
+from wetok_bench.protocols.base import MetricProtocol, OfficialAggregate
 from wetok_bench.protocols.pixels import round_to_u8, truncate_to_u8, u8_float_table, u8_to_signed_float
 
-__all__ = ["DEFAULT_PROTOCOL", "MetricProtocol", "PROTOCOLS", "get_protocol", "round_to_u8", "truncate_to_u8",
+__all__ = ["DEFAULT_PROTOCOL", "MetricProtocol", "OfficialAggregate", "PROTOCOLS", "get_protocol", "round_to_u8", "truncate_to_u8",
            "u8_float_table", "u8_to_signed_float"]
 
 #: Every protocol by name: built-ins (``module:PROTOCOL``, imported on first use), plug-ins.
 PROTOCOLS: Registry[MetricProtocol] = Registry("metric protocol", check=instance_of(MetricProtocol),
                                                group="wetok_bench.protocols")
-for _name in ("standard", "wetok"):
-    PROTOCOLS.builtin(_name, f"wetok_bench.protocols.{_name}:PROTOCOL")
+for _name in ("standard", "wetok", "seed-voken", "open-magvit2-v1", "ibq", "llamagen", "dc-ae", "titok"):
+    PROTOCOLS.builtin(_name, f"wetok_bench.protocols.{_name.replace('-', '_')}:PROTOCOL")
 
 DEFAULT_PROTOCOL = "standard"
 

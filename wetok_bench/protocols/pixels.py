@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-QuantizeRule = Literal["round", "truncate"]
+QuantizeRule = Literal["round", "truncate", "half_up", "half_up_unit"]
 U8FloatRule = Literal["float32", "float64"]
 
 
@@ -29,6 +29,21 @@ def _table_cpu(rule: U8FloatRule) -> torch.Tensor:
     else:
         raise ValueError(f"unknown uint8 -> float rule {rule!r} (known: float32, float64)")
     return torch.from_numpy(table)
+
+
+@lru_cache(maxsize=None)
+def _unit_table_cpu() -> torch.Tensor:
+    # float32 true division on the CPU, as torch computes ``u8 / 255`` there (CUDA multiplies
+    # by the reciprocal, which differs for about half the values)
+    return torch.arange(256, dtype=torch.float32) / 255.0
+
+
+def u8_to_unit_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float32 [0, 1] as ``u8 / 255`` (float32 division on a CPU), by table lookup."""
+    if images.dtype != torch.uint8:
+        raise TypeError(f"expected uint8 images, got {images.dtype}")
+    table = _unit_table_cpu().to(images.device)
+    return table.index_select(0, images.reshape(-1).int()).view(images.shape)
 
 
 def u8_float_table(rule: U8FloatRule = "float64", device: torch.device | str = "cpu") -> torch.Tensor:
@@ -66,3 +81,25 @@ def round_to_u8(images: torch.Tensor) -> torch.Tensor:
 def truncate_to_u8(images: torch.Tensor) -> torch.Tensor:
     """float [-1, 1] -> uint8 by truncation ``((x + 1) / 2 * 255)`` in float32 (WeTok script)."""
     return ((images.to(torch.float32) + 1.0) / 2.0 * 255.0).to(torch.uint8)
+
+
+def half_up_to_u8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 as LlamaGen writes its samples: ``clamp(127.5 x + 128, 0, 255)``
+    in float32 (multiply, then add), then truncated: half-up rounding of ``127.5 (x + 1)``."""
+    return (images.to(torch.float32) * 127.5 + 128.0).clamp_(0.0, 255.0).to(torch.uint8)
+
+
+def half_up_unit_to_u8(images: torch.Tensor) -> torch.Tensor:
+    """float [-1, 1] -> uint8 as DC-AE's evaluator does: ``(255 ((x + 1) / 2) + 0.5)`` in float32
+    (add, divide, multiply, add), clamped to [0, 255], then truncated: half-up rounding."""
+    x = images.to(torch.float32)
+    return (((x + 1.0) / 2.0) * 255.0 + 0.5).clamp_(0.0, 255.0).to(torch.uint8)
+
+
+#: Reconstruction -> uint8 rules by the name a protocol's ``pixel_quantize`` gives.
+QUANTIZERS = {
+    "round": round_to_u8,
+    "truncate": truncate_to_u8,
+    "half_up": half_up_to_u8,
+    "half_up_unit": half_up_unit_to_u8,
+}

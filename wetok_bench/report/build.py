@@ -6,6 +6,7 @@ Written into ``out_dir``::
     leaderboards/<group>.md|.csv|.tex   one leaderboard per dataset, resolution and protocol
     leaderboard.md                all leaderboards in one Markdown file
     paper_tables.md|.tex          measured beside published (when a baselines folder is found)
+    conventions.md                one job under every protocol it was measured under (:mod:`.conventions`)
     categories/<group>.csv        COCO per-category and per-supercategory means (:mod:`.categories`)
     bd/<group>.md                 Bjontegaard delta of each rate-distortion curve against JPEG (:mod:`.bd_table`)
     plots/rd_<group>.png|.svg|.csv   rate-distortion figures and the points they draw
@@ -29,6 +30,7 @@ from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from wetok_bench.report.categories import category_csv, category_frame, supercategory_tables
 from wetok_bench.report.cycles import cycles_section
 from wetok_bench.report.compare import compare_view
+from wetok_bench.report.conventions import conventions_tables
 from wetok_bench.report.grids import comparison_grid
 from wetok_bench.report.html import Section, render_page
 from wetok_bench.report.leaderboard import Leaderboard, build_leaderboards, columns_for
@@ -220,6 +222,12 @@ def build_report(
                 "<p>No job ran on a dataset of the published tables (ImageNet-1k val, MS-COCO val2017) at their "
                 "resolution, so there is nothing to set beside published numbers.</p>")
 
+    convention_section = Section("Conventions", "conventions")
+    conventions = conventions_tables(jobs)  # one job under several protocols: what each convention changes
+    if conventions:
+        _write(out / "conventions.md", "\n".join(tables.to_markdown(t) for t in conventions))
+        convention_section.fragments.extend(tables.to_html(t) for t in conventions)
+
     if not bd_section.fragments:
         bd_section.fragments.append("<p>No rate-distortion curve with 4 or more points: no Bjontegaard delta.</p>")
     intro = [
@@ -230,6 +238,7 @@ def build_report(
     ]
     cycles = cycles_section(boards, out)  # re-encoding stability (suite setting cycles: K > 1)
     sections = [board_section, *([category_section] if category_section.fragments else []), paper_section,
+                *([convention_section] if conventions else []),
                 plot_section, *([cycles] if cycles else []), bd_section, _grid_sections(boards, out)]
     index = out / "index.html"
     _write(index, render_page("wetok-bench report", intro, sections))

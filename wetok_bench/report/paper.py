@@ -10,19 +10,26 @@ the others), so a plug-in metric's columns follow LPIPS. A cell with no publishe
 "not published"; a published model we have not run says "not run".
 
 Results are matched to published records by model name and dataset (rule in
-:mod:`wetok_bench.results.baselines`). Protocols differ between sources (each source's notes are
-printed under the table), so a difference is a pointer to look, not a verdict.
+:mod:`wetok_bench.results.baselines`). Like with like: every published number records the
+protocol it was produced under, and a difference is computed only when that protocol has the
+convention of the table's (:attr:`MetricProtocol.convention`: the same preprocessing and
+per-image values). Then "ours" is aggregated as the source's script aggregates (the protocol's
+``official`` rule applied to our per-image values: WeTok's 8 ranks x batch 100, Open-MAGVIT2's
+pooled PSNR ...), marked with an asterisk where that differs from the plain mean. A number of
+another protocol is shown with no difference, and the cell says which protocol it was.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from wetok_bench.metrics.aggregate import official_value
 from wetok_bench.metrics.base import ResultKey
 from wetok_bench.metrics.registry import metric_names, summary_keys
 from wetok_bench.report.leaderboard import Row
 from wetok_bench.report.tables import Cell, Table, format_number
 from wetok_bench.results.baselines import (
+    OTHER_PROTOCOL,
     PAPER_DATASETS,
     PublishedRecord,
     PublishedSet,
@@ -33,6 +40,38 @@ from wetok_bench.results.records import json_float
 
 NOT_PUBLISHED = "not published"
 NOT_RUN = "not run"
+#: marks an "ours" value aggregated as the source's script aggregates (not the plain mean)
+OFFICIAL_MARK = "*"
+
+
+def _protocol(name: str | None):
+    """The registered protocol called ``name``, or None (``other``, unknown, a missing plug-in)."""
+    from wetok_bench.protocols import PROTOCOLS, get_protocol
+
+    return get_protocol(name) if name and name != OTHER_PROTOCOL and name in PROTOCOLS else None
+
+
+def comparable(ours: str | None, published: str) -> bool:
+    """Whether a number measured under protocol ``ours`` can be set against one published under
+    ``published``: both registered and of the same convention."""
+    mine, theirs = _protocol(ours), _protocol(published)
+    return mine is not None and theirs is not None and mine.convention == theirs.convention
+
+
+def aggregated_as(row: Row, metric: str, value: float | None, protocol_name: str) -> tuple[float | None, bool]:
+    """Our ``metric`` as the script of protocol ``protocol_name`` reports it: its ``official``
+    rule over our per-image values when it has one for the metric (then True), else ``value``."""
+    protocol = _protocol(protocol_name)
+    official = getattr(protocol, "official", None)
+    if official is None or metric not in official.metrics or value is None:
+        return value, False
+    try:
+        frame = row.job.per_image()
+    except (OSError, ValueError):
+        return value, False
+    if metric not in frame.columns or frame[metric].isna().any():
+        return value, False
+    return official_value(frame[metric].to_numpy(dtype=float), official, metric), True
 
 
 @dataclass
@@ -44,6 +83,8 @@ class PaperRow:
     ratio: float | None
     measured: dict[str, float | None] | None
     published: dict[str, PublishedRecord] = field(default_factory=dict)
+    #: the measured job's leaderboard row (None for a published model not run)
+    source: Row | None = None
 
 
 @dataclass
@@ -142,6 +183,7 @@ def _paper_rows(rows: list[Row], records: list[PublishedRecord]) -> list[PaperRo
                 ratio=row.ratio,
                 measured=_measured(row),
                 published=published_by_model.get(model, {}) if model else {},
+                source=row,
             )
         )
     for model, metrics in published_by_model.items():
@@ -176,16 +218,22 @@ def paper_table(table: PaperTable, *, with_pending: bool = True) -> Table:
         headers += [f"{label} ours", f"{label} published", f"{label} diff"]
         numeric += [True, True, True]
     body: list[list[Cell]] = []
+    marked = other = False
     for row in table.rows:
         cells = [Cell(row.label, row.label), Cell(format_number(row.ratio, 1), row.ratio)]
         for key in shown:
             metric, decimals = key.name, key.decimals
             ours = None if row.measured is None else row.measured.get(metric)
             record = row.published.get(metric)
+            like = record is not None and comparable(table.protocol, record.protocol)
+            official = False
+            if like and row.source is not None:
+                ours, official = aggregated_as(row.source, metric, ours, record.protocol)
+            marked |= official
             if row.measured is None:
                 cells.append(Cell(NOT_RUN, None))
             else:
-                cells.append(Cell(format_number(ours, decimals), ours))
+                cells.append(Cell(format_number(ours, decimals), ours, mark=OFFICIAL_MARK if official else ""))
             if record is None:
                 cells.append(Cell(NOT_PUBLISHED, None))
                 cells.append(Cell("–", None))
@@ -193,14 +241,25 @@ def paper_table(table: PaperTable, *, with_pending: bool = True) -> Table:
             number = sources.setdefault(record.source, len(sources) + 1)
             source_text[record.source] = f"{record.citation}, {record.url}. Protocol: {record.protocol_notes}"
             cells.append(Cell(f"{format_number(record.value, decimals)} [{number}]", record.value))
-            if ours is None:
+            if not like:  # another convention: the number is shown, not subtracted
+                other |= row.measured is not None
+                cells.append(Cell(f"under {record.protocol}", None))
+            elif ours is None:
                 cells.append(Cell("–", None))
             else:
                 diff = ours - record.value
                 cells.append(Cell(("+" if diff > 0 else "") + format_number(diff, decimals), diff))
         body.append(cells)
     protocol = f"measured under protocol {table.protocol}" if table.protocol else "nothing measured yet"
-    notes = [f"diff = ours - published. Ours {protocol}; published numbers come from other evaluation code."]
+    notes = [f"diff = ours - published, only where the published number was produced under the convention ours "
+             f"was measured with (ours {protocol})."]
+    if marked:
+        notes.append(f"{OFFICIAL_MARK} ours aggregated as the source's evaluation script aggregates (its official "
+                     "layout: ranks, batches, padding, pooled PSNR), for a like-with-like difference.")
+    if other:
+        notes.append("'under P': the published number was produced under protocol P, another convention (or "
+                     f"'{OTHER_PROTOCOL}': an evaluation not replicated here); measure under P for a difference "
+                     "(`protocol: [..., P]` in the suite).")
     if table.measured_on:
         notes.append("Ours measured on: " + ", ".join(table.measured_on) + ".")
     for source, number in sorted(sources.items(), key=lambda kv: kv[1]):

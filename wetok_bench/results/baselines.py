@@ -5,12 +5,16 @@ Two kinds of file live there; ``baselines/README.md`` documents both schemas in 
 ``kind: published`` (YAML): numbers a paper or model card reports, with where they come from::
 
     kind: published
-    source: {id, citation, url, protocol_notes}
+    source: {id, citation, url, protocol, protocol_notes}
     pending: [free text: tables known to exist but not transcribed yet]   # optional
     records:
-      - {model, label, dataset, resolution, metric, value, compression_ratio?, notes?}
+      - {model, label, dataset, resolution, metric, value, protocol?, compression_ratio?, notes?}
 
-One record is one (source, tokenizer, dataset, resolution, metric) number.
+One record is one (source, tokenizer, dataset, resolution, metric) number. ``protocol`` is the
+convention the number was produced under: a registered protocol (``wetok``, ``llamagen`` ...,
+:data:`~wetok_bench.protocols.PROTOCOLS`) whose official script made it, or :data:`OTHER_PROTOCOL`
+(an evaluation the project does not replicate); a record's own ``protocol`` overrides its
+source's. Paper tables compute a difference only between numbers of the same protocol.
 
 ``kind: recorded`` (JSON or YAML): what ``wetok-bench check --record`` writes from results, and
 what ``wetok-bench check --baseline`` compares against::
@@ -58,7 +62,9 @@ PAPER_DATASETS = {
     "coco-val2017": "MS-COCO val2017 (5,000 images)",
 }
 RECORDED_SCHEMA_VERSION = 1
-_SOURCE_FIELDS = ("id", "citation", "url", "protocol_notes")
+_SOURCE_FIELDS = ("id", "citation", "url", "protocol", "protocol_notes")
+#: The ``protocol`` of a published number made by an evaluation the project does not replicate.
+OTHER_PROTOCOL = "other"
 _RECORD_FIELDS = ("model", "label", "dataset", "resolution", "metric", "value")
 
 
@@ -76,6 +82,8 @@ class PublishedRecord:
         value: the published number, in the metric's unit.
         protocol_notes: how the source measured it (protocols differ from ours).
         compression_ratio: the source's compression ratio for this model, if it states one.
+        protocol: the registered protocol whose official script produced it, or
+            :data:`OTHER_PROTOCOL`.
     """
 
     source: str
@@ -91,6 +99,7 @@ class PublishedRecord:
     compression_ratio: float | None = None
     notes: str = ""
     file: str = ""
+    protocol: str = OTHER_PROTOCOL
 
 
 @dataclass
@@ -130,7 +139,8 @@ def validate_published(data: Any) -> list[str]:
     else:
         for key in _SOURCE_FIELDS:
             if not isinstance(source.get(key), str) or not source.get(key, "").strip():
-                problems.append(f"source.{key} missing or empty")
+                problems.append(f"source.{key} missing or empty" + (_PROTOCOL_HINT if key == "protocol" else ""))
+        problems.extend(_protocol_problem("source.protocol", source.get("protocol")))
     pending = data.get("pending", [])
     if not isinstance(pending, list) or not all(isinstance(p, str) and p.strip() for p in pending):
         problems.append("'pending' must be a list of non-empty strings")
@@ -147,7 +157,7 @@ def validate_published(data: Any) -> list[str]:
         for key in _RECORD_FIELDS:
             if key not in record:
                 problems.append(f"{where}: missing '{key}'")
-        unknown = set(record) - set(_RECORD_FIELDS) - {"compression_ratio", "notes"}
+        unknown = set(record) - set(_RECORD_FIELDS) - {"compression_ratio", "notes", "protocol"}
         if unknown:
             problems.append(f"{where}: unknown fields {sorted(unknown)}")
         if "metric" in record and (not isinstance(record["metric"], str) or key_info(record["metric"]) is None):
@@ -158,6 +168,8 @@ def validate_published(data: Any) -> list[str]:
             problems.append(f"{where}: value {record['value']!r} is not a finite number")
         if "resolution" in record and not _is_resolution(record["resolution"]):
             problems.append(f"{where}: resolution {record['resolution']!r} is not a positive integer or 'original'")
+        if "protocol" in record:
+            problems.extend(_protocol_problem(f"{where}: protocol", record["protocol"]))
         ratio = record.get("compression_ratio")
         if ratio is not None and not (_is_number(ratio) and ratio > 0):
             problems.append(f"{where}: compression_ratio {ratio!r} is not a positive number")
@@ -169,6 +181,21 @@ def validate_published(data: Any) -> list[str]:
             problems.append(f"{where}: duplicate record for (model, dataset, resolution, metric) {key}")
         seen.add(key)
     return problems
+
+
+_PROTOCOL_HINT = (" (the convention the numbers were produced under: a protocol of `wetok-bench list protocols`, "
+                  f"or '{OTHER_PROTOCOL}')")
+
+
+def _protocol_problem(where: str, value: Any) -> list[str]:
+    """A published protocol must be a registered protocol's name or :data:`OTHER_PROTOCOL`."""
+    from wetok_bench.protocols import PROTOCOLS
+
+    if not isinstance(value, str) or not value.strip():
+        return []  # reported as missing
+    if value != OTHER_PROTOCOL and value not in PROTOCOLS:
+        return [f"{where} {value!r} is not a registered protocol nor '{OTHER_PROTOCOL}'"]
+    return []
 
 
 def _is_resolution(value: Any) -> bool:
@@ -269,6 +296,7 @@ def load_published(folder: Path) -> PublishedSet:
                     compression_ratio=None if record.get("compression_ratio") is None else float(record["compression_ratio"]),
                     notes=str(record.get("notes", "")),
                     file=str(path),
+                    protocol=str(record.get("protocol", source["protocol"])),
                 )
             )
     return found

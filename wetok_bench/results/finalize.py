@@ -54,6 +54,8 @@ class Measurement:
         skipped_metrics: metrics left out before the pass (weights missing), with the reason.
         upscaled: images enlarged to the resolution (smaller on their short side); None where
             images are not resized (``score``, the API, ``resolution: original``).
+        preprocessed: originals ``score`` brought to their reconstruction's size by the
+            protocol's resize rule (None: every original was used as stored).
     """
 
     rows: list[dict[str, Any]]
@@ -65,6 +67,7 @@ class Measurement:
     clamp: Sequence = (0, 0)
     skipped_metrics: Mapping[str, str] = field(default_factory=dict)
     upscaled: int | None = None
+    preprocessed: int | None = None
 
     def columns(self) -> dict[str, np.ndarray]:
         """Each per-image metric's values (float64, image order)."""
@@ -107,7 +110,8 @@ def finalize(header: JobHeader, protocol: Any, measurement: Measurement) -> JobS
         skipped_metrics=skipped_metrics,
         counts={"images": len(measurement.rows), "skipped": len(measurement.skipped_files),
                 "selected": measurement.selected, "reference_images": measurement.reference_images,
-                **({"upscaled": measurement.upscaled} if measurement.upscaled is not None else {})},
+                **({"upscaled": measurement.upscaled} if measurement.upscaled is not None else {}),
+                **({"preprocessed": measurement.preprocessed} if measurement.preprocessed is not None else {})},
         skipped_files=list(measurement.skipped_files),
         clamped={"values": clamped, "total": total, "fraction": clamped / total if total else 0.0,
                  "threshold": CLAMP_THRESHOLD},

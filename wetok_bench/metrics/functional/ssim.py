@@ -10,6 +10,12 @@ Reproduces ``skimage.metrics.structural_similarity(ref, rec, channel_axis=-1, da
 ``uniform``
     skimage's defaults: a 7 x 7 box filter with sample covariance (``NP / (NP - 1)``,
     NP = 49) (protocol ``wetok``).
+``gaussian-reflect``
+    torchmetrics' ``StructuralSimilarityIndexMeasure`` (>= 1.4.2, protocol ``dc-ae``): the same
+    Gaussian over the image reflect-padded by 5 pixels (``F.pad(mode='reflect')``), and the
+    whole H x W map averaged, its border included (torchmetrics <= 1.4.1 dropped the border as
+    skimage does). torchmetrics computes in float32; this float64 value differs from it by
+    float32 rounding (``docs/precision.md``).
 
 Borders: skimage filters with ``mode='reflect'`` and then drops ``(win - 1) // 2`` pixels on
 every side before averaging the SSIM map. Each kept pixel's window lies entirely inside the
@@ -24,6 +30,7 @@ from functools import lru_cache
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 
 from wetok_bench.core.errors import UsageError
 from wetok_bench.metrics.functional.psnr import check_image_pair
@@ -45,16 +52,21 @@ _MAX_VALUES_PER_CHUNK = {"cpu": 1 << 18, "cuda": 1 << 24}
 _BLOCK = 64
 
 
-def window_1d(window: Literal["gaussian", "uniform"]) -> tuple[torch.Tensor, bool]:
+SsimWindow = Literal["gaussian", "uniform", "gaussian-reflect"]
+#: Windows whose image is reflect-padded by the window's radius, so that the map keeps H x W.
+_PADDED = {"gaussian-reflect"}
+
+
+def window_1d(window: SsimWindow) -> tuple[torch.Tensor, bool]:
     """The separable 1-D window (float64, sums to 1) and whether covariances are sample ones."""
-    if window == "gaussian":
+    if window in ("gaussian", "gaussian-reflect"):
         radius = int(GAUSSIAN_TRUNCATE * GAUSSIAN_SIGMA + 0.5)
         x = torch.arange(-radius, radius + 1, dtype=torch.float64)
         taps = torch.exp(-0.5 * (x / GAUSSIAN_SIGMA) ** 2)
         return taps / taps.sum(), False
     if window == "uniform":
         return torch.full((UNIFORM_SIZE,), 1.0 / UNIFORM_SIZE, dtype=torch.float64), True
-    raise UsageError(f"unknown SSIM window {window!r} (known: gaussian, uniform)")
+    raise UsageError(f"unknown SSIM window {window!r} (known: gaussian, uniform, gaussian-reflect)")
 
 
 def _band_matrix(taps: torch.Tensor, block: int) -> torch.Tensor:
@@ -130,27 +142,30 @@ def ssim(
     ref_u8: torch.Tensor,
     rec_u8: torch.Tensor,
     *,
-    window: Literal["gaussian", "uniform"],
+    window: SsimWindow,
     data_range: float = 255.0,
 ) -> torch.Tensor:
     """SSIM of each image pair as a float64 tensor of shape [B] (1 = identical).
 
     Args:
         ref_u8, rec_u8: B x C x H x W images on the scale of ``data_range`` (uint8 for 255).
-        window: ``gaussian`` (protocol ``standard``) or ``uniform`` (protocol ``wetok``); see
-            the module docstring.
+        window: ``gaussian`` (protocol ``standard``), ``uniform`` (protocol ``wetok``) or
+            ``gaussian-reflect`` (protocol ``dc-ae``); see the module docstring.
         data_range: the images' value range; 255 for uint8 (a mismatch inflates SSIM).
     """
     check_image_pair(ref_u8, rec_u8, "ssim")
     taps, sample_cov, band = _filters(window, ref_u8.device)
     b, c, h, w = ref_u8.shape
     k = taps.numel()
-    if h < k or w < k:
-        raise UsageError(f"ssim: images of {h}x{w} are smaller than the {k}x{k} {window} window")
+    pad = (k - 1) // 2 if window in _PADDED else 0
+    if (h < k or w < k) if not pad else (h <= pad or w <= pad):
+        raise UsageError(f"ssim: images of {h}x{w} are smaller than the {k}x{k} {window} window needs")
     budget = _MAX_VALUES_PER_CHUNK.get(ref_u8.device.type, _MAX_VALUES_PER_CHUNK["cuda"])
-    per_chunk = max(1, budget // (c * h * w))
+    per_chunk = max(1, budget // (c * (h + 2 * pad) * (w + 2 * pad)))
     out = []
     for start in range(0, b, per_chunk):
-        out.append(_ssim_chunk(ref_u8[start : start + per_chunk], rec_u8[start : start + per_chunk], taps, band,
-                               sample_cov, float(data_range)))
+        ref, rec = ref_u8[start : start + per_chunk], rec_u8[start : start + per_chunk]
+        if pad:
+            ref, rec = (F.pad(t.to(torch.float64), (pad, pad, pad, pad), mode="reflect") for t in (ref, rec))
+        out.append(_ssim_chunk(ref, rec, taps, band, sample_cov, float(data_range)))
     return torch.cat(out) if out else torch.zeros(0, dtype=torch.float64, device=ref_u8.device)

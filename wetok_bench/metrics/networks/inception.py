@@ -3,6 +3,12 @@
 ``inception-v3-compat`` (protocol ``standard``)
     torch-fidelity's ``FeatureExtractorInceptionV3``: uint8 B x 3 x H x W in, resized inside
     to 299 x 299 the TensorFlow-1 way (torch-fidelity's bilinear), scaled to ``(x - 128) / 128``.
+``inception-v3-compat-float64`` (protocol ``titok``)
+    the same torch-fidelity network run entirely in float64 (``feature_extractor_internal_dtype``),
+    as the 1d-tokenizer (TiTok) evaluator runs its copy of it, with the weights file that
+    evaluator downloads: pytorch-fid's ``pt_inception-2015-12-05-6726825d.pth`` (the same layout).
+    torch-fidelity rounds its outputs to float32; the 2048-d pool features are taken before
+    that rounding, in float64 as TiTok's copy returns them.
 ``pytorch-fid`` (protocol ``wetok``)
     pytorch-fid's InceptionV3 port, as shipped by clean-fid (``cleanfid.inception_pytorch``):
     float B x 3 x H x W in [0, 1]; resized here with ``F.interpolate(size=(299, 299),
@@ -44,7 +50,10 @@ from wetok_bench.core.torch_files import load_torch_file
 WEIGHTS_NAME = {
     "inception-v3-compat": "inception-v3-compat",
     "pytorch-fid": "pytorch-fid-inception",
+    "inception-v3-compat-float64": "pytorch-fid-inception",
 }
+#: The kinds built from torch-fidelity's network (uint8 input), with its internal dtype.
+_FIDELITY_DTYPES = {"inception-v3-compat": "float32", "inception-v3-compat-float64": "float64"}
 #: Feature dimensions each kind can return (the pooled outputs of its four blocks).
 FEATURE_DIMS = (64, 192, 768, 2048)
 INPUT_SIZE = 299
@@ -81,7 +90,7 @@ class InceptionFeatures:
         self.weights_path = weights_path
         self.weights_sha256 = cached_sha256(weights_path)
         self.device = device
-        self.input_dtype = "uint8" if kind == "inception-v3-compat" else "float in [0, 1]"
+        self.input_dtype = "uint8" if kind in _FIDELITY_DTYPES else "float in [0, 1]"
 
     def __repr__(self) -> str:
         return f"InceptionFeatures(kind={self.kind!r}, dim={self.dim}, weights={self.weights_path.name})"
@@ -101,10 +110,10 @@ class InceptionFeatures:
         if not torch.is_tensor(images) or images.dim() != 4 or images.shape[1] != 3:
             shape = tuple(images.shape) if torch.is_tensor(images) else type(images).__name__
             raise UsageError(f"{self.kind}: expected images as a B x 3 x H x W tensor, got {shape}")
-        if self.kind == "inception-v3-compat":
+        if self.kind in _FIDELITY_DTYPES:
             if images.dtype != torch.uint8:
                 raise UsageError(
-                    f"inception-v3-compat takes uint8 images in [0, 255], got {images.dtype} "
+                    f"{self.kind} takes uint8 images in [0, 255], got {images.dtype} "
                     "(quantize first: protocol 'standard' rounds reconstructions to uint8)"
                 )
             return
@@ -133,8 +142,9 @@ def build_inception(
     """Build the Inception feature extractor ``kind`` from a local weights file.
 
     Args:
-        kind: ``inception-v3-compat`` (torch-fidelity port, uint8 input) or ``pytorch-fid``
-            (pytorch-fid port via clean-fid, float input in [0, 1]).
+        kind: ``inception-v3-compat`` (torch-fidelity port, uint8 input), its float64 variant
+            ``inception-v3-compat-float64``, or ``pytorch-fid`` (pytorch-fid port via clean-fid,
+            float input in [0, 1]).
         weights_path: the weights file; None resolves it offline-first through
             :func:`wetok_bench.core.weights.resolve_weights`. An explicit file is used as given
             (its sha256 is recorded, not checked against the registry), so tests can pass
@@ -157,8 +167,10 @@ def build_inception(
     device = torch.device(device)
     if device.type == "cpu":
         keep_freed_memory()  # its activations would page-fault on every call otherwise
-    builder = _build_fidelity if kind == "inception-v3-compat" else _build_pytorch_fid
-    network, forward = builder(path, state_dict, feature_dim)
+    if kind in _FIDELITY_DTYPES:
+        network, forward = _build_fidelity(path, state_dict, feature_dim, _FIDELITY_DTYPES[kind])
+    else:
+        network, forward = _build_pytorch_fid(path, state_dict, feature_dim)
     network.to(device).eval().requires_grad_(False)
     return InceptionFeatures(kind, network, forward, feature_dim, path, device)
 
@@ -181,7 +193,7 @@ def _load_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return state
 
 
-def _build_fidelity(path: Path, state_dict: dict, feature_dim: int):
+def _build_fidelity(path: Path, state_dict: dict, feature_dim: int, dtype: str = "float32"):
     """torch-fidelity's extractor with the weights read from ``path`` (already tensor-only).
 
     Built on the ``meta`` device (no random initialisation) with the state dict given to its
@@ -201,7 +213,22 @@ def _build_fidelity(path: Path, state_dict: dict, feature_dim: int):
         except RuntimeError as error:
             raise UsageError(f"Inception weights {path} do not fit torch-fidelity's InceptionV3: {error}") from None
     _assign(network, state_dict)
+    # set here rather than through its feature_extractor_internal_dtype argument: torch-fidelity
+    # 0.4.0's text_to_dtype maps "float64" to torch.float32
+    network.feature_extractor_internal_dtype = getattr(torch, dtype)
     network.to(network.feature_extractor_internal_dtype)
+
+    if dtype == "float64" and layer == "2048":
+        # torch-fidelity rounds its outputs to float32; the pool output is kept as computed
+        pooled: list[torch.Tensor] = []
+        network.AvgPool.register_forward_hook(lambda module, args, output: pooled.append(output))
+
+        def forward(images: torch.Tensor) -> torch.Tensor:
+            pooled.clear()
+            network(images)
+            return pooled.pop().flatten(1)
+
+        return network, forward
 
     def forward(images: torch.Tensor) -> torch.Tensor:
         (features,) = network(images)
