@@ -19,6 +19,8 @@ os.environ.setdefault("WETOK_BENCH_OFFLINE", "1")
 # Session fixtures that write random (kaiming-initialised) Inception weights files, shared by
 # every test that needs one.
 from helpers_inception import fidelity_inception_weights, pytorch_fid_inception_weights  # noqa: E402,F401
+# ... and the random DINOv2 / CLIP ViT-L files of the FD-DINOv2 and CMMD vectors (1.2 GB each).
+from helpers_vit import clip_weights, dinov2_weights  # noqa: E402,F401
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -240,3 +240,48 @@ def test_a_metric_measured_but_not_in_the_baseline_is_listed_as_new(recorded, tm
     assert len(lines) == 3 and all(" ssim " in f" {line} " for line in lines)
     assert "measured, not in the baseline (not gated)" in done.output
     assert "PASS: 0 failing, 3 moved, 12 unchanged" in done.output
+
+
+def _shift_psnr(job, deltas) -> None:
+    """Add ``deltas`` to a job's per-image PSNR and its summary mean (what a changed tokenizer writes)."""
+    import pandas as pd
+
+    frame = pd.read_csv(job / "per_image.csv")
+    frame["psnr"] = frame["psnr"] + deltas
+    frame.to_csv(job / "per_image.csv", index=False)
+    summary = json.loads((job / "summary.json").read_text())
+    summary["metrics"]["psnr"] = float(frame["psnr"].mean())
+    (job / "summary.json").write_text(json.dumps(summary))
+
+
+def test_significance_keeps_a_consistent_regression_and_passes_noise(recorded, tmp_path):
+    import shutil
+
+    suite, baseline = recorded
+    assert "per_image" in json.loads(baseline.read_text())["entries"][0]  # recorded for the paired test
+    consistent, noisy = tmp_path / "consistent", tmp_path / "noisy"
+    shutil.copytree(suite, consistent)
+    shutil.copytree(suite, noisy)
+    job = "sd-vae-ft-mse__coco-sample__256"
+    _shift_psnr(consistent / job, [-0.3] * 12)  # every image 0.3 dB worse: Wilcoxon p = 2 / 2^12
+    _shift_psnr(noisy / job, [-2.0, 1.8] * 6)   # mean -0.1 dB, beyond the 0.05 tolerance, but noise
+    done = _check(consistent, "--baseline", baseline, "--significance", "0.05")
+    assert done.exit_code == 1 and "significant: Wilcoxon p = 0.00049 < 0.05 over 12 paired images" in done.output
+    done = _check(noisy, "--baseline", baseline, "--significance", "0.05")
+    assert done.exit_code == 0, done.output
+    line = next(line for line in done.output.splitlines() if line.startswith("not-significant"))
+    assert " psnr " in line and "not significant at 0.05" in done.output
+    assert _check(noisy, "--baseline", baseline).exit_code == 1  # without --significance: the tolerance alone
+    assert _check(noisy, "--baseline", baseline, "--significance", "2").exit_code == 2
+
+
+def test_significance_without_per_image_values_keeps_the_regression(recorded, tmp_path):
+    suite, baseline = recorded
+    data = json.loads(baseline.read_text())
+    for entry in data["entries"]:
+        entry.pop("per_image")
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(data))
+    worse = _suite(tmp_path / "worse", degrade={"sd-vae-ft-mse": {"psnr": 0.3}})
+    done = _check(worse, "--baseline", old, "--significance", "0.05")
+    assert done.exit_code == 1 and "no per-image values (re-record it)" in done.output

@@ -106,7 +106,7 @@ def test_broken_metric_plugin_is_left_out_with_one_warning_and_named_when_asked_
     install(tmp_path, "wb-bad-metrics", "[wetok_bench.metrics]\nmissing = wb_no_such_module:M\nmisnamed = plugin_metrics:MAE\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="wetok_bench.core.plugins"):
-        assert registry.metric_names() == ("psnr", "ssim", "lpips", "rfid", "kid", "mae")
+        assert registry.metric_names() == ("psnr", "ssim", "lpips", "rfid", "kid", "fd_dinov2", "cmmd", "mae")
         registry.metric_names()
     assert [r.getMessage() for r in caplog.records] == [
         "metric 'missing': cannot load plug-in 'wb_no_such_module:M' (entry point 'missing' of distribution "
@@ -129,6 +129,6 @@ def test_a_plugin_metric_cannot_shadow_a_builtin(tmp_path, monkeypatch, fresh_pl
     install(tmp_path, "wb-shadow", "[wetok_bench.metrics]\npsnr = plugin_metrics:MAE\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     with caplog.at_level(logging.WARNING, logger="wetok_bench.core.plugins"):
-        assert registry.metric_names() == ("psnr", "ssim", "lpips", "rfid", "kid")
+        assert registry.metric_names() == ("psnr", "ssim", "lpips", "rfid", "kid", "fd_dinov2", "cmmd")
     assert registry.get_metric("psnr").__module__ == "wetok_bench.metrics.psnr"
     assert "metric plug-in 'psnr' (plugin_metrics:MAE, distribution 'wb-shadow 0.1') is ignored: a built-in has that name" in caplog.text

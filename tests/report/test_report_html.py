@@ -177,7 +177,7 @@ def test_report_into_the_same_folder_replaces_only_its_own_files(tmp_path):
     assert files == [
         "bd/coco-sample_256_standard.md", "index.html", "leaderboard.md", "leaderboards/coco-sample_256_standard.csv",
         "leaderboards/coco-sample_256_standard.md", "leaderboards/coco-sample_256_standard.tex",
-        "my_notes.txt", "paper_tables.md", "paper_tables.tex",
+        "my_notes.txt", "pairwise.md", "paper_tables.md", "paper_tables.tex",
         "plots/my_figure.png", "plots/rd_coco-sample_256_standard.csv", "plots/rd_coco-sample_256_standard.png",
         "plots/rd_coco-sample_256_standard.svg", "report_files.json",
     ]  # the ImageNet files and the grids of the first report are gone, the reader's files stay
@@ -218,7 +218,8 @@ def test_default_order_is_compression_ratio_and_type_states_one_kind(tmp_path):
     assert list(csv["name"]) == sorted(ratios, key=ratios.get, reverse=True)  # most compressed first
     md = (tmp_path / "out" / "leaderboard.md").read_text()
     assert "Rows by Compression, highest first" in md
-    types = re.findall(r'<tr>\s*<td data-sort="[^"]*">[^<]*</td>\s*<td data-sort="([^"]*)">', index.read_text())
+    leaderboards = index.read_text().split('id="pairwise')[0]  # the leaderboard section comes first
+    types = re.findall(r'<tr>\s*<td data-sort="[^"]*">[^<]*</td>\s*<td data-sort="([^"]*)">', leaderboards)
     assert len(types) == len(ratios) and set(types) == {"discrete", "continuous", "codec", "identity"}
 
 

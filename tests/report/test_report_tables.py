@@ -13,7 +13,7 @@ from _synthetic_results import write_synthetic_suite
 
 from wetok_bench.core.errors import UsageError
 from wetok_bench.report import tables
-from wetok_bench.report.bootstrap import bootstrap_mean_ci, bootstrap_means
+from wetok_bench.results.bootstrap import bootstrap_mean_ci, bootstrap_means
 from wetok_bench.report.leaderboard import build_leaderboards, sort_leaderboard
 from wetok_bench.results.records import load_results
 

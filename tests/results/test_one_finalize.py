@@ -87,3 +87,32 @@ def test_run_score_and_api_write_the_same_record(images, tmp_path, protocol, fid
         for key in ("psnr", "ssim", "lpips"):
             assert float(run_rows[row["key"]][key]) == row[key], (row["key"], key)
     assert api.compute() == ran["metrics"]
+
+
+def test_the_vit_feature_metrics_take_the_same_paths(images, tmp_path, dinov2_weights, clip_weights):
+    """FD-DINOv2 and CMMD through run, score and the API: the same records (weights given the one
+    way every network takes them: by slot)."""
+    originals, recon, originals_u8, recon_float = images
+    for path in sorted(originals.glob("*.png"))[2:] + sorted(recon.glob("*.png"))[2:]:
+        path.unlink()  # two images: a ViT-L forward costs about a second on a CPU
+    originals_u8, recon_float = originals_u8[:2], recon_float[:2]
+    metrics = ["psnr", "fd_dinov2", "cmmd"]
+    weights = {"dinov2": str(dinov2_weights), "clip": str(clip_weights)}
+    suite = parse_suite({
+        "name": "vit", "resolution": "original", "metrics": metrics, "weights": weights,
+        "datasets": [{"type": "folder", "name": "imgs", "root": str(originals)}],
+        "tokenizers": [{"type": "codec", "format": "jpeg", "quality": 30, "name": "jpeg"}],
+        "batch_size": 4, "num_workers": 0, "device": "cpu", "output": str(tmp_path / "out"),
+    })
+    assert run_suite(suite, progress=False).exit_code == 0
+    ran = json.loads((tmp_path / "out" / "vit" / "jpeg__imgs__original" / "summary.json").read_text())
+    scored = score_folders(originals, recon, metrics=metrics, weights=weights, device="cpu", batch_size=4).summary.to_dict()
+    api = ReconstructionMetrics("standard", metrics, "cpu", weights=weights)
+    api.update(originals_u8, recon_float)
+    keys = ("metrics", "metric_info", "skipped_metrics", "fd_dinov2", "cmmd", "counts")
+    assert ran["metrics"]["fd_dinov2"] > 0 and ran["metrics"]["cmmd"] > 0
+    assert ran["fd_dinov2"]["unreliable"] and ran["cmmd"]["n"] == 2
+    for other in (scored, api.summary().to_dict()):
+        assert {k: other.get(k) for k in keys} == {k: ran.get(k) for k in keys}
+    manifest = json.loads((tmp_path / "out" / "vit" / "jpeg__imgs__original" / "manifest.json").read_text())
+    assert set(manifest["metrics"]["weights"]) == {"dinov2", "clip"}

@@ -36,12 +36,15 @@ def report(results_dirs, out, sort_by, baselines) -> None:
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path), help="Recorded baseline to compare with.")
 @click.option("--record", type=click.Path(dir_okay=False, path_type=Path), help="Write a new baseline (.json/.yaml).")
 @click.option("--tolerance", "tolerances", multiple=True, metavar="METRIC=ABS[,REL]", help="Override a tolerance.")
+@click.option("--significance", type=float, default=None, metavar="ALPHA",
+              help="A per-image metric's regression must also be significant: paired Wilcoxon p < ALPHA on the "
+                   "baseline's images (e.g. 0.05).")
 @click.option(
     "--summary-md",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Append a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).",
 )
-def check(results_dirs, baseline, record, tolerances, summary_md) -> None:
+def check(results_dirs, baseline, record, tolerances, significance, summary_md) -> None:
     """Compare RESULTS_DIRS with a recorded baseline (exit 0 hold, 1 regression, 2 unusable input)."""
     from wetok_bench.commands.check import check_results, parse_tolerances
     from wetok_bench.commands.record import record_baseline
@@ -52,7 +55,8 @@ def check(results_dirs, baseline, record, tolerances, summary_md) -> None:
     if record is not None:
         click.echo(f"baseline recorded: {record_baseline(list(results_dirs), record)}")
         return
-    outcome = check_results(list(results_dirs), baseline, tolerances=parse_tolerances(tolerances))
+    outcome = check_results(list(results_dirs), baseline, tolerances=parse_tolerances(tolerances),
+                            significance=significance)
     click.echo(outcome.to_text(), nl=False)
     if summary_md is not None:
         summary_md.parent.mkdir(parents=True, exist_ok=True)

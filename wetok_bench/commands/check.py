@@ -8,6 +8,12 @@ registry). A change is a regression when::
     worsening > max(abs_tol, rel_tol * |baseline value|)
 
 so a worsening exactly at the tolerance holds (a 1e-12 relative slack absorbs float rounding).
+With ``significance=alpha`` (``--significance 0.05``) a per-image metric's worsening beyond the
+tolerance must also be significant: the paired test of the baseline's per-image values against
+the result's on the same images (:mod:`wetok_bench.results.paired`: two-sided Wilcoxon
+signed-rank test) must give ``p < alpha``; otherwise the row is ``not-significant`` and does
+not fail. A baseline without per-image values (recorded before they were kept) keeps the
+regression, with a note. Set metrics (rFID, KID, ...) have no per-image values: tolerance only.
 
 Outcomes and exit codes:
 
@@ -99,7 +105,7 @@ class CheckRow:
     baseline: float | None
     result: float | None
     allowed: float | None
-    status: str  # ok | better | regression | missing | new | count (image count differs)
+    status: str  # ok | better | regression | not-significant | missing | new | count (image count differs)
     detail: str = ""
 
     @property
@@ -222,8 +228,11 @@ def check_results(
     baseline_path: str | Path,
     *,
     tolerances: dict[str, Tolerance] | None = None,
+    significance: float | None = None,
 ) -> CheckReport:
     """Compare results with a recorded baseline; see the module doc for the rules."""
+    if significance is not None and not 0.0 < significance < 1.0:
+        raise UsageError(f"--significance must be a level in (0, 1), e.g. 0.05; got {significance}")
     baseline = load_recorded(Path(baseline_path))
     jobs = index_results(load_results(list(results_paths)))
     tolerances = tolerances or {}
@@ -267,6 +276,8 @@ def check_results(
                                                           tolerances.get(metric) or default_tolerance(metric))
                 if row.status == "regression":
                     row.detail = f"worse ({'higher' if higher else 'lower'} is better) by more than {_fmt(row.allowed)}"
+                    if significance is not None:
+                        _test_significance(row, entry, job, significance)
             report.rows.append(row)
         # a number the job measured that the baseline does not gate is listed, as a new job is
         for metric in sorted(set(values) - set(entry["metrics"])):
@@ -283,6 +294,37 @@ def check_results(
             f"counts were kept): image counts not compared; re-record the baseline with `check --record` to gate them"
         )
     return report
+
+
+def _test_significance(row: CheckRow, entry: dict, job: JobResult, alpha: float) -> None:
+    """Keep a regression only when the paired test on the same images says it is significant."""
+    from wetok_bench.metrics.registry import key_info
+    from wetok_bench.results.paired import match_keys, paired_difference
+
+    info = key_info(row.metric)
+    if info is None or not info.per_image:
+        row.detail += "; a set metric: no per-image values, tolerance only"
+        return
+    recorded = entry.get("per_image") or {}
+    if row.metric not in (recorded.get("values") or {}):
+        row.detail += "; the baseline has no per-image values (re-record it): significance not tested"
+        return
+    try:
+        frame = job.per_image()
+    except (OSError, ValueError):
+        row.detail += f"; {job.folder}/per_image.csv unreadable: significance not tested"
+        return
+    base = [json_float(v) for v in recorded["values"][row.metric]]
+    ours, theirs, _ = match_keys([str(k) for k in frame["key"]], list(frame[row.metric]), recorded["keys"], base)
+    test = paired_difference(theirs, ours)
+    p = test.p_wilcoxon
+    interval = f"[{_fmt(test.low)}, {_fmt(test.high)}]" if test.low is not None else "no interval"
+    if p is not None and p < alpha:
+        row.detail += f"; significant: Wilcoxon p = {p:.2g} < {alpha:g} over {test.n} paired images, {interval}"
+        return
+    row.status = "not-significant"
+    row.detail += (f"; not significant at {alpha:g}: Wilcoxon p = {'-' if p is None else f'{p:.2g}'} over {test.n} "
+                   f"paired images (difference {interval}): not failing")
 
 
 def _count_row(key: tuple, recorded: object, job: JobResult) -> CheckRow | None:

@@ -2,8 +2,10 @@
 
 From finished results, the values whose direction is known (``metric_info`` or the built-in
 table of :mod:`wetok_bench.commands.check`) are written per (tokenizer, dataset, resolution) with the
-protocol fingerprint, the image count and the library versions, as JSON or YAML; the file is
-read back through :func:`wetok_bench.results.baselines.load_recorded` before it is returned.
+protocol fingerprint, the image count, the per-image values of the per-image metrics (for
+``check --significance``: about 20 bytes per image and metric) and the library versions, as JSON
+or YAML; the file is read back through :func:`wetok_bench.results.baselines.load_recorded`
+before it is returned.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import yaml
 
 from wetok_bench.core.errors import UsageError
 from wetok_bench.core.versions import __version__
+from wetok_bench.metrics.aggregate import jsonable
 from wetok_bench.metrics.registry import higher_is_better, key_info
 from wetok_bench.results.baselines import RECORDED_SCHEMA_VERSION, index_results, load_recorded, result_key
 from wetok_bench.results.records import JobResult, atomic_write_text, load_results, write_json
@@ -41,6 +44,20 @@ def _library_versions(jobs: list[JobResult]) -> dict[str, str]:
 
 def _known_direction(metric: str, info: dict) -> bool:
     return isinstance((info.get(metric) or {}).get("higher_is_better"), bool) or higher_is_better(metric) is not None
+
+
+def _per_image(job: JobResult, values: dict) -> dict:
+    """``{"per_image": {"keys": [...], "values": {metric: [...]}}}`` of the gated per-image metrics,
+    for ``check --significance`` (a paired test against the baseline's images); {} without rows."""
+    try:
+        frame = job.per_image()
+    except (OSError, ValueError):
+        return {}
+    metrics = [m for m in values if m in frame.columns and getattr(key_info(m), "per_image", False)]
+    if not metrics or "key" not in frame.columns:
+        return {}
+    return {"per_image": {"keys": [str(k) for k in frame["key"]],
+                          "values": {m: jsonable([float(v) for v in frame[m]]) for m in metrics}}}
 
 
 def record_baseline(results_paths: Iterable[str | Path], out_path: str | Path) -> Path:
@@ -79,6 +96,7 @@ def record_baseline(results_paths: Iterable[str | Path], out_path: str | Path) -
                     "unit": (info.get(m) or {}).get("unit", getattr(key_info(m), "unit", ""))}
                 for m in values
             },
+            **_per_image(job, values),
         })
     data = {
         "kind": "recorded",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wetok_bench.core.envvars import expand_path
-from wetok_bench.core.errors import MissingWeightsError, UsageError
+from wetok_bench.core.errors import MissingWeightsError, UsageError, closest
 from wetok_bench.core.hashing import cached_sha256, remember_sha256
 from wetok_bench.core.paths import home_dir
 
@@ -93,6 +93,25 @@ KNOWN_WEIGHTS: dict[str, WeightsFile] = {
             license="BSD-3-Clause",
         ),
         WeightsFile(
+            name="dinov2-vitl14",
+            filename="dinov2_vitl14_pretrain.pth",
+            url="https://dl.fbaipublicfiles.com/dinov2/dinov2_vitl14/dinov2_vitl14_pretrain.pth",
+            used_by="fd_dinov2 (DINOv2 ViT-L/14, Meta's release as torch.hub loads it; no published sha256)",
+            license="Apache-2.0",
+        ),
+        WeightsFile(
+            name="clip-vit-l-14-336",
+            filename="ViT-L-14-336px.pt",
+            url="https://openaipublic.azureedge.net/clip/models/"
+            "3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02/ViT-L-14-336px.pt",
+            used_by="cmmd (OpenAI CLIP ViT-L/14@336 image tower, TorchScript release; an explicit path may "
+                    "also be a state dict of its visual.* tensors)",
+            # the full digest (3035c92b350959924f9f00213499208652fc7ea050643e8b385c2dac08641f02, the
+            # URL's folder) would refuse an explicit state dict converted from it; the prefix checks copies found
+            sha256_prefix="3035c92b",
+            license="MIT",
+        ),
+        WeightsFile(
             name="taef2-encoder",
             filename="taef2_encoder.pth",
             url="https://github.com/madebyollin/taesd/raw/main/taef2_encoder.pth",
@@ -135,8 +154,8 @@ def get_weights_file(name: str) -> WeightsFile:
     try:
         return KNOWN_WEIGHTS[name]
     except KeyError:
-        known = ", ".join(sorted(KNOWN_WEIGHTS) + sorted(WEIGHT_GROUPS))
-        raise UsageError(f"unknown weights {name!r} (known: {known})") from None
+        raise UsageError(f"unknown weights {name!r}{closest(name, list(KNOWN_WEIGHTS) + list(WEIGHT_GROUPS))} "
+                         "(`wetok-bench weights list` lists the known files)") from None
 
 
 def candidate_paths(spec: WeightsFile) -> list[Path]:

@@ -102,10 +102,18 @@ class Batch:
         return self._memo[name]
 
     def features(self, extractor: str) -> torch.Tensor:
-        """The reconstructions' features (float64 B x dim) from the named extractor, once per batch."""
+        """The reconstructions' features (float64 B x dim) from the named extractor, once per batch,
+        on the view it reads (:attr:`ExtractorSpec.view`: the Inception view or the uint8 one)."""
+        from wetok_bench.metrics.extractors import extractor_view
+
         net = self._extractors[extractor]
-        key = f"features:{extractor}:{getattr(net, 'weights_sha256', id(net))}:{self.protocol.fid_view_key}"
-        return self.view(key, lambda: _features(net, self.protocol.fid_view_recon(self.recon)))
+        if extractor_view(extractor) == "uint8":
+            view_key, make = self.protocol.pixel_view_key, lambda: self.view(
+                self.protocol.pixel_view_key, lambda: self.protocol.pixel_views(self.original_u8, self.recon))[1]
+        else:
+            view_key, make = self.protocol.fid_view_key, lambda: self.protocol.fid_view_recon(self.recon)
+        key = f"features:{extractor}:{getattr(net, 'weights_sha256', id(net))}:{view_key}"
+        return self.view(key, lambda: _features(net, make()))
 
 
 def _features(net, images: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from wetok_bench.core.devices import fp32_strict, resolve_device  # noqa: F401 -
 from wetok_bench.core.errors import TokenizerOutputError, UsageError
 from wetok_bench.metrics import registry
 from wetok_bench.metrics.base import Batch, ImageMetric, SetMetric, SetStates
-from wetok_bench.metrics.extractors import get_extractor
+from wetok_bench.metrics.extractors import extractor_view, get_extractor
 from wetok_bench.metrics.functional.psnr import check_image_pair
 from wetok_bench.protocols import MetricProtocol, get_protocol
 
@@ -183,8 +183,9 @@ class ReconstructionEvaluator:
                              "was built without")
         _check_originals(original_u8)
         original_u8 = original_u8.to(self.device)
+        views = {"fid": self.protocol.fid_view_original, "uint8": self.protocol.original_u8_view}
         with torch.inference_mode(), fp32_strict():
-            return {name: net(self.protocol.fid_view_original(original_u8)) for name, net in self.extractors.items()}
+            return {name: net(views[extractor_view(name)](original_u8)) for name, net in self.extractors.items()}
 
     def extractor_of(self, name: str) -> str:
         """The extractor set metric ``name`` reads."""
@@ -212,7 +213,13 @@ class ReconstructionEvaluator:
         """What the cache key adds for this evaluator's set metrics: nothing with rFID alone
         (old files stay valid), else the metrics whose states the file also keeps."""
         kept = sorted(name for name in self.set_metrics if name != "rfid")
-        return {"kept_states": kept} if kept else {}
+        key: dict = {"kept_states": kept} if kept else {}
+        # every feature network besides the Inception whose weights the key already names
+        others = {get_extractor(name).slot: net.weights_sha256 for name, net in self.extractors.items()
+                  if get_extractor(name).slot != "inception"}
+        if others:
+            key["feature_weights"] = dict(sorted(others.items()))
+        return key
 
     def encode_reference(self, reference: Mapping[str, object]) -> dict[str, torch.Tensor]:
         flat: dict[str, torch.Tensor] = {}

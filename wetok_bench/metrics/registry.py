@@ -70,7 +70,7 @@ def _checked_metric(name: str, obj: Any) -> type[Metric]:
 #: Every metric: built-ins (``module:METRIC``, imported on first use), registered classes, plug-ins.
 METRICS: Registry[type[Metric]] = Registry("metric", check=_checked_metric, group=ENTRY_POINT_GROUP,
                                            name_re=re.compile(r"^[a-z_][a-z0-9_]*$"))
-for _name in ("psnr", "ssim", "lpips", "rfid", "kid"):
+for _name in ("psnr", "ssim", "lpips", "rfid", "kid", "fd_dinov2", "cmmd"):
     METRICS.builtin(_name, f"wetok_bench.metrics.{_name}:METRIC")
 
 

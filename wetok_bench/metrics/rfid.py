@@ -100,7 +100,9 @@ class RFID(SetMetric):
         if cache_key is not None:
             from wetok_bench.metrics.reference_cache import cached_frechet_reference
 
-            return cached_frechet_reference(cache_key, reference)[0]
+            # the reference file holds every set metric's state: each Frechet metric its own factor
+            key = cache_key if cls.name == "rfid" else {**cache_key, "metric": cls.name}
+            return cached_frechet_reference(key, reference)[0]
         return FrechetReference(reference)
 
     def compute(self, reference: Any, state: FeatureStats | None = None) -> dict:
@@ -113,10 +115,11 @@ class RFID(SetMetric):
                 raise UsageError("fewer than 2 images measured")
             if getattr(self, "_file_reference", None) is None:
                 self._file_reference = load_reference_stats(self.settings, state.dim)
-            return {**fid_result(self._file_reference, state), "reference": self.settings_dict(self.settings)}
+            return {**fid_result(self._file_reference, state, key=self.name, label=self.label),
+                    "reference": self.settings_dict(self.settings)}
         if state.n < 2 or (reference.n is not None and reference.n < 2):
             raise UsageError("fewer than 2 images measured")
-        return fid_result(reference, state)
+        return fid_result(reference, state, key=self.name, label=self.label)
 
 
 METRIC = RFID

@@ -7,6 +7,7 @@ Written into ``out_dir``::
     leaderboard.md                all leaderboards in one Markdown file
     paper_tables.md|.tex          measured beside published (when a baselines folder is found)
     conventions.md                one job under every protocol it was measured under (:mod:`.conventions`)
+    pairwise.md                   each pair of jobs of a leaderboard: paired differences, resolved or not (:mod:`.pairwise`)
     categories/<group>.csv        COCO per-category and per-supercategory means (:mod:`.categories`)
     bd/<group>.md                 Bjontegaard delta of each rate-distortion curve against JPEG (:mod:`.bd_table`)
     plots/rd_<group>.png|.svg|.csv   rate-distortion figures and the points they draw
@@ -26,7 +27,7 @@ from typing import Iterable
 from wetok_bench.core.errors import UsageError
 from wetok_bench.report import tables
 from wetok_bench.report.bd_table import bd_table
-from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
+from wetok_bench.results.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 from wetok_bench.report.categories import category_csv, category_frame, supercategory_tables
 from wetok_bench.report.cycles import cycles_section
 from wetok_bench.report.compare import compare_view
@@ -35,6 +36,7 @@ from wetok_bench.report.grids import comparison_grid
 from wetok_bench.report.html import Section, render_page
 from wetok_bench.report.leaderboard import Leaderboard, build_leaderboards, columns_for
 from wetok_bench.report.manifest import record_written, remove_previous
+from wetok_bench.report.pairwise import pairwise_table
 from wetok_bench.report.paper import build_paper_tables, paper_table, pending_notes
 from wetok_bench.report.plots import plot_rate_distortion
 from wetok_bench.report.worst import grid_columns, shown_rows, worst_across
@@ -200,6 +202,12 @@ def build_report(
         plot_section.figures.append((plot_paths[0], caption))
     _write(out / "leaderboard.md", "\n".join(all_md))
 
+    pairwise_section = Section("Pairwise", "pairwise")  # is A better than B, or is it noise?
+    pairwise = [t for t in (pairwise_table(b, n_resamples=n_resamples, seed=seed) for b in boards) if t is not None]
+    if pairwise:
+        _write(out / "pairwise.md", "\n".join(tables.to_markdown(t) for t in pairwise))
+        pairwise_section.fragments.extend(tables.to_html(t) for t in pairwise)
+
     paper_section = Section("Paper tables", "paper-tables")
     base = Path(baselines_dir) if baselines_dir is not None else default_baselines_dir()
     if base is None:
@@ -237,7 +245,8 @@ def build_report(
         "paper_tables.md|tex, plots/*.png|svg|csv, grids/*.png.",
     ]
     cycles = cycles_section(boards, out)  # re-encoding stability (suite setting cycles: K > 1)
-    sections = [board_section, *([category_section] if category_section.fragments else []), paper_section,
+    sections = [board_section, *([pairwise_section] if pairwise else []),
+                *([category_section] if category_section.fragments else []), paper_section,
                 *([convention_section] if conventions else []),
                 plot_section, *([cycles] if cycles else []), bd_section, _grid_sections(boards, out)]
     index = out / "index.html"

@@ -31,7 +31,7 @@ from typing import Any
 from wetok_bench.core.errors import UsageError
 from wetok_bench.metrics.base import ResultKey
 from wetok_bench.metrics.registry import higher_is_better, summary_keys
-from wetok_bench.report.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MeanCI, bootstrap_mean_ci
+from wetok_bench.results.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED, MeanCI, bootstrap_mean_ci
 from wetok_bench.report.extra_columns import extra_columns, extra_notes, extra_values
 from wetok_bench.results.records import LAST_FAILURE_FILE, PER_IMAGE_FILE, JobResult, json_float
 from wetok_bench.results.values import reliability

@@ -24,7 +24,8 @@ what ``wetok-bench check --baseline`` compares against::
     suite, date, library_versions, protocols: {name: fingerprint}
     entries:
       - {tokenizer, dataset, resolution, protocol: {name, version, fingerprint},
-         images, metrics: {metric: value}, metric_info: {metric: {higher_is_better, unit}}}
+         images, metrics: {metric: value}, metric_info: {metric: {higher_is_better, unit}},
+         per_image?: {keys: [...], values: {metric: [...]}}}   # for check --significance
 
 Matching measured results to published records (used by the paper tables):
 
@@ -241,6 +242,13 @@ def validate_recorded(data: Any) -> list[str]:
                     continue
                 if math.isnan(number):
                     problems.append(f"{where}: metrics.{name} is NaN")
+        per_image = entry.get("per_image")
+        if per_image is not None:
+            keys = per_image.get("keys") if isinstance(per_image, dict) else None
+            columns = per_image.get("values") if isinstance(per_image, dict) else None
+            if not isinstance(keys, list) or not isinstance(columns, dict) or any(
+                    not isinstance(v, list) or len(v) != len(keys) for v in columns.values()):
+                problems.append(f"{where}: per_image must be {{keys: [...], values: {{metric: [one per key]}}}}")
         key = (entry.get("tokenizer"), entry.get("dataset"), entry.get("resolution"))
         if key in seen:
             problems.append(f"{where}: duplicate entry {key}")

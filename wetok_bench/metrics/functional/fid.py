@@ -360,10 +360,12 @@ def frechet_distance(ref: Moments | FrechetReference, other: Moments) -> float:
     return reference.distance(other)
 
 
-def fid_result(ref: Moments | FrechetReference, other: FeatureStats, *, ref_n: int | None = None) -> dict:
+def fid_result(ref: Moments | FrechetReference, other: FeatureStats, *, ref_n: int | None = None,
+               key: str = KEY_RFID, label: str = "rFID") -> dict:
     """rFID of ``other`` against ``ref`` with the sample sizes and a reliability flag.
 
-    Returns a dict with keys ``rfid`` (float), ``n_ref`` and ``n`` (image counts; ``n_ref``
+    Returns a dict with keys ``key`` (``rfid``, or another Frechet metric's name; float),
+    ``n_ref`` and ``n`` (image counts; ``n_ref``
     is None when ``ref`` carries no count and ``ref_n`` is not given), ``feature_dim``,
     ``unreliable`` (True when either count is below the feature dimension: the covariance is
     then rank-deficient and FID is strongly biased) and ``reason`` (why, or None).
@@ -373,15 +375,15 @@ def fid_result(ref: Moments | FrechetReference, other: FeatureStats, *, ref_n: i
     dim = other.dim
     value = frechet_distance(ref, other)
     reasons = [
-        f"{label} = {count} images is below the feature dimension {dim}"
-        for label, count in ((KEY_N_REF, n_ref), (KEY_N, n))
+        f"{side} = {count} images is below the feature dimension {dim}"
+        for side, count in ((KEY_N_REF, n_ref), (KEY_N, n))
         if count is not None and count < dim
     ]
     return {
-        KEY_RFID: value,
+        key: value,
         KEY_N_REF: n_ref,
         KEY_N: n,
         KEY_FEATURE_DIM: dim,
         KEY_UNRELIABLE: bool(reasons),
-        KEY_REASON: "; ".join(reasons) + " (covariance rank-deficient; rFID is biased)" if reasons else None,
+        KEY_REASON: "; ".join(reasons) + f" (covariance rank-deficient; {label} is biased)" if reasons else None,
     }
