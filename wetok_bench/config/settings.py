@@ -56,6 +56,9 @@ _BASE = (
     # Images per resumable shard. Each finished shard keeps its rows and a float64 d x d sum
     # (32 MiB at d = 2048) until the job ends; 1024 bounds that at 50k images to 1.6 GB.
     Param("shard_size", int, 1024, range=(1, None), doc="images per resumable shard"),
+    Param("keep_features", bool, False,
+          doc="write each set metric network's per-image features (features/<network>.npz: reconstructions and "
+              "originals, float32; 16 KiB per image at d = 2048) for the report's paired set-metric comparisons"),
     Param("cycles", int, 1, range=(1, None),
           doc="re-encoding cycles: each reconstruction is encoded again K-1 times, every cycle scored"),
 )

@@ -155,7 +155,7 @@ def get_weights_file(name: str) -> WeightsFile:
         return KNOWN_WEIGHTS[name]
     except KeyError:
         raise UsageError(f"unknown weights {name!r}{closest(name, list(KNOWN_WEIGHTS) + list(WEIGHT_GROUPS))} "
-                         "(`wetok-bench weights list` lists the known files)") from None
+                         f"(groups: {', '.join(WEIGHT_GROUPS)}; every file: `wetok-bench weights list`)") from None
 
 
 def candidate_paths(spec: WeightsFile) -> list[Path]:

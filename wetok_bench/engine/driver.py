@@ -65,6 +65,7 @@ from wetok_bench.metrics.evaluator import clamp_warning
 from wetok_bench.metrics.registry import metric_settings
 from wetok_bench.metrics.setup import build_evaluator, resolve_metric_weights
 from wetok_bench.results.finalize import Measurement, finalize
+from wetok_bench.results.features import FEATURES_DIR, write_features
 from wetok_bench.results.grid_files import GRID_DIR
 from wetok_bench.results.records import LAST_FAILURE_FILE, atomic_write_text, rows_to_csv, write_job, write_json
 from wetok_bench.tokenizers.base import Tokenizer
@@ -358,7 +359,10 @@ def _finish(lane: Lane, job: Job, tokenizer: Tokenizer, images: SelectedImages, 
         cycle_columns = ["key", "cycle", *(c for c in metric_columns(rows) if c in (part.cycle_rows or [{}])[0])]
         by_cycle = sorted(part.cycle_rows, key=lambda r: r["cycle"])  # stable: image order within a cycle
         atomic_write_text(folder / CYCLES_FILE, rows_to_csv(by_cycle, cycle_columns))
-    clear_earlier_outputs(folder, [GRID_DIR] + ([] if settings.cycles > 1 else [CYCLES_FILE]))  # rewritten or gone
+    clear_earlier_outputs(folder, [GRID_DIR] + ([] if settings.cycles > 1 else [CYCLES_FILE])
+                          + ([] if settings.keep_features else [FEATURES_DIR]))  # rewritten or gone
+    if settings.keep_features:
+        write_features(folder, [row["key"] for row in rows], part.features)
     clear_failure(folder)
     lane.store.discard()
     if lane.grids.enabled:

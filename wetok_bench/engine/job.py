@@ -130,6 +130,8 @@ class JobRunner:
         if data is None:
             return None
         shard = ShardResult.from_dict(data)
+        if lane.run.settings.keep_features and shard.features is None and shard.rows and lane.evaluator.set_metrics:
+            return None  # written without the features now asked for: measured again
         return shard if shard.grid_spec() == lane.grids.as_dict() else None
 
     def pass_over(self, records: Sequence) -> list[PassResult | None]:
@@ -274,6 +276,9 @@ class _LaneScorer:
         self.picker = GridPicker(lane.grids)
         self.cycles = CycleRunner(lane.run.settings.cycles, tokenizer, evaluator, lane.run.protocol, seed)
         self.group_extractor = evaluator.extractor_of(evaluator.group_metric) if labels is not None else None
+        #: per-image features kept (``keep_features``): network -> {"recon": [...], "original": [...]}
+        self.features = ({name: {"recon": [], "original": []} for name in evaluator.extractors}
+                         if lane.run.settings.keep_features else None)
         self.groups = None
         if self.group_extractor is not None:
             metric = evaluator.set_metrics[evaluator.group_metric]
@@ -282,6 +287,11 @@ class _LaneScorer:
     def score(self, keys: list[str], original: torch.Tensor, recon: torch.Tensor, bits: torch.Tensor, shared: dict,
               run_cycles) -> None:
         values = self.evaluator.update(original, recon, shared=shared)
+        if self.features is not None:  # the originals' features again, in the images' order (one more pass)
+            originals = self.evaluator.reference_features(original)
+            for name, kept in self.features.items():
+                kept["recon"].append(self.evaluator.last_features[name].to("cpu", torch.float32))
+                kept["original"].append(originals[name].to("cpu", torch.float32))
         self.picker.add(keys, original, recon, values)
         if self.groups is not None:
             self.groups.add(keys, self.evaluator.last_features[self.group_extractor])
@@ -309,4 +319,6 @@ class _LaneScorer:
             cycles=self.cycles.state() if self.cycles.enabled else None,
             groups=self.groups.state() if self.groups is not None else None,
             upscaled=list(upscaled),
+            features=({name: {side: torch.cat(parts) if parts else torch.zeros(0) for side, parts in kept.items()}
+                       for name, kept in self.features.items()} if self.features is not None else None),
         )

@@ -138,6 +138,8 @@ def job_fingerprint(run, job, dataset_fp: dict, keys: list[str]) -> dict:
     }
     if settings.cycles > 1:  # absent at the default: earlier fingerprints stay equal
         out["cycles"] = settings.cycles
+    if getattr(settings, "keep_features", False):  # a finished job without its features is measured again
+        out["keep_features"] = True
     return out
 
 

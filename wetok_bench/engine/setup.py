@@ -26,12 +26,14 @@ class PassSettings:
     num_workers: int = 0
     #: re-encoding cycles per image (1: the reconstruction only; :mod:`wetok_bench.engine.cycles`)
     cycles: int = 1
+    #: keep every set-metric network's per-image features (:mod:`wetok_bench.results.features`)
+    keep_features: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "PassSettings":
         return cls(batch_size=settings.batch_size, shard_size=settings.shard_size, seed=settings.seed,
                    on_nonfinite=settings.on_nonfinite, num_workers=settings.num_workers,
-                   cycles=getattr(settings, "cycles", 1))
+                   cycles=getattr(settings, "cycles", 1), keep_features=getattr(settings, "keep_features", False))
 
 
 def loader_kwargs(settings: PassSettings, device: torch.device) -> dict:

@@ -39,6 +39,8 @@ class ShardResult:
         cycles: re-encoding cycles' rows and set states (``cycles: K`` > 1).
         groups: per-group set states (COCO supercategories).
         upscaled: keys of the images smaller than the resolution on their short side (enlarged).
+        features: with ``keep_features``, each set-metric network's per-image features
+            (``{network: {"recon": float32 N x d, "original": float32 N x d}}``, rows in order).
         compute_s: seconds the shard took to measure.
         missing: optional fields a file written by an older version lacks (``tokens``, ``groups``).
     """
@@ -54,12 +56,13 @@ class ShardResult:
     cycles: dict | None = None
     groups: dict | None = None
     upscaled: list[str] = field(default_factory=list)
+    features: dict | None = None
     compute_s: float = 0.0
     missing: frozenset[str] = frozenset()
 
     #: fields of the file layout, in order (the file is a plain dict of them: tensors, lists, numbers)
     FIELDS = ("keys", "rows", "skipped", "stats", "grid", "clamp", "tokens", "cost", "cycles", "groups", "upscaled",
-              "compute_s")
+              "features", "compute_s")
 
     @classmethod
     def empty(cls) -> "ShardResult":
@@ -98,6 +101,8 @@ class PassPart:
     #: images of the shards measured by this run, and of those resumed from an earlier run's files
     measured: int = 0
     resumed: int = 0
+    #: each network's per-image features, shard by shard (``keep_features``)
+    features: list[dict] = field(default_factory=list)
 
     def add(self, shard: ShardResult, grid_spec: GridSpec, *, counts_tokens: bool, resumed: bool = False) -> None:
         """Add the next shard of this rank (``counts_tokens``: the tokenizer is discrete, so a
@@ -117,6 +122,8 @@ class PassPart:
         self.cost.append(shard.cost)
         self.cycle_rows.extend((shard.cycles or {}).get("rows", []))
         self.upscaled.extend(shard.upscaled)
+        if shard.features:
+            self.features.append(shard.features)
 
     @classmethod
     def merge(cls, parts: Sequence["PassPart"]) -> "PassPart":
@@ -131,6 +138,7 @@ class PassPart:
             merged.cost.extend(part.cost)
             merged.cycle_rows.extend(part.cycle_rows)
             merged.upscaled.extend(part.upscaled)
+            merged.features.extend(part.features)
             merged.measured += part.measured
             merged.resumed += part.resumed
         merged.compute_s = max((part.compute_s for part in parts), default=0.0)

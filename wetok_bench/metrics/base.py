@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ClassVar, Mapping
 
+import numpy as np
 import torch
 
 from wetok_bench.core.devices import fp32_strict
@@ -300,6 +301,19 @@ class SetMetric(Metric):
         :meth:`prepare_reference`; ``state``: the reconstructions', default this metric's own).
         A :class:`~wetok_bench.core.errors.UsageError` when it cannot be computed (too few images)."""
         raise NotImplementedError
+
+    @classmethod
+    def value_from_features(cls, protocol, reference, features, settings: Any = None) -> float:
+        """The headline value of reconstruction ``features`` against originals' ``reference``
+        features (arrays N x d, rows = images), through the metric's own states and
+        :meth:`compute` on the CPU: the replicate of a paired set bootstrap
+        (:func:`wetok_bench.results.paired.paired_set_bootstrap`)."""
+        features, reference = (torch.as_tensor(np.asarray(a)) for a in (features, reference))
+        metric = cls(protocol, torch.device("cpu"), settings=settings, dim=int(features.shape[1]))
+        ref = metric.new_reference_state(metric.dim)
+        ref.update(reference)
+        metric.state.update(features)
+        return float(metric.compute(ref)[cls.name])
 
     @classmethod
     def headline(cls, block: Mapping[str, Any]) -> dict[str, float]:
