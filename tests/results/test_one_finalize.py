@@ -116,3 +116,12 @@ def test_the_vit_feature_metrics_take_the_same_paths(images, tmp_path, dinov2_we
         assert {k: other.get(k) for k in keys} == {k: ran.get(k) for k in keys}
     manifest = json.loads((tmp_path / "out" / "vit" / "jpeg__imgs__original" / "manifest.json").read_text())
     assert set(manifest["metrics"]["weights"]) == {"dinov2", "clip"}
+    # the leaderboard and the gate read them from the metric registry like any other
+    from wetok_bench.commands.record import record_baseline
+    from wetok_bench.report.leaderboard import build_leaderboards
+    from wetok_bench.results.records import load_results
+
+    (board,) = build_leaderboards(load_results([tmp_path / "out" / "vit"]))
+    assert {"fd_dinov2", "cmmd"} <= {column.key for column in board.columns}
+    recorded = json.loads(record_baseline([tmp_path / "out" / "vit"], tmp_path / "b.json").read_text())
+    assert recorded["entries"][0]["metric_info"]["cmmd"]["higher_is_better"] is False
