@@ -112,3 +112,14 @@ def test_a_metric_the_protocol_does_not_define_is_refused_before_any_work(uncrop
                                       "--out", str(tmp_path / "s.json")])
     assert result.exit_code == 2 and "protocol 'llamagen' does not define lpips" in result.stderr
     assert not (tmp_path / "s.json").exists()
+
+
+def test_one_path_for_a_slot_two_protocols_read_differently_is_refused(uncropped, tmp_path):
+    ref, rec = uncropped
+    weights = tmp_path / "inception.pth"
+    weights.write_bytes(b"not read: refused before any work")
+    result = CliRunner().invoke(cli, ["score", str(ref), str(rec), "--protocol", "standard,wetok", "--metrics", "rfid",
+                                      "--inception-weights", str(weights), "--out", str(tmp_path / "s.json")])
+    assert result.exit_code == 2
+    assert "read different files in slot 'inception' (inception-v3-compat, pytorch-fid-inception)" in result.stderr
+    assert not list(tmp_path.glob("s*.json"))

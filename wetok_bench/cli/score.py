@@ -56,6 +56,14 @@ def score(ref_dir, recon_dir, out, results_dir, name, dataset, **options) -> Non
     metric_settings = settings_option(options.pop("settings"))
     options["metrics"] = [m.strip() for m in options["metrics"].split(",") if m.strip()]
     several = len(protocols) > 1
+    if several:  # one path for a slot that means two files would be loaded into both networks
+        from wetok_bench.metrics.registry import ambiguous_weight_slots
+
+        given = weights_option(*raw_weights, protocols[0])
+        for slot, names in ambiguous_weight_slots(given, options["metrics"], protocols):
+            raise UsageError(f"--protocol {','.join(p.name for p in protocols)}: the protocols "
+                             f"read different files in slot {slot!r} ({', '.join(names)}): give each by its name "
+                             f"instead (--weights {names[0]}=PATH ...)")
     scored = {}
     for protocol in protocols:
         metrics = [m for m in options["metrics"] if protocol.defines(m)] if several else options["metrics"]

@@ -209,22 +209,12 @@ def parse_suite(data: Any, *, source: str = "<suite>", base_dir: Path | None = N
 
 
 def _ambiguous_weights(weights: dict, metrics: list[str], protocols: list[MetricProtocol]) -> list[tuple[str, str]]:
-    """A ``weights:`` slot whose file differs between the suite's protocols (``inception``:
-    torch-fidelity's under ``standard``, pytorch-fid's under ``wetok``) must be given by file name."""
-    from wetok_bench.metrics.registry import weights_needs
+    """A ``weights:`` slot whose file differs between the suite's protocols must be given by file name."""
+    from wetok_bench.metrics.registry import ambiguous_weight_slots
 
-    by_slot: dict[str, set[str]] = {}
-    for protocol in protocols:
-        for needs in weights_needs(protocol, [m for m in metrics if protocol.defines(m)]).values():
-            for slot, name in needs:
-                by_slot.setdefault(slot, set()).add(name)
-    problems = []
-    for slot, names in sorted(by_slot.items()):
-        if slot in weights and len(names) > 1 and not names <= set(weights):
-            listed = ", ".join(sorted(names))
-            problems.append((f"weights.{slot}", f"the protocols read different files in this slot ({listed}): "
-                                                f"give each by its name instead (weights: {{{sorted(names)[0]}: PATH, ...}})"))
-    return problems
+    return [(f"weights.{slot}", f"the protocols read different files in this slot ({', '.join(names)}): "
+                                f"give each by its name instead (weights: {{{names[0]}: PATH, ...}})")
+            for slot, names in ambiguous_weight_slots(weights, metrics, protocols)]
 
 
 def _undefined_metrics(metrics: list[str], protocols: list[MetricProtocol]) -> list[tuple[str, str]]:

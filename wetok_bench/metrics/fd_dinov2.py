@@ -32,9 +32,5 @@ class FDDINOv2(RFID):
     def extractor(cls, protocol) -> str:
         return EXTRACTOR
 
-    @classmethod
-    def parse_settings(cls, raw):  # noqa: D102 - takes no settings block
-        return None
-
 
 METRIC = FDDINOv2

@@ -253,6 +253,20 @@ def weight_names() -> list[str]:
                               for _, name in get_metric(metric).weights(protocol)))
 
 
+def ambiguous_weight_slots(given: Iterable[str], metrics: Iterable[str], protocols) -> list[tuple[str, list[str]]]:
+    """``(slot, file names)`` of each slot in ``given`` that the ``protocols`` fill with different
+    files (``inception``: torch-fidelity's under ``standard``, pytorch-fid's under ``wetok``) and
+    whose files are not all given by name: one path for it would be loaded into both networks."""
+    given, metrics = set(given), list(metrics)
+    by_slot: dict[str, set[str]] = {}
+    for protocol in protocols:
+        for needs in weights_needs(protocol, [m for m in metrics if protocol.defines(m)]).values():
+            for slot, name in needs:
+                by_slot.setdefault(slot, set()).add(name)
+    return [(slot, sorted(names)) for slot, names in sorted(by_slot.items())
+            if slot in given and len(names) > 1 and not names <= given]
+
+
 def weights_needs(protocol, metrics: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
     """Per metric, its weights files as ``(slot, weights registry name)`` under ``protocol``."""
     return {name: list(get_metric(name).weights(protocol)) for name in metrics}
